@@ -1,0 +1,120 @@
+//! The gofer: the only process that touches host files, its protocol and its client.
+//!
+//! The sentry ([`Client`]) and the gofer ([`serve`]) talk over a unix `SOCK_SEQPACKET` socket,
+//! one record per message, strictly one request then one reply. A message is a 16-byte
+//! little-endian header (op, payload length, status, fd count) and a hand-encoded payload, at most
+//! 64 KiB in all; host fds travel only as `SCM_RIGHTS` (see [`proto`] for the byte layout).
+//! Operations act on *fids*: ids the server hands out and never reuses. `Attach` (which carries
+//! the protocol version) gives the root; `Walk` gives new fids for names under a directory;
+//! `Stat`, `Open` (donates a host fd), `Readlink`, `Getdents` act on a fid; `Clunk` releases it.
+//! This version serves one tree, read-only.
+//!
+//! Security invariants of the server:
+//! - It is fd-based, never path-based: the root is opened once, every other file is reached with
+//!   `openat(parent_fd, name, O_PATH|O_NOFOLLOW)` one component at a time, and `Open` re-opens
+//!   the same (parent, name) and checks the result is the same inode. Nothing goes through
+//!   `/proc/self/fd` or an absolute path.
+//! - A name is one component: empty, `.`, `..`, containing `/` or NUL, or longer than 255 bytes is
+//!   `EINVAL`. The server never follows a symlink (a walk stops at one; the client resolves it),
+//!   so no request can name a file outside the tree.
+//! - Only regular files and directories are opened, read-only, with `O_NONBLOCK` while opening so
+//!   a file swapped for a fifo cannot hang the server. A donated *directory* fd still lets its
+//!   holder `openat(fd, "..")` on the host, so the sentry's seccomp filter must not allow host
+//!   `openat`-family calls on donated fds.
+//! - A malformed request gets an errno reply (`EINVAL`, `EBADF` for an unknown fid), never a
+//!   panic, and the loop goes on; a failed request changes no state.
+
+mod client;
+pub mod proto;
+mod server;
+mod transport;
+
+pub use client::Client;
+pub use server::serve;
+
+/// Identifies a file on the server. Chosen by the server, never reused during a session.
+pub type Fid = u64;
+
+/// Attributes of a host file, as `fstat` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attr {
+    /// File type and permission bits (`S_IF*` | mode).
+    pub mode: u32,
+    pub ino: u64,
+    pub dev: u64,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    /// 512-byte blocks allocated.
+    pub blocks: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl Attr {
+    /// The `S_IFMT` bits.
+    pub fn file_type(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == libc::S_IFDIR
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == libc::S_IFLNK
+    }
+    pub fn is_file(&self) -> bool {
+        self.file_type() == libc::S_IFREG
+    }
+}
+
+/// A point in time (seconds and nanoseconds since the epoch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+/// One directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dirent {
+    pub ino: u64,
+    /// Cookie of the *next* entry: pass it to `getdents` to continue after this one.
+    pub off: u64,
+    /// `DT_*` type.
+    pub kind: u8,
+    pub name: Vec<u8>,
+}
+
+/// Result of [`Client::walk`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkReply {
+    /// A new fid and the attributes for each name walked, in order.
+    pub steps: Vec<(Fid, Attr)>,
+    /// Errno of the first name that failed (`steps.len()` is its index), if any.
+    pub error: Option<i32>,
+}
+
+/// Error from the client: the errno the server (or the transport) reports; transport failures
+/// map to `EIO`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (errno {})",
+            std::io::Error::from_raw_os_error(self.0),
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Errno {}
+
+#[cfg(test)]
+mod tests;

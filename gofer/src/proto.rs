@@ -1,0 +1,500 @@
+//! Wire format of the gofer protocol: message header, op codes, and the hand-written
+//! little-endian encoding of every request and reply.
+//!
+//! A message is one `SOCK_SEQPACKET` record of at most [`MAX_MSG`] bytes:
+//!
+//! ```text
+//! header (16 bytes): op u32 | len u32 | status u32 | nfds u32      all little-endian
+//! payload (len bytes): the fields of the message, in order
+//! ```
+//!
+//! `op` is one of the `OP_*` codes; a reply carries the request's op with [`REPLY`] set. `status`
+//! is 0 in requests and in successful replies, the errno in an error reply (whose payload is
+//! empty). `nfds` is the number of descriptors passed with the record as `SCM_RIGHTS`; only the
+//! reply to `Open` carries one. Integers are fixed-width; a byte string is `u32 length + bytes`;
+//! a list is `u32 count + items`. A decoder accepts a message only if it is consumed exactly.
+//!
+//! Nothing here does I/O: [`Request`] and [`Reply`] encode to and decode from byte slices, and
+//! every decoding failure is a value, never a panic.
+
+use crate::{Attr, Dirent, Errno, Fid, Timespec};
+
+/// Protocol version sent in `Attach`. Bumped whenever the meaning of an existing message changes;
+/// new operations get new op codes instead.
+pub const VERSION: u32 = 1;
+/// Largest message, header included.
+pub const MAX_MSG: usize = 64 * 1024;
+/// Size of the fixed header.
+pub const HEADER_LEN: usize = 16;
+/// Most names in one `Walk` request; [`crate::Client::walk`] splits longer walks.
+pub const MAX_WALK_NAMES: usize = 128;
+/// Longest name of one path component.
+pub const MAX_NAME: usize = 255;
+
+/// Bit set in the op of a reply.
+pub const REPLY: u32 = 0x8000_0000;
+/// Start a session: gives the root of the served tree.
+pub const OP_ATTACH: u32 = 1;
+/// Walk names one by one from a directory fid.
+pub const OP_WALK: u32 = 2;
+/// Attributes of a fid.
+pub const OP_STAT: u32 = 3;
+/// Open a fid for I/O; the reply donates the host fd.
+pub const OP_OPEN: u32 = 4;
+/// Target of a symlink fid.
+pub const OP_READLINK: u32 = 5;
+/// Directory entries from a cookie.
+pub const OP_GETDENTS: u32 = 6;
+/// Release a fid.
+pub const OP_CLUNK: u32 = 7;
+
+/// Encoded size of an [`Attr`].
+pub const ATTR_LEN: usize = 3 * 4 + 7 * 8 + 3 * 16;
+
+/// The fixed header of every message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Op code (with [`REPLY`] in replies).
+    pub op: u32,
+    /// Payload length in bytes.
+    pub len: u32,
+    /// 0, or the errno of an error reply.
+    pub status: u32,
+    /// Number of fds passed with the message.
+    pub nfds: u32,
+}
+
+impl Header {
+    /// Parses the header at the start of `msg`; `None` if `msg` is too short.
+    pub fn parse(msg: &[u8]) -> Option<Header> {
+        let mut r = Reader::new(msg);
+        Some(Header {
+            op: r.u32()?,
+            len: r.u32()?,
+            status: r.u32()?,
+            nfds: r.u32()?,
+        })
+    }
+
+    fn put(&self, w: &mut Writer) {
+        w.u32(self.op);
+        w.u32(self.len);
+        w.u32(self.status);
+        w.u32(self.nfds);
+    }
+}
+
+/// A request from the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `version u32, aname bytes`. `aname` picks the served tree; empty is the default (and, in
+    /// version 1, only) one.
+    Attach { version: u32, aname: Vec<u8> },
+    /// `dir u64, names list<bytes>`.
+    Walk { dir: Fid, names: Vec<Vec<u8>> },
+    /// `fid u64`.
+    Stat { fid: Fid },
+    /// `fid u64, flags i32`.
+    Open { fid: Fid, flags: i32 },
+    /// `fid u64`.
+    Readlink { fid: Fid },
+    /// `fid u64, off u64`.
+    Getdents { fid: Fid, off: u64 },
+    /// `fid u64`.
+    Clunk { fid: Fid },
+}
+
+/// A successful reply from the server (error replies decode to `Err(Errno)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `version u32, fid u64, attr`.
+    Attach { version: u32, fid: Fid, attr: Attr },
+    /// `error i32 (0 = none), steps list<(fid u64, attr)>`.
+    Walk { steps: Vec<(Fid, Attr)>, error: i32 },
+    /// `attr`.
+    Stat { attr: Attr },
+    /// Empty payload, one fd.
+    Open,
+    /// `target bytes`.
+    Readlink { target: Vec<u8> },
+    /// `entries list<(ino u64, off u64, kind u8, name bytes)>`.
+    Getdents { entries: Vec<Dirent> },
+    /// Empty payload.
+    Clunk,
+}
+
+impl Request {
+    /// The op code of this request.
+    pub fn op(&self) -> u32 {
+        match self {
+            Request::Attach { .. } => OP_ATTACH,
+            Request::Walk { .. } => OP_WALK,
+            Request::Stat { .. } => OP_STAT,
+            Request::Open { .. } => OP_OPEN,
+            Request::Readlink { .. } => OP_READLINK,
+            Request::Getdents { .. } => OP_GETDENTS,
+            Request::Clunk { .. } => OP_CLUNK,
+        }
+    }
+
+    /// Encodes the whole message; `EINVAL` if it would exceed [`MAX_MSG`].
+    pub fn encode(&self) -> Result<Vec<u8>, Errno> {
+        let mut w = Writer::new();
+        match self {
+            Request::Attach { version, aname } => {
+                w.u32(*version);
+                w.bytes(aname);
+            }
+            Request::Walk { dir, names } => {
+                w.u64(*dir);
+                w.count(names.len());
+                for n in names {
+                    w.bytes(n);
+                }
+            }
+            Request::Stat { fid } | Request::Readlink { fid } | Request::Clunk { fid } => {
+                w.u64(*fid)
+            }
+            Request::Open { fid, flags } => {
+                w.u64(*fid);
+                w.i32(*flags);
+            }
+            Request::Getdents { fid, off } => {
+                w.u64(*fid);
+                w.u64(*off);
+            }
+        }
+        w.finish(self.op(), 0, 0)
+    }
+
+    /// Decodes a whole message that arrived with `nfds` descriptors. The error is the errno the
+    /// server answers with: `EINVAL` for anything malformed.
+    pub fn decode(msg: &[u8], nfds: usize) -> Result<Request, Errno> {
+        let (h, mut r) = split(msg).ok_or(Errno(libc::EINVAL))?;
+        if h.status != 0 || h.nfds != 0 || nfds != 0 {
+            return Err(Errno(libc::EINVAL));
+        }
+        let req = match h.op {
+            OP_ATTACH => (|| {
+                Some(Request::Attach {
+                    version: r.u32()?,
+                    aname: r.bytes()?.to_vec(),
+                })
+            })(),
+            OP_WALK => (|| {
+                let dir = r.u64()?;
+                let n = r.u32()?;
+                let mut names = Vec::new();
+                for _ in 0..n {
+                    names.push(r.bytes()?.to_vec());
+                }
+                Some(Request::Walk { dir, names })
+            })(),
+            OP_STAT => r.u64().map(|fid| Request::Stat { fid }),
+            OP_OPEN => (|| {
+                Some(Request::Open {
+                    fid: r.u64()?,
+                    flags: r.i32()?,
+                })
+            })(),
+            OP_READLINK => r.u64().map(|fid| Request::Readlink { fid }),
+            OP_GETDENTS => (|| {
+                Some(Request::Getdents {
+                    fid: r.u64()?,
+                    off: r.u64()?,
+                })
+            })(),
+            OP_CLUNK => r.u64().map(|fid| Request::Clunk { fid }),
+            _ => None,
+        };
+        match req {
+            Some(req) if r.is_empty() => Ok(req),
+            _ => Err(Errno(libc::EINVAL)),
+        }
+    }
+}
+
+impl Reply {
+    /// The op code of the request this reply answers (without [`REPLY`]).
+    pub fn op(&self) -> u32 {
+        match self {
+            Reply::Attach { .. } => OP_ATTACH,
+            Reply::Walk { .. } => OP_WALK,
+            Reply::Stat { .. } => OP_STAT,
+            Reply::Open => OP_OPEN,
+            Reply::Readlink { .. } => OP_READLINK,
+            Reply::Getdents { .. } => OP_GETDENTS,
+            Reply::Clunk => OP_CLUNK,
+        }
+    }
+
+    /// Number of fds that travel with this reply.
+    pub fn nfds(&self) -> u32 {
+        u32::from(matches!(self, Reply::Open))
+    }
+
+    /// Encodes the whole message; `EINVAL` if it would exceed [`MAX_MSG`].
+    pub fn encode(&self) -> Result<Vec<u8>, Errno> {
+        let mut w = Writer::new();
+        match self {
+            Reply::Attach { version, fid, attr } => {
+                w.u32(*version);
+                w.u64(*fid);
+                w.attr(attr);
+            }
+            Reply::Walk { steps, error } => {
+                w.i32(*error);
+                w.count(steps.len());
+                for (fid, attr) in steps {
+                    w.u64(*fid);
+                    w.attr(attr);
+                }
+            }
+            Reply::Stat { attr } => w.attr(attr),
+            Reply::Open | Reply::Clunk => {}
+            Reply::Readlink { target } => w.bytes(target),
+            Reply::Getdents { entries } => {
+                w.count(entries.len());
+                for d in entries {
+                    w.u64(d.ino);
+                    w.u64(d.off);
+                    w.u8(d.kind);
+                    w.bytes(&d.name);
+                }
+            }
+        }
+        w.finish(self.op() | REPLY, 0, self.nfds())
+    }
+
+    /// Encodes an error reply to a request with op `op` (echoed back, whatever it was).
+    pub fn encode_error(op: u32, errno: Errno) -> Vec<u8> {
+        let status = if errno.0 > 0 { errno.0 } else { libc::EIO }.unsigned_abs();
+        let mut w = Writer::new();
+        Header {
+            op: op | REPLY,
+            len: 0,
+            status,
+            nfds: 0,
+        }
+        .put(&mut w);
+        w.buf
+    }
+
+    /// Decodes the reply to a request with op `op` that arrived with `nfds` descriptors. An error
+    /// reply gives its errno; anything malformed or unexpected gives `EIO`.
+    pub fn decode(op: u32, msg: &[u8], nfds: usize) -> Result<Reply, Errno> {
+        let eio = Errno(libc::EIO);
+        let (h, mut r) = split(msg).ok_or(eio)?;
+        if h.op != op | REPLY || usize::try_from(h.nfds).ok() != Some(nfds) {
+            return Err(eio);
+        }
+        if h.status != 0 {
+            return match i32::try_from(h.status) {
+                Ok(e) if r.is_empty() && nfds == 0 => Err(Errno(e)),
+                _ => Err(eio),
+            };
+        }
+        let reply = match op {
+            OP_ATTACH => (|| {
+                Some(Reply::Attach {
+                    version: r.u32()?,
+                    fid: r.u64()?,
+                    attr: r.attr()?,
+                })
+            })(),
+            OP_WALK => (|| {
+                let error = r.i32()?;
+                let n = r.u32()?;
+                let mut steps = Vec::new();
+                for _ in 0..n {
+                    steps.push((r.u64()?, r.attr()?));
+                }
+                Some(Reply::Walk { steps, error })
+            })(),
+            OP_STAT => r.attr().map(|attr| Reply::Stat { attr }),
+            OP_OPEN => Some(Reply::Open),
+            OP_READLINK => r.bytes().map(|t| Reply::Readlink { target: t.to_vec() }),
+            OP_GETDENTS => (|| {
+                let n = r.u32()?;
+                let mut entries = Vec::new();
+                for _ in 0..n {
+                    entries.push(Dirent {
+                        ino: r.u64()?,
+                        off: r.u64()?,
+                        kind: r.u8()?,
+                        name: r.bytes()?.to_vec(),
+                    });
+                }
+                Some(Reply::Getdents { entries })
+            })(),
+            OP_CLUNK => Some(Reply::Clunk),
+            _ => None,
+        };
+        match reply {
+            Some(reply) if r.is_empty() && usize::try_from(reply.nfds()).ok() == Some(nfds) => {
+                Ok(reply)
+            }
+            _ => Err(eio),
+        }
+    }
+}
+
+/// Checks one path component: not empty, at most [`MAX_NAME`] bytes, no `/` or NUL, not `.` or
+/// `..`. This is what keeps every walk inside the served tree.
+pub fn check_name(name: &[u8]) -> Result<(), Errno> {
+    let bad = name.is_empty()
+        || name.len() > MAX_NAME
+        || name == b"."
+        || name == b".."
+        || name.iter().any(|&b| b == b'/' || b == 0);
+    if bad {
+        Err(Errno(libc::EINVAL))
+    } else {
+        Ok(())
+    }
+}
+
+/// Splits a message into its header and a reader over exactly `len` payload bytes.
+fn split(msg: &[u8]) -> Option<(Header, Reader<'_>)> {
+    let h = Header::parse(msg)?;
+    let payload = &msg[HEADER_LEN..];
+    (usize::try_from(h.len).ok()? == payload.len()).then_some((h, Reader::new(payload)))
+}
+
+/// Appends little-endian fields to a message under construction (header space reserved).
+struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer {
+            buf: Vec::with_capacity(256),
+        }
+    }
+    fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i32(&mut self, v: i32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    /// A count or length; anything over `u32::MAX` cannot fit a message anyway, and `finish`
+    /// rejects the oversized result.
+    fn count(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.count(b.len());
+        self.buf.extend_from_slice(b);
+    }
+    fn ts(&mut self, t: &Timespec) {
+        self.i64(t.sec);
+        self.i64(t.nsec);
+    }
+    fn attr(&mut self, a: &Attr) {
+        self.u32(a.mode);
+        self.u32(a.uid);
+        self.u32(a.gid);
+        for v in [a.ino, a.dev, a.nlink, a.rdev, a.size, a.blksize, a.blocks] {
+            self.u64(v);
+        }
+        self.ts(&a.atime);
+        self.ts(&a.mtime);
+        self.ts(&a.ctime);
+    }
+    /// Prepends the header and checks the size limit.
+    fn finish(self, op: u32, status: u32, nfds: u32) -> Result<Vec<u8>, Errno> {
+        let len = self.buf.len();
+        if len > MAX_MSG - HEADER_LEN {
+            return Err(Errno(libc::EINVAL));
+        }
+        let mut w = Writer {
+            buf: Vec::with_capacity(HEADER_LEN + len),
+        };
+        let len = u32::try_from(len).map_err(|_| Errno(libc::EINVAL))?;
+        Header {
+            op,
+            len,
+            status,
+            nfds,
+        }
+        .put(&mut w);
+        w.buf.extend_from_slice(&self.buf);
+        Ok(w.buf)
+    }
+}
+
+/// Reads little-endian fields; every read is bounds-checked and gives `None` past the end.
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(b: &'a [u8]) -> Reader<'a> {
+        Reader { b }
+    }
+    fn is_empty(&self) -> bool {
+        self.b.is_empty()
+    }
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.b.split_first_chunk::<N>()?;
+        self.b = rest;
+        Some(*head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|[b]| b)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take().map(u32::from_le_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take().map(i32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_le_bytes)
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.u32()?).ok()?;
+        if n > self.b.len() {
+            return None;
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Some(head)
+    }
+    fn ts(&mut self) -> Option<Timespec> {
+        Some(Timespec {
+            sec: self.i64()?,
+            nsec: self.i64()?,
+        })
+    }
+    fn attr(&mut self) -> Option<Attr> {
+        Some(Attr {
+            mode: self.u32()?,
+            uid: self.u32()?,
+            gid: self.u32()?,
+            ino: self.u64()?,
+            dev: self.u64()?,
+            nlink: self.u64()?,
+            rdev: self.u64()?,
+            size: self.u64()?,
+            blksize: self.u64()?,
+            blocks: self.u64()?,
+            atime: self.ts()?,
+            mtime: self.ts()?,
+            ctime: self.ts()?,
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! The platform runs application code and reports back whenever the application needs the
+//! kernel: a system call, a fault, or an interruption requested by the sentry.
+//!
+//! The sentry sees three objects:
+//! - [`Platform`]: creates address spaces and contexts; one per sandbox.
+//! - [`AddressSpace`]: a host process (the *stub*) into which ranges of the sentry's memory file
+//!   are mapped. Application memory exists only as such mappings.
+//! - [`Context`]: runs one application thread's registers in an address space until the next
+//!   [`Event`]. A context is used by one sentry thread.
+//!
+//! Nothing here knows about Linux semantics beyond registers, syscalls and faults: the ptrace
+//! implementation ([`ptrace`]) and later ones (seccomp-trap, KVM) share this API, so the sentry
+//! does not change when the platform does.
+
+use std::fmt;
+use std::sync::Arc;
+
+pub mod ptrace;
+mod stub;
+
+/// General-purpose registers of an x86_64 thread, in the kernel's ptrace layout.
+pub type Regs = libc::user_regs_struct;
+
+/// The register state of one application thread as the sentry holds it between events.
+#[derive(Clone, Copy)]
+pub struct CpuState {
+    pub regs: Regs,
+    /// When set, the platform loads a fresh x87/SSE state (as after `execve`) before running.
+    pub reset_fpu: bool,
+}
+
+impl CpuState {
+    /// A state for a new program: every register zero except what the loader sets.
+    pub fn new() -> CpuState {
+        // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
+        let regs: Regs = unsafe { std::mem::zeroed() };
+        CpuState { regs, reset_fpu: true }
+    }
+}
+
+impl Default for CpuState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Memory protection of a mapping, as `PROT_*` bits.
+pub type Prot = i32;
+
+/// Why [`Context::switch`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The thread executed `syscall`. `regs.orig_rax` holds the number, `regs.rip` points after
+    /// the instruction; the sentry writes the result to `regs.rax`.
+    Syscall,
+    /// A synchronous fault: the signal the host kernel would have delivered, with its
+    /// `si_code` and `si_addr`.
+    Fault { signo: i32, code: i32, addr: u64 },
+}
+
+/// A failure of the platform itself (not of the application).
+#[derive(Debug)]
+pub enum Error {
+    /// A host system call the platform needs failed.
+    Host { what: &'static str, errno: i32 },
+    /// The stub process died or stopped behaving as expected.
+    StubLost { pid: i32, detail: String },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Host { what, errno } => {
+                write!(f, "{what}: {}", std::io::Error::from_raw_os_error(*errno))
+            }
+            Error::StubLost { pid, detail } => write!(f, "stub process {pid} lost: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Creates address spaces and contexts.
+pub trait Platform: Send + Sync {
+    /// Short name, as given to `--platform`.
+    fn name(&self) -> &'static str;
+    /// One past the highest address an application may map.
+    fn max_user_address(&self) -> u64;
+    /// A new, empty address space.
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>>;
+    /// A context for the calling sentry thread.
+    fn new_context(&self) -> Box<dyn Context>;
+}
+
+/// Application memory: ranges of the memory file mapped at application addresses.
+///
+/// With the ptrace platform these calls must come from the sentry thread that created the
+/// address space (the stub's tracer).
+pub trait AddressSpace: Send + Sync {
+    /// Maps `len` bytes of the memory file at `offset` to `addr` (shared, fixed).
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()>;
+    /// Removes every mapping in `[addr, addr + len)`.
+    fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Changes the protection of `[addr, addr + len)`.
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+    /// Lets a context find its implementation's own type.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// Runs application threads.
+pub trait Context: Send {
+    /// Runs `state` in `space` until the next event, then returns with `state` updated.
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event>;
+}

@@ -1,0 +1,290 @@
+//! The ptrace platform: application threads run in stub processes under `PTRACE_SYSEMU`.
+//!
+//! Every system call the application makes stops the stub before the host kernel acts on it
+//! and is reported as [`Event::Syscall`]; the sentry writes the result into the registers and
+//! resumes. Host system calls run in a stub only when the sentry injects them, to map, unmap
+//! and protect ranges of the memory file ([`AddressSpace`]).
+//!
+//! ptrace requests are only accepted from the tracing thread, so a stub is bound to the sentry
+//! thread that created it: that thread must make every call on its address space and context.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::stub::{self, STUB_BASE, STUB_RETURN, STUB_SIZE, USER_TOP};
+use crate::{AddressSpace, Context, CpuState, Error, Event, Platform, Prot, Regs, Result};
+
+const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
+
+/// The ptrace platform. `memfd` is the sentry's memory file; every stub keeps it open under
+/// the same descriptor number.
+pub struct Ptrace {
+    memfd: i32,
+}
+
+impl Ptrace {
+    /// Prepares the platform: maps the stub code page in the sentry, to be inherited by stubs.
+    pub fn new(memfd: i32) -> Result<Ptrace> {
+        stub::install_stub_page()?;
+        Ok(Ptrace { memfd })
+    }
+}
+
+impl Platform for Ptrace {
+    fn name(&self) -> &'static str {
+        "ptrace"
+    }
+
+    fn max_user_address(&self) -> u64 {
+        STUB_BASE
+    }
+
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
+        Ok(Arc::new(Stub::new(self.memfd)?))
+    }
+
+    fn new_context(&self) -> Box<dyn Context> {
+        Box::new(PtraceContext)
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn host(what: &'static str) -> Error {
+    Error::Host { what, errno: errno() }
+}
+
+/// A stub process traced by the sentry thread that created it.
+pub struct Stub {
+    pid: i32,
+    memfd: i32,
+    dead: AtomicBool,
+}
+
+impl Stub {
+    fn new(memfd: i32) -> Result<Stub> {
+        let pid = stub::fork_stub(memfd)?;
+        let stub = Stub { pid, memfd, dead: AtomicBool::new(false) };
+        let status = stub.wait()?;
+        if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGSTOP {
+            return Err(stub.lost(format!("unexpected first stop, status {status:#x}")));
+        }
+        let options = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
+        // SAFETY: PTRACE_SETOPTIONS on our stopped tracee; no memory is passed.
+        if unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) } != 0 {
+            return Err(host("PTRACE_SETOPTIONS on a new stub"));
+        }
+        stub.unregister_rseq()?;
+        // Strip the inherited copy of the sentry: everything below and above the stub page.
+        stub.inject(libc::SYS_munmap, [0, STUB_BASE, 0, 0, 0, 0])?;
+        let above = STUB_BASE + STUB_SIZE;
+        stub.inject(libc::SYS_munmap, [above, USER_TOP - above, 0, 0, 0, 0])?;
+        Ok(stub)
+    }
+
+    /// Undoes the rseq registration inherited from the sentry's libc: its area is about to be
+    /// unmapped, and the kernel would then fault the stub on every return to user space.
+    fn unregister_rseq(&self) -> Result<()> {
+        const PTRACE_GET_RSEQ_CONFIGURATION: libc::c_uint = 0x420f;
+        const RSEQ_FLAG_UNREGISTER: u64 = 1;
+        #[repr(C)]
+        #[derive(Default)]
+        struct RseqConfig {
+            pointer: u64,
+            size: u32,
+            signature: u32,
+            flags: u32,
+            pad: u32,
+        }
+        let mut cfg = RseqConfig::default();
+        let size = std::mem::size_of::<RseqConfig>();
+        // SAFETY: cfg is a writable buffer of `size` bytes, as the request expects.
+        let r = unsafe { libc::ptrace(PTRACE_GET_RSEQ_CONFIGURATION, self.pid, size, &mut cfg as *mut RseqConfig) };
+        if r <= 0 || cfg.pointer == 0 {
+            return Ok(());
+        }
+        let args = [cfg.pointer, u64::from(cfg.size), RSEQ_FLAG_UNREGISTER, u64::from(cfg.signature), 0, 0];
+        self.inject_checked("unregistering rseq in a new stub", libc::SYS_rseq, args)
+    }
+
+    fn lost(&self, detail: String) -> Error {
+        self.dead.store(true, Ordering::Relaxed);
+        Error::StubLost { pid: self.pid, detail }
+    }
+
+    /// Waits for the next stop of the stub; a stub that exited instead is lost.
+    fn wait(&self) -> Result<i32> {
+        let mut status = 0;
+        loop {
+            // SAFETY: status is a valid out pointer.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
+            if r == self.pid {
+                break;
+            }
+            if r < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            return Err(self.lost(format!("waitpid failed: {}", std::io::Error::last_os_error())));
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            return Err(self.lost(format!("exited with status {status:#x}")));
+        }
+        Ok(status)
+    }
+
+    fn get_regs(&self, regs: &mut Regs) -> Result<()> {
+        // SAFETY: regs is a valid, writable user_regs_struct.
+        if unsafe { libc::ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Regs) } != 0 {
+            return Err(self.lost(format!("PTRACE_GETREGS: {}", std::io::Error::last_os_error())));
+        }
+        Ok(())
+    }
+
+    fn set_regs(&self, regs: &Regs) -> Result<()> {
+        // SAFETY: regs is a valid user_regs_struct; the kernel only reads it.
+        if unsafe { libc::ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Regs) } != 0 {
+            return Err(self.lost(format!("PTRACE_SETREGS: {}", std::io::Error::last_os_error())));
+        }
+        Ok(())
+    }
+
+    fn reset_fpu(&self) -> Result<()> {
+        // SAFETY: user_fpregs_struct is plain integers; all-zero is valid.
+        let mut fp: libc::user_fpregs_struct = unsafe { std::mem::zeroed() };
+        fp.cwd = 0x37f;
+        fp.mxcsr = 0x1f80;
+        fp.mxcr_mask = 0xffff;
+        // SAFETY: fp is a valid user_fpregs_struct the kernel only reads.
+        if unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, self.pid, 0, &fp as *const _) } != 0 {
+            return Err(self.lost(format!("PTRACE_SETFPREGS: {}", std::io::Error::last_os_error())));
+        }
+        Ok(())
+    }
+
+    fn resume(&self, request: libc::c_uint) -> Result<()> {
+        // SAFETY: resumes our stopped tracee with no signal.
+        if unsafe { libc::ptrace(request, self.pid, 0, 0) } != 0 {
+            return Err(self.lost(format!("resuming: {}", std::io::Error::last_os_error())));
+        }
+        Ok(())
+    }
+
+    /// Runs one host system call in the stub and returns its raw result.
+    fn inject(&self, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        // SAFETY: user_regs_struct is plain integers; all-zero is valid.
+        let mut regs: Regs = unsafe { std::mem::zeroed() };
+        self.get_regs(&mut regs)?;
+        regs.rip = STUB_BASE;
+        regs.rax = nr as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = args[0];
+        regs.rsi = args[1];
+        regs.rdx = args[2];
+        regs.r10 = args[3];
+        regs.r8 = args[4];
+        regs.r9 = args[5];
+        self.set_regs(&regs)?;
+        self.resume(libc::PTRACE_CONT)?;
+        let status = self.wait()?;
+        self.get_regs(&mut regs)?;
+        if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
+            return Err(self.lost(format!("injected syscall {nr} stopped with {status:#x} at {:#x}", regs.rip)));
+        }
+        if regs.rip != STUB_RETURN {
+            return Err(self.lost(format!("injected syscall {nr} returned to {:#x}", regs.rip)));
+        }
+        Ok(regs.rax as i64)
+    }
+
+    fn inject_checked(&self, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<()> {
+        let r = self.inject(nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(Error::Host { what, errno: i32::try_from(-r).unwrap_or(libc::EIO) });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        // SAFETY: kills and reaps our own child; no memory is involved.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL);
+        }
+    }
+}
+
+fn prot_arg(prot: Prot) -> u64 {
+    u64::from(prot.unsigned_abs())
+}
+
+impl AddressSpace for Stub {
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let fd = u64::from(self.memfd.unsigned_abs());
+        self.inject_checked("mapping memory in a stub", libc::SYS_mmap, [addr, len, prot_arg(prot), flags, fd, offset])
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.inject_checked("unmapping memory in a stub", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        self.inject_checked("protecting memory in a stub", libc::SYS_mprotect, [addr, len, prot_arg(prot), 0, 0, 0])
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Runs application threads in [`Stub`]s. Stateless: the stub thread is the address space's.
+struct PtraceContext;
+
+impl PtraceContext {
+    fn fault(stub: &Stub, signo: i32) -> Result<Event> {
+        // SAFETY: siginfo_t is plain data; all-zero is valid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is a valid, writable siginfo_t.
+        if unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, stub.pid, 0, &mut info as *mut _) } != 0 {
+            return Err(stub.lost(format!("PTRACE_GETSIGINFO: {}", std::io::Error::last_os_error())));
+        }
+        // SAFETY: si_addr is meaningful for the fault signals this is called for.
+        let addr = unsafe { info.si_addr() } as u64;
+        Ok(Event::Fault { signo, code: info.si_code, addr })
+    }
+}
+
+impl Context for PtraceContext {
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event> {
+        let stub = space.as_any().downcast_ref::<Stub>().expect("ptrace context in a ptrace address space");
+        if stub.dead.load(Ordering::Relaxed) {
+            return Err(Error::StubLost { pid: stub.pid, detail: "already lost".into() });
+        }
+        if state.reset_fpu {
+            stub.reset_fpu()?;
+            state.reset_fpu = false;
+        }
+        stub.set_regs(&state.regs)?;
+        loop {
+            stub.resume(libc::PTRACE_SYSEMU)?;
+            let status = stub.wait()?;
+            let sig = libc::WSTOPSIG(status);
+            if sig == SYSCALL_STOP {
+                stub.get_regs(&mut state.regs)?;
+                return Ok(Event::Syscall);
+            }
+            match sig {
+                libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
+                    stub.get_regs(&mut state.regs)?;
+                    return Self::fault(stub, sig);
+                }
+                // Signals sent to the stub from outside are not the application's: drop them.
+                _ => continue,
+            }
+        }
+    }
+}

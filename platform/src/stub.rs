@@ -1,0 +1,100 @@
+//! Stub processes: the host processes in which application code runs.
+//!
+//! A stub starts as a fork of the sentry that does nothing but raw system calls (it must be
+//! async-signal-safe, since the sentry may be multi-threaded), asks to be traced and stops. Its
+//! tracer then unmaps everything in it but the stub code page, so no byte of the sentry stays
+//! reachable from application code.
+//!
+//! The stub code page sits at [`STUB_BASE`], above every application address. It holds
+//! `syscall; int3`: the tracer injects a host system call by pointing `rip` at it, and the
+//! `int3` hands control back once the call returns.
+
+use crate::{Error, Result};
+
+/// Address of the stub code page, in the sentry and in every stub.
+pub const STUB_BASE: u64 = 0x7ff0_0000_0000;
+/// Size of the stub code page.
+pub const STUB_SIZE: u64 = 0x1000;
+/// Top of the user half of the x86_64 address space (47 bits, minus the guard page).
+pub const USER_TOP: u64 = 0x7fff_ffff_f000;
+/// Where `rip` stands after an injected call: just past the `int3`.
+pub const STUB_RETURN: u64 = STUB_BASE + 3;
+
+/// `syscall; int3`.
+const STUB_CODE: [u8; 3] = [0x0f, 0x05, 0xcc];
+
+fn host_err(what: &'static str) -> Error {
+    Error::Host { what, errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0) }
+}
+
+/// Maps the stub code page at [`STUB_BASE`] in the sentry, so that every stub forked later
+/// inherits it. Called once, early.
+pub fn install_stub_page() -> Result<()> {
+    let addr = STUB_BASE as *mut libc::c_void;
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the page is private to us.
+    let got = unsafe {
+        libc::mmap(
+            addr,
+            STUB_SIZE as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if got == libc::MAP_FAILED {
+        return Err(host_err("mapping the stub page"));
+    }
+    if got != addr {
+        return Err(Error::Host { what: "mapping the stub page at its fixed address", errno: libc::EEXIST });
+    }
+    // SAFETY: the page was just mapped writable and is STUB_SIZE bytes long.
+    unsafe {
+        std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), got.cast::<u8>(), STUB_CODE.len());
+    }
+    // SAFETY: changes the protection of the page mapped above only.
+    if unsafe { libc::mprotect(got, STUB_SIZE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+        return Err(host_err("protecting the stub page"));
+    }
+    Ok(())
+}
+
+/// Forks a new stub that keeps only `keep_fd` open, has asked to be traced by the calling
+/// thread and stopped itself with SIGSTOP (not yet waited for). Returns its pid.
+pub fn fork_stub(keep_fd: i32) -> Result<i32> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: a raw fork; the child below only makes raw system calls and never returns.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    if pid < 0 {
+        return Err(host_err("forking a stub process"));
+    }
+    if pid == 0 {
+        // SAFETY: in the child: only async-signal-safe raw system calls, then stop forever.
+        unsafe { stub_child(parent, keep_fd) }
+    }
+    Ok(i32::try_from(pid).expect("pid fits in i32"))
+}
+
+/// The first moments of a stub, before its tracer strips it.
+///
+/// # Safety
+/// Must run only in a freshly forked child. It never returns.
+unsafe fn stub_child(parent: i32, keep_fd: i32) -> ! {
+    // Die with the thread that created us, and never see terminal signals meant for the
+    // sandbox's own process group.
+    libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    if libc::syscall(libc::SYS_getppid) != i64::from(parent) {
+        libc::syscall(libc::SYS_exit_group, 1);
+    }
+    libc::syscall(libc::SYS_setsid);
+    let fd = libc::c_uint::try_from(keep_fd).unwrap_or(0);
+    if fd > 0 {
+        libc::syscall(libc::SYS_close_range, 0, fd - 1, 0);
+    }
+    libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
+    libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
+    loop {
+        libc::syscall(libc::SYS_kill, libc::syscall(libc::SYS_getpid), libc::SIGSTOP);
+    }
+}

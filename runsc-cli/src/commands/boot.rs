@@ -1,0 +1,62 @@
+//! `sandbox boot`: the sentry role (internal). Runs one program in the sandbox whose files are
+//! served by an already running gofer, and exits with the program's status.
+
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+
+/// Run the sentry for one program (internal; started by `run`).
+#[derive(clap::Args)]
+#[command(hide = true)]
+pub struct BootArgs {
+    /// Inherited descriptor of the socket to the gofer.
+    #[arg(long, value_name = "FD")]
+    gofer_fd: i32,
+    /// Hostname inside the sandbox.
+    #[arg(long, default_value = "sandbox")]
+    hostname: String,
+    /// Print every system call of the workload to stderr.
+    #[arg(long)]
+    strace: bool,
+    /// Environment of the program, KEY=VALUE.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    command: Vec<String>,
+}
+
+/// A duplicate of one of our standard descriptors, if it is open.
+fn dup_stdio(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: fcntl(F_GETFD) only checks whether the descriptor is open.
+    #[allow(unsafe_code)]
+    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    if !open {
+        return None;
+    }
+    // SAFETY: the descriptor is open for the duration of this call.
+    #[allow(unsafe_code)]
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    borrowed.try_clone_to_owned().ok()
+}
+
+pub fn main(args: BootArgs) -> i32 {
+    // SAFETY: the descriptor was set up for us by `sandbox run` and nothing else owns it.
+    #[allow(unsafe_code)]
+    let gofer = unsafe { OwnedFd::from_raw_fd(args.gofer_fd) };
+    let program = args.command[0].clone();
+    let cfg = sentry::BootConfig {
+        gofer,
+        program,
+        args: args.command,
+        env: args.env,
+        hostname: args.hostname,
+        strace: args.strace,
+        stdio: [dup_stdio(0), dup_stdio(1), dup_stdio(2)],
+    };
+    match sentry::boot(cfg) {
+        Ok(status) => status.shell_code(),
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            e.exit_code()
+        }
+    }
+}

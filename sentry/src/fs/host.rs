@@ -1,0 +1,216 @@
+//! Files backed by a host descriptor the sentry holds: regular files donated by the gofer, and
+//! the workload's stdin, stdout and stderr inherited from whoever started the sandbox.
+//!
+//! Only reads, writes and terminal queries reach the host descriptor; the host path is never
+//! known here.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::abi::{Pod, Stat, Termios, Winsize};
+use crate::errno::{Errno, SysResult};
+use crate::mm::MemoryManager;
+use crate::vfs::FileOps;
+
+fn retry<F: FnMut() -> isize>(mut f: F) -> SysResult<usize> {
+    loop {
+        let r = f();
+        if r >= 0 {
+            return Ok(r.unsigned_abs());
+        }
+        let e = Errno::last();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Reads at `offset` from a host descriptor.
+pub fn pread(fd: &OwnedFd, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+    let off = libc::off_t::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+    retry(|| unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) })
+}
+
+/// The kernel `stat` of a host descriptor.
+pub fn fstat(fd: &OwnedFd) -> SysResult<Stat> {
+    // SAFETY: libc::stat is plain data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Errno::last());
+    }
+    Ok(Stat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+        mode: st.st_mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        size: st.st_size,
+        blksize: st.st_blksize,
+        blocks: st.st_blocks,
+        atime: st.st_atime,
+        atime_nsec: st.st_atime_nsec,
+        mtime: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec,
+        ctime: st.st_ctime,
+        ctime_nsec: st.st_ctime_nsec,
+        ..Stat::default()
+    })
+}
+
+/// A regular file opened read-only by the gofer. Its attributes come from the gofer's walk.
+pub struct HostRegular {
+    pub fd: OwnedFd,
+    pub stat: Stat,
+}
+
+impl FileOps for HostRegular {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+        pread(&self.fd, offset, buf)
+    }
+
+    fn write(&self, _offset: u64, _buf: &[u8]) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+}
+
+/// One of the workload's standard streams: a host pipe, file or terminal.
+pub struct HostStream {
+    fd: OwnedFd,
+    seekable: bool,
+}
+
+impl HostStream {
+    pub fn new(fd: OwnedFd) -> HostStream {
+        let seekable = fstat(&fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG);
+        HostStream { fd, seekable }
+    }
+
+    fn host_ioctl<T: Pod>(&self, request: libc::c_ulong, val: &mut T) -> SysResult<()> {
+        // SAFETY: `val` is a valid, writable value of the type the request expects.
+        if unsafe { libc::ioctl(self.fd.as_raw_fd(), request, val as *mut T) } != 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    }
+}
+
+impl HostStream {
+    fn require_tty(&self) -> SysResult<()> {
+        self.host_ioctl(libc::TCGETS, &mut Termios::default())
+    }
+}
+
+impl FileOps for HostStream {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+        if self.seekable {
+            return pread(&self.fd, offset, buf);
+        }
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+        retry(|| unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+    }
+
+    fn write(&self, _offset: u64, buf: &[u8]) -> SysResult<usize> {
+        // Host files opened for append or streams: the host keeps the position.
+        // SAFETY: buf is a valid buffer of buf.len() bytes.
+        retry(|| unsafe { libc::write(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        fstat(&self.fd)
+    }
+
+    fn seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn ioctl(&self, mm: &MemoryManager, request: u32, arg: u64) -> SysResult<u64> {
+        match u64::from(request) {
+            libc::TCGETS => {
+                let mut t = Termios::default();
+                self.host_ioctl(libc::TCGETS, &mut t)?;
+                mm.write_val(arg, &t)?;
+            }
+            r @ (libc::TCSETS | libc::TCSETSW | libc::TCSETSF) => {
+                let mut t: Termios = mm.read_val(arg)?;
+                self.host_ioctl(r, &mut t)?;
+            }
+            libc::TIOCGWINSZ => {
+                let mut w = Winsize::default();
+                self.host_ioctl(libc::TIOCGWINSZ, &mut w)?;
+                mm.write_val(arg, &w)?;
+            }
+            libc::TIOCSWINSZ => {
+                let mut w: Winsize = mm.read_val(arg)?;
+                self.host_ioctl(libc::TIOCSWINSZ, &mut w)?;
+            }
+            // The sandbox's only process group is that of pid 1 until job control exists.
+            libc::TIOCGPGRP => {
+                self.require_tty()?;
+                mm.write_val(arg, &1i32)?;
+            }
+            libc::TIOCSPGRP => {
+                self.require_tty()?;
+                let _pgrp: i32 = mm.read_val(arg)?;
+            }
+            libc::FIONREAD => {
+                let mut n = 0i32;
+                self.host_ioctl(libc::FIONREAD, &mut n)?;
+                mm.write_val(arg, &n)?;
+            }
+            _ => return Err(Errno::ENOTTY),
+        }
+        Ok(0)
+    }
+}
+
+/// Fills `buf` from the host's random source (for `getrandom`, `/dev/urandom`, `AT_RANDOM`).
+pub fn fill_random(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: rest is a valid writable buffer of rest.len() bytes.
+        let r = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if r > 0 {
+            done += r.unsigned_abs();
+        }
+    }
+}
+
+/// The host's auxiliary vector entry `key` (CPU capabilities passed on to the workload).
+pub fn host_auxval(key: u64) -> u64 {
+    // SAFETY: getauxval only reads the process's auxiliary vector.
+    unsafe { libc::getauxval(key) }
+}
+
+/// Reads a host clock.
+pub fn host_clock(id: libc::clockid_t) -> crate::abi::Timespec {
+    // SAFETY: timespec is plain data; all-zero is valid.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: ts is a valid out pointer; id is one of the clocks every kernel has.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    crate::abi::Timespec { sec: ts.tv_sec, nsec: ts.tv_nsec }
+}
+
+/// Number of CPUs the host lets the sentry run on.
+pub fn host_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The access mode and status flags of a host descriptor (`F_GETFL`).
+pub fn status_flags(fd: i32) -> i32 {
+    // SAFETY: F_GETFL takes no pointer argument.
+    let f = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if f < 0 {
+        libc::O_RDWR
+    } else {
+        f
+    }
+}

@@ -1,0 +1,147 @@
+//! The sentry: a user-space Linux kernel that answers every system call of the workload.
+//!
+//! [`boot`] builds the kernel (memory file, platform, file tree served by the gofer), loads
+//! the first program as pid 1 and runs it to completion.
+#![deny(unsafe_code)]
+
+pub mod abi;
+pub mod errno;
+pub mod fs;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod syscalls;
+pub mod vfs;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use errno::Errno;
+pub use kernel::task::ExitStatus;
+pub use kernel::Kernel;
+
+use fs::gofer::GoferInode;
+use fs::host::HostStream;
+use fs::synthetic::{devfs, Dir};
+use kernel::task::Task;
+use vfs::walk::Walker;
+use vfs::{Dentry, FdTable, File, S_IFREG};
+
+/// Everything the sentry needs to start a sandbox.
+pub struct BootConfig {
+    /// Socket to the gofer serving the root.
+    pub gofer: OwnedFd,
+    /// The program as given: a path, or a name looked up in `PATH` inside the sandbox.
+    pub program: String,
+    /// argv, including argv[0].
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub hostname: String,
+    pub strace: bool,
+    /// The host descriptors that become the workload's 0, 1 and 2.
+    pub stdio: [Option<OwnedFd>; 3],
+}
+
+/// Why a sandbox could not start its program.
+#[derive(Debug)]
+pub enum BootError {
+    /// The sandbox itself could not be set up.
+    Setup(String),
+    /// The program could not be executed.
+    Exec { program: String, errno: Errno, context: Option<String> },
+}
+
+impl std::fmt::Display for BootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BootError::Setup(s) => write!(f, "{s}"),
+            BootError::Exec { program, errno, context: Some(c) } => write!(f, "{program}: {c}: {errno}"),
+            BootError::Exec { program, errno, context: None } => write!(f, "{program}: {errno}"),
+        }
+    }
+}
+
+impl BootError {
+    /// The exit status a shell gives for this failure: 127 not found, 126 not executable.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BootError::Exec { errno, .. } if *errno == Errno::ENOENT || *errno == Errno::ENOTDIR => 127,
+            BootError::Exec { .. } => 126,
+            BootError::Setup(_) => 125,
+        }
+    }
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Builds the file tree: the gofer's root with the sentry's own `/dev`, `/proc` and `/sys`.
+fn build_tree(gofer: OwnedFd) -> Result<Arc<Dentry>, BootError> {
+    let client = Arc::new(gofer::Client::new(gofer));
+    let root_inode = GoferInode::attach(client).map_err(|e| BootError::Setup(format!("attaching to the gofer: {e}")))?;
+    let root = Dentry::root(root_inode);
+    // The host's /dev, /proc and /sys must never show through.
+    let synthetic: [(&[u8], Arc<Dir>); 3] = [(b"dev", devfs()), (b"proc", Dir::new(vec![])), (b"sys", Dir::new(vec![]))];
+    for (name, dir) in synthetic {
+        if let Ok(at) = root.child(name) {
+            if at.is_dir() {
+                at.mount(dir).map_err(|e| BootError::Setup(format!("mounting /{}: {e}", String::from_utf8_lossy(name))))?;
+            }
+        }
+    }
+    Ok(root)
+}
+
+/// Finds `program` the way a shell does: as a path if it has a slash, else in `PATH`.
+fn find_program(root: &Arc<Dentry>, program: &str, env: &[String]) -> Result<Vec<u8>, BootError> {
+    if program.contains('/') {
+        return Ok(program.as_bytes().to_vec());
+    }
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let walker = Walker { root };
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = format!("{dir}/{program}");
+        if let Ok(d) = walker.resolve(root, candidate.as_bytes(), true) {
+            if d.inode.stat().is_ok_and(|s| s.mode & libc::S_IFMT == S_IFREG && s.mode & 0o111 != 0) {
+                return Ok(candidate.into_bytes());
+            }
+        }
+    }
+    Err(BootError::Exec { program: program.to_string(), errno: Errno::ENOENT, context: None })
+}
+
+fn stdio_table(stdio: [Option<OwnedFd>; 3]) -> FdTable {
+    let mut files = FdTable::default();
+    for (fd, host) in (0i32..).zip(stdio) {
+        let Some(host) = host else { continue };
+        let flags = fs::host::status_flags(host.as_raw_fd());
+        let file = File::new(Arc::new(HostStream::new(host)), None, flags);
+        let _ = files.install_at(fd, file, false, vfs::file::DEFAULT_NOFILE);
+    }
+    files
+}
+
+/// Starts the sandbox and runs its first program to the end.
+pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
+    let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
+    let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
+    let root = build_tree(cfg.gofer)?;
+    let kernel = Arc::new(Kernel {
+        platform: Arc::new(platform),
+        memfile,
+        root: root.clone(),
+        hostname: Mutex::new(cfg.hostname.into_bytes()),
+        boot_time: Instant::now(),
+        strace: cfg.strace,
+    });
+    let path = find_program(&root, &cfg.program, &cfg.env)?;
+    let argv = cfg.args.into_iter().map(String::into_bytes).collect();
+    let envp = cfg.env.into_iter().map(String::into_bytes).collect();
+    let files = stdio_table(cfg.stdio);
+    let mut init = Task::new_init(kernel, files, root, path, argv, envp).map_err(|e| BootError::Exec {
+        program: cfg.program.clone(),
+        errno: e.errno,
+        context: e.context,
+    })?;
+    Ok(init.run())
+}

@@ -1,0 +1,156 @@
+//! The memory file: one memfd holding every page of application memory.
+//!
+//! The sentry maps the whole file once (shared, no reserve) and copies to and from application
+//! memory through that mapping; stubs map ranges of the same file at application addresses. A
+//! range is handed out by [`MemoryFile::allocate`] and returned by [`MemoryFile::free`], which
+//! punches a hole so its pages go back to the host and read as zeros when reused.
+//!
+//! This module holds all of the sentry's raw memory access (`unsafe`).
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use crate::errno::Errno;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Address-space size of the memory file. The file is sparse: only touched pages use memory.
+const FILE_SIZE: u64 = 1 << 38;
+
+pub struct MemoryFile {
+    fd: i32,
+    base: *mut u8,
+    /// Free ranges: start offset → length. Adjacent ranges are merged.
+    free: Mutex<BTreeMap<u64, u64>>,
+}
+
+// SAFETY: `base` points to a shared mapping that lives as long as the MemoryFile; all access
+// through it goes through the copy functions below, which tolerate concurrent use.
+unsafe impl Send for MemoryFile {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryFile {}
+
+impl MemoryFile {
+    pub fn new() -> std::io::Result<MemoryFile> {
+        // SAFETY: the name is a valid C string; memfd_create has no other preconditions.
+        let fd = unsafe { libc::memfd_create(c"sandbox-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is the memfd just created.
+        if unsafe { libc::ftruncate(fd, FILE_SIZE as libc::off_t) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh shared mapping of our own file; nothing else is at the returned range.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                FILE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut free = BTreeMap::new();
+        free.insert(0, FILE_SIZE);
+        Ok(MemoryFile { fd, base: base.cast(), free: Mutex::new(free) })
+    }
+
+    /// The memfd, for platforms that map it.
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Reserves `len` bytes (a multiple of the page size) of zeroed pages; returns the offset.
+    pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
+        debug_assert!(len % PAGE_SIZE == 0 && len > 0);
+        let mut free = self.free.lock().unwrap();
+        let (&start, &flen) = free.iter().find(|(_, &l)| l >= len).ok_or(Errno::ENOMEM)?;
+        free.remove(&start);
+        if flen > len {
+            free.insert(start + len, flen - len);
+        }
+        Ok(start)
+    }
+
+    /// Returns a range to the free pool and releases its pages.
+    pub fn free(&self, offset: u64, len: u64) {
+        // SAFETY: punching a hole in our own memfd; the range was allocated by us.
+        unsafe {
+            libc::fallocate(
+                self.fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            );
+        }
+        let mut free = self.free.lock().unwrap();
+        let (mut start, mut end) = (offset, offset + len);
+        if let Some((&ps, &pl)) = free.range(..start).next_back() {
+            if ps + pl == start {
+                free.remove(&ps);
+                start = ps;
+            }
+        }
+        if let Some(&nl) = free.get(&end) {
+            free.remove(&end);
+            end += nl;
+        }
+        free.insert(start, end - start);
+    }
+
+    /// Zeroes `[offset, offset + len)` by releasing whole pages.
+    pub fn zero(&self, offset: u64, len: u64) {
+        // SAFETY: punching a hole in our own memfd within an allocated range.
+        unsafe {
+            libc::fallocate(
+                self.fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            );
+        }
+    }
+
+    fn check(&self, offset: u64, len: usize) {
+        assert!(offset.checked_add(len as u64).is_some_and(|end| end <= FILE_SIZE), "memory file range out of bounds");
+    }
+
+    /// Copies from the file at `offset` into `dst`.
+    pub fn read(&self, offset: u64, dst: &mut [u8]) {
+        self.check(offset, dst.len());
+        // SAFETY: the range is inside the mapping (checked). The application may write the same
+        // bytes concurrently; like a kernel copy, the result is then some interleaving.
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(offset as usize), dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Copies `src` into the file at `offset`.
+    pub fn write(&self, offset: u64, src: &[u8]) {
+        self.check(offset, src.len());
+        // SAFETY: as in `read`.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(offset as usize), src.len()) }
+    }
+
+    /// Copies `len` bytes inside the file.
+    pub fn copy(&self, from: u64, to: u64, len: u64) {
+        self.check(from, len as usize);
+        self.check(to, len as usize);
+        // SAFETY: both ranges are inside the mapping; `copy` allows overlap.
+        unsafe { std::ptr::copy(self.base.add(from as usize), self.base.add(to as usize), len as usize) }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmapping and closing what `new` created; no references remain.
+        unsafe {
+            libc::munmap(self.base.cast(), FILE_SIZE as usize);
+            libc::close(self.fd);
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Application address spaces: the VMA tree, the memory file behind it, and copy-in/out.
+//!
+//! Every VMA is backed by a contiguous range of the memory file; the platform's address space
+//! mirrors the tree exactly (each change here is applied to the stub at once), so the host
+//! kernel fills pages on first touch and faults only come back for real access violations.
+//! Copies to and from application memory go through the sentry's own mapping of the memory file
+//! after translating the address here: no host call per copy, `EFAULT` for unmapped or
+//! inaccessible ranges.
+
+pub mod memfile;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use platform::AddressSpace;
+
+use crate::errno::{Errno, SysResult};
+pub use memfile::{MemoryFile, PAGE_SIZE};
+
+pub const PROT_READ: i32 = libc::PROT_READ;
+pub const PROT_WRITE: i32 = libc::PROT_WRITE;
+pub const PROT_EXEC: i32 = libc::PROT_EXEC;
+
+/// Lowest address a mapping may take (like Linux's default `vm.mmap_min_addr`).
+pub const MIN_ADDR: u64 = 0x10000;
+
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+pub fn page_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE_SIZE - 1).map(page_down)
+}
+
+/// What a VMA shows as its name in `/proc/PID/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Anon,
+    Heap,
+    Stack,
+    File(Arc<[u8]>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Vma {
+    pub end: u64,
+    pub prot: i32,
+    pub shared: bool,
+    /// Offset in the memory file of the VMA's first byte.
+    pub offset: u64,
+    pub kind: VmaKind,
+}
+
+struct State {
+    vmas: BTreeMap<u64, Vma>,
+    brk_start: u64,
+    brk: u64,
+    /// Top of the region where mappings without an address hint are placed, downwards.
+    mmap_base: u64,
+}
+
+/// One application address space.
+pub struct MemoryManager {
+    space: Arc<dyn AddressSpace>,
+    mf: Arc<MemoryFile>,
+    max_addr: u64,
+    state: Mutex<State>,
+}
+
+fn platform_err(e: platform::Error) -> Errno {
+    tracing::error!("platform: {e}");
+    Errno::ENOMEM
+}
+
+impl MemoryManager {
+    pub fn new(space: Arc<dyn AddressSpace>, mf: Arc<MemoryFile>, max_addr: u64) -> MemoryManager {
+        let state = State { vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_base: max_addr };
+        MemoryManager { space, mf, max_addr, state: Mutex::new(state) }
+    }
+
+    pub fn space(&self) -> &Arc<dyn AddressSpace> {
+        &self.space
+    }
+
+    pub fn max_addr(&self) -> u64 {
+        self.max_addr
+    }
+
+    pub fn set_mmap_base(&self, base: u64) {
+        self.state.lock().unwrap().mmap_base = base;
+    }
+
+    pub fn set_brk_start(&self, start: u64) {
+        let mut st = self.state.lock().unwrap();
+        st.brk_start = start;
+        st.brk = start;
+    }
+
+    /// A snapshot of the VMAs, for `/proc/PID/maps` and tests.
+    pub fn vmas(&self) -> Vec<(u64, Vma)> {
+        self.state.lock().unwrap().vmas.iter().map(|(&s, v)| (s, v.clone())).collect()
+    }
+
+    fn range_ok(&self, addr: u64, len: u64) -> bool {
+        addr >= MIN_ADDR && addr.checked_add(len).is_some_and(|end| end <= self.max_addr)
+    }
+
+    /// Finds a free range of `len` bytes: at `hint` if free, else the highest gap below the
+    /// mmap base.
+    fn find_free(&self, st: &State, hint: u64, len: u64) -> SysResult<u64> {
+        let free_at = |addr: u64| {
+            self.range_ok(addr, len) && st.vmas.range(..addr + len).next_back().is_none_or(|(_, v)| v.end <= addr)
+        };
+        if hint != 0 && free_at(hint) {
+            return Ok(hint);
+        }
+        let mut top = st.mmap_base;
+        for (&start, vma) in st.vmas.range(..st.mmap_base).rev() {
+            if vma.end < top && top - vma.end >= len {
+                return Ok(top - len);
+            }
+            top = top.min(start);
+        }
+        if top >= MIN_ADDR + len {
+            return Ok(top - len);
+        }
+        Err(Errno::ENOMEM)
+    }
+
+    /// Splits the VMA containing `addr` (if any) so that a VMA starts at `addr`.
+    fn split_at(st: &mut State, addr: u64) {
+        let Some((&start, vma)) = st.vmas.range_mut(..addr).next_back() else { return };
+        if vma.end <= addr {
+            return;
+        }
+        let mut tail = vma.clone();
+        tail.offset += addr - start;
+        vma.end = addr;
+        st.vmas.insert(addr, tail);
+    }
+
+    /// Removes `[addr, end)` from the tree and returns the memory-file ranges it covered.
+    fn remove_range(st: &mut State, addr: u64, end: u64) -> Vec<(u64, u64)> {
+        Self::split_at(st, addr);
+        Self::split_at(st, end);
+        let starts: Vec<u64> = st.vmas.range(addr..end).map(|(&s, _)| s).collect();
+        starts
+            .into_iter()
+            .filter_map(|s| st.vmas.remove(&s).map(|v| (v.offset, v.end - s)))
+            .collect()
+    }
+
+    fn release(&self, ranges: Vec<(u64, u64)>) {
+        for (offset, len) in ranges {
+            self.mf.free(offset, len);
+        }
+    }
+
+    /// Maps fresh zeroed memory. With `fixed`, replaces whatever was at `addr`.
+    pub fn map_anon(&self, addr: u64, len: u64, prot: i32, fixed: bool, shared: bool, kind: VmaKind) -> SysResult<u64> {
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.state.lock().unwrap();
+        let addr = if fixed {
+            if addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if !self.range_ok(addr, len) {
+                return Err(Errno::ENOMEM);
+            }
+            let old = Self::remove_range(&mut st, addr, addr + len);
+            self.release(old);
+            addr
+        } else {
+            self.find_free(&st, page_down(addr), len)?
+        };
+        let offset = self.mf.allocate(len)?;
+        if let Err(e) = self.space.map(addr, len, prot, offset) {
+            self.mf.free(offset, len);
+            return Err(platform_err(e));
+        }
+        st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, kind });
+        Ok(addr)
+    }
+
+    /// Removes every mapping in `[addr, addr + len)`.
+    pub fn unmap(&self, addr: u64, len: u64) -> SysResult<()> {
+        let len = page_up(len).ok_or(Errno::EINVAL)?;
+        if addr % PAGE_SIZE != 0 || len == 0 || addr.checked_add(len).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        let end = (addr + len).min(self.max_addr);
+        if addr >= end {
+            return Ok(());
+        }
+        let mut st = self.state.lock().unwrap();
+        let old = Self::remove_range(&mut st, addr, end);
+        if !old.is_empty() {
+            self.space.unmap(addr, end - addr).map_err(platform_err)?;
+        }
+        self.release(old);
+        Ok(())
+    }
+
+    /// Changes the protection of `[addr, addr + len)`; every page must be mapped.
+    pub fn protect(&self, addr: u64, len: u64, prot: i32) -> SysResult<()> {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mut st = self.state.lock().unwrap();
+        if !Self::covered(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Self::split_at(&mut st, addr);
+        Self::split_at(&mut st, end);
+        for (_, vma) in st.vmas.range_mut(addr..end) {
+            vma.prot = prot;
+        }
+        self.space.protect(addr, len, prot).map_err(platform_err)
+    }
+
+    /// Whether `[addr, end)` is mapped without holes.
+    fn covered(st: &State, addr: u64, end: u64) -> bool {
+        let mut at = addr;
+        if let Some((_, v)) = st.vmas.range(..=addr).next_back() {
+            if v.end > addr {
+                at = v.end;
+            }
+        }
+        while at < end {
+            match st.vmas.get(&at) {
+                Some(v) => at = v.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// brk(2): moves the program break; returns the (possibly unchanged) break.
+    pub fn brk(&self, new: u64) -> u64 {
+        let (start, cur) = {
+            let st = self.state.lock().unwrap();
+            (st.brk_start, st.brk)
+        };
+        if new < start || new == cur {
+            return cur;
+        }
+        let (old_top, new_top) = (page_up(cur).unwrap_or(cur), page_up(new).unwrap_or(new));
+        if new_top > old_top {
+            let st = self.state.lock().unwrap();
+            let free = self.range_ok(old_top, new_top - old_top)
+                && st.vmas.range(..new_top).next_back().is_none_or(|(_, v)| v.end <= old_top);
+            drop(st);
+            if !free || self.map_anon(old_top, new_top - old_top, PROT_READ | PROT_WRITE, true, false, VmaKind::Heap).is_err() {
+                return cur;
+            }
+        } else if new_top < old_top && self.unmap(new_top, old_top - new_top).is_err() {
+            return cur;
+        }
+        self.state.lock().unwrap().brk = new;
+        new
+    }
+
+    /// mremap(2) without `MREMAP_DONTUNMAP`.
+    pub fn remap(&self, old: u64, old_len: u64, new_len: u64, may_move: bool, fixed: Option<u64>) -> SysResult<u64> {
+        if old % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        // The old range must sit in one VMA.
+        let vma = {
+            let st = self.state.lock().unwrap();
+            match st.vmas.range(..=old).next_back() {
+                Some((&s, v)) if v.end >= old_end => (s, v.clone()),
+                _ => return Err(Errno::EFAULT),
+            }
+        };
+        let (vstart, v) = vma;
+        if fixed.is_none() && new_len <= old_len {
+            if new_len < old_len {
+                self.unmap(old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        // Grow in place when the pages after the old range are free.
+        if fixed.is_none() && old_end == v.end {
+            let st = self.state.lock().unwrap();
+            let grow = new_len - old_len;
+            let free = self.range_ok(old_end, grow) && st.vmas.range(old_end..old_end + grow).next().is_none();
+            drop(st);
+            if free {
+                self.map_anon(old_end, grow, v.prot, true, v.shared, v.kind.clone())?;
+                return Ok(old);
+            }
+        }
+        if !may_move {
+            return Err(Errno::ENOMEM);
+        }
+        // Move: the new range reuses the old pages of the memory file, so nothing is copied.
+        let mut st = self.state.lock().unwrap();
+        let dest = match fixed {
+            Some(a) => {
+                if a % PAGE_SIZE != 0 || !self.range_ok(a, new_len) || (a < old_end && old < a + new_len) {
+                    return Err(Errno::EINVAL);
+                }
+                let gone = Self::remove_range(&mut st, a, a + new_len);
+                if !gone.is_empty() {
+                    self.space.unmap(a, new_len).map_err(platform_err)?;
+                }
+                self.release(gone);
+                a
+            }
+            None => self.find_free(&st, 0, new_len)?,
+        };
+        let keep = old_len.min(new_len);
+        // The moved pages stay in use under their new address.
+        Self::remove_range(&mut st, old, old_end);
+        let offset = v.offset + (old - vstart);
+        self.space.unmap(old, old_len).map_err(platform_err)?;
+        self.space.map(dest, keep, v.prot, offset).map_err(platform_err)?;
+        st.vmas.insert(dest, Vma { end: dest + keep, prot: v.prot, shared: v.shared, offset, kind: v.kind.clone() });
+        if old_len > keep {
+            self.mf.free(offset + keep, old_len - keep);
+        }
+        drop(st);
+        if new_len > keep {
+            self.map_anon(dest + keep, new_len - keep, v.prot, true, v.shared, v.kind)?;
+        }
+        Ok(dest)
+    }
+
+    /// madvise(MADV_DONTNEED): private pages read as zero afterwards.
+    pub fn discard(&self, addr: u64, len: u64) -> SysResult<()> {
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        let st = self.state.lock().unwrap();
+        if !Self::covered(&st, addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        for (&s, v) in st.vmas.range(..end) {
+            let (a, b) = (s.max(addr), v.end.min(end));
+            if a < b && !v.shared {
+                self.mf.zero(v.offset + (a - s), b - a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks `[addr, addr + len)` VMA by VMA, calling `f(offset in memory file, range in buf)`.
+    /// Stops with `EFAULT` at the first unmapped byte or one without `need` protection; returns
+    /// how many bytes were visited before that.
+    fn walk(&self, addr: u64, len: usize, need: i32, mut f: impl FnMut(u64, std::ops::Range<usize>)) -> (usize, SysResult<()>) {
+        let st = self.state.lock().unwrap();
+        let mut done = 0usize;
+        while done < len {
+            let at = addr.wrapping_add(done as u64);
+            let Some((&s, v)) = st.vmas.range(..=at).next_back() else { return (done, Err(Errno::EFAULT)) };
+            if v.end <= at || v.prot & need != need || at < addr {
+                return (done, Err(Errno::EFAULT));
+            }
+            let n = usize::try_from(v.end - at).unwrap_or(usize::MAX).min(len - done);
+            f(v.offset + (at - s), done..done + n);
+            done += n;
+        }
+        (done, Ok(()))
+    }
+
+    /// Copies application memory at `addr` into `buf`.
+    pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> SysResult<()> {
+        let len = buf.len();
+        self.walk(addr, len, PROT_READ, |off, r| self.mf.read(off, &mut buf[r])).1
+    }
+
+    /// Copies `buf` to application memory at `addr`.
+    pub fn copy_out(&self, addr: u64, buf: &[u8]) -> SysResult<()> {
+        self.walk(addr, buf.len(), PROT_WRITE, |off, r| self.mf.write(off, &buf[r])).1
+    }
+
+    /// Copies as much of `buf` as is writable; returns the count (a short copy after a fault).
+    pub fn copy_out_partial(&self, addr: u64, buf: &[u8]) -> usize {
+        self.walk(addr, buf.len(), PROT_WRITE, |off, r| self.mf.write(off, &buf[r])).0
+    }
+
+    /// Copies as much as is readable into `buf`; returns the count.
+    pub fn copy_in_partial(&self, addr: u64, buf: &mut [u8]) -> usize {
+        self.walk(addr, buf.len(), PROT_READ, |off, r| self.mf.read(off, &mut buf[r])).0
+    }
+
+    /// Writes application memory regardless of its protection (the loader filling segments).
+    pub fn poke(&self, addr: u64, buf: &[u8]) -> SysResult<()> {
+        self.walk(addr, buf.len(), 0, |off, r| self.mf.write(off, &buf[r])).1
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    pub fn read_cstring(&self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        let mut chunk = [0u8; 256];
+        while out.len() <= max {
+            // Never read across a page boundary in one step: the next page may be unmapped.
+            let in_page = (PAGE_SIZE - at % PAGE_SIZE) as usize;
+            let n = in_page.min(chunk.len());
+            self.copy_in(at, &mut chunk[..n])?;
+            if let Some(nul) = chunk[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..nul]);
+                return if out.len() > max { Err(Errno::ENAMETOOLONG) } else { Ok(out) };
+            }
+            out.extend_from_slice(&chunk[..n]);
+            at = at.checked_add(n as u64).ok_or(Errno::EFAULT)?;
+        }
+        Err(Errno::ENAMETOOLONG)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> SysResult<u64> {
+        let mut b = [0u8; 8];
+        self.copy_in(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a plain-data value.
+    pub fn read_val<T: crate::abi::Pod>(&self, addr: u64) -> SysResult<T> {
+        let mut v = T::zeroed();
+        self.copy_in(addr, v.as_bytes_mut())?;
+        Ok(v)
+    }
+
+    /// Writes a plain-data value.
+    pub fn write_val<T: crate::abi::Pod>(&self, addr: u64, v: &T) -> SysResult<()> {
+        self.copy_out(addr, v.as_bytes())
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        // Each address space owns its pages; the stub goes with the platform's address space.
+        let st = self.state.get_mut().unwrap();
+        for (start, v) in std::mem::take(&mut st.vmas) {
+            self.mf.free(v.offset, v.end - start);
+        }
+    }
+}

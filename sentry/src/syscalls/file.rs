@@ -1,0 +1,816 @@
+//! File system calls: open/close, read/write and their vector forms, seek, stat, directories,
+//! links, access checks, the working directory, descriptor duplication and control.
+
+use std::sync::Arc;
+
+use syscall_tables::nr;
+
+use super::{Args, Support, Table};
+use crate::abi::{Iovec, Stat, Statx, StatxTimestamp};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::vfs::walk::Walker;
+use crate::vfs::{Dentry, File, FileOps, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
+
+pub static HANDLERS: Table = &[
+    (nr::READ, sys_read, Support::Full),
+    (nr::WRITE, sys_write, Support::Full),
+    (nr::OPEN, sys_open, Support::Partial("read-only tree: creating files gives EROFS")),
+    (nr::OPENAT, sys_openat, Support::Partial("read-only tree: creating files gives EROFS")),
+    (nr::OPENAT2, sys_openat2, Support::Partial("RESOLVE_* flags are checked, not enforced")),
+    (nr::CREAT, sys_creat, Support::Partial("read-only tree")),
+    (nr::CLOSE, sys_close, Support::Full),
+    (nr::CLOSE_RANGE, sys_close_range, Support::Full),
+    (nr::PREAD64, sys_pread64, Support::Full),
+    (nr::PWRITE64, sys_pwrite64, Support::Full),
+    (nr::READV, sys_readv, Support::Full),
+    (nr::WRITEV, sys_writev, Support::Full),
+    (nr::PREADV, sys_preadv, Support::Full),
+    (nr::PWRITEV, sys_pwritev, Support::Full),
+    (nr::LSEEK, sys_lseek, Support::Full),
+    (nr::FSTAT, sys_fstat, Support::Full),
+    (nr::STAT, sys_stat, Support::Full),
+    (nr::LSTAT, sys_lstat, Support::Full),
+    (nr::NEWFSTATAT, sys_newfstatat, Support::Full),
+    (nr::STATX, sys_statx, Support::Full),
+    (nr::GETDENTS64, sys_getdents64, Support::Full),
+    (nr::READLINK, sys_readlink, Support::Full),
+    (nr::READLINKAT, sys_readlinkat, Support::Full),
+    (nr::ACCESS, sys_access, Support::Full),
+    (nr::FACCESSAT, sys_faccessat, Support::Full),
+    (nr::FACCESSAT2, sys_faccessat2, Support::Full),
+    (nr::GETCWD, sys_getcwd, Support::Full),
+    (nr::CHDIR, sys_chdir, Support::Full),
+    (nr::FCHDIR, sys_fchdir, Support::Full),
+    (nr::IOCTL, sys_ioctl, Support::Partial("terminal queries on host streams, FIONBIO, FIOCLEX")),
+    (nr::FCNTL, sys_fcntl, Support::Partial("record locks always succeed")),
+    (nr::DUP, sys_dup, Support::Full),
+    (nr::DUP2, sys_dup2, Support::Full),
+    (nr::DUP3, sys_dup3, Support::Full),
+    (nr::UMASK, sys_umask, Support::Full),
+    (nr::MKDIR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::MKDIRAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::RMDIR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::UNLINK, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::UNLINKAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::RENAME, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::RENAMEAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::RENAMEAT2, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::LINK, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::LINKAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::SYMLINK, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::SYMLINKAT, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::CHMOD, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::FCHMODAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::CHOWN, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::LCHOWN, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::FCHOWNAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::TRUNCATE, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::MKNOD, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::MKNODAT, sys_read_only_at, Support::Partial("read-only tree")),
+    (nr::UTIMENSAT, sys_utimensat, Support::Partial("read-only tree")),
+    (nr::FCHMOD, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::FCHOWN, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::FTRUNCATE, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::FSYNC, sys_fsync, Support::Full),
+    (nr::FDATASYNC, sys_fsync, Support::Full),
+    (nr::SYNC, sys_sync, Support::Full),
+];
+
+/// Linux caps one read or write at this many bytes.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// Largest sentry-side buffer for one step of a read or write.
+const CHUNK: usize = 1 << 20;
+/// Most iovecs one call accepts (`UIO_MAXIOV`).
+const UIO_MAXIOV: usize = 1024;
+
+impl Task {
+    /// Reads a path argument: `ENOENT` when empty, `ENAMETOOLONG` past `PATH_MAX`.
+    fn read_path(&self, addr: u64) -> SysResult<Vec<u8>> {
+        let p = self.mm.read_cstring(addr, PATH_MAX - 1)?;
+        Ok(p)
+    }
+
+    /// The directory a relative path is resolved from.
+    fn start_dir(&self, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dentry>> {
+        if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
+            return Ok(self.fs.cwd.clone());
+        }
+        let file = self.files.get(dirfd)?;
+        let d = file.dentry.clone().ok_or(Errno::ENOTDIR)?;
+        if !d.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(d)
+    }
+
+    /// Resolves `path` relative to `dirfd`.
+    pub fn lookup(&self, dirfd: i32, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let start = self.start_dir(dirfd, path)?;
+        Walker { root: &self.fs.root }.resolve(&start, path, follow)
+    }
+
+    /// Resolves the `(dirfd, path, flags)` of the `*at` calls: `AT_SYMLINK_NOFOLLOW` and
+    /// `AT_EMPTY_PATH` (which names `dirfd` itself).
+    fn lookup_at(&self, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<Arc<Dentry>> {
+        let path = self.read_path(path_addr)?;
+        if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+            if dirfd == libc::AT_FDCWD {
+                return Ok(self.fs.cwd.clone());
+            }
+            return self.files.get(dirfd)?.dentry.clone().ok_or(Errno::EBADF);
+        }
+        self.lookup(dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+    }
+
+    fn nofile(&self) -> u64 {
+        self.rlimits[libc::RLIMIT_NOFILE as usize].cur
+    }
+
+    /// The stat of what `(dirfd, path, flags)` names; with `AT_EMPTY_PATH` and an fd that has
+    /// no dentry (a host stream), the open file's own stat.
+    fn stat_at(&self, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<Stat> {
+        let path = self.read_path(path_addr)?;
+        if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && dirfd != libc::AT_FDCWD {
+            return self.files.get(dirfd)?.ops.stat();
+        }
+        self.lookup_at(dirfd, path_addr, flags)?.inode.stat()
+    }
+}
+
+fn sys_read(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    read_to_user(t, &file, None, a.u64(1), a.usize(2))
+}
+
+fn sys_write(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    write_from_user(t, &file, None, a.u64(1), a.usize(2))
+}
+
+fn sys_pread64(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let offset = positional(&file, a.i64(3))?;
+    read_to_user(t, &file, Some(offset), a.u64(1), a.usize(2))
+}
+
+fn sys_pwrite64(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let offset = positional(&file, a.i64(3))?;
+    write_from_user(t, &file, Some(offset), a.u64(1), a.usize(2))
+}
+
+fn positional(file: &File, offset: i64) -> SysResult<u64> {
+    if !file.ops.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    u64::try_from(offset).map_err(|_| Errno::EINVAL)
+}
+
+/// Reads into application memory at `addr`; `at` is an explicit offset (pread) or None for
+/// the file position. A fault after some bytes returns the count done.
+fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let mut pos = file.offset.lock().unwrap();
+    let seekable = file.ops.seekable();
+    let start = at.unwrap_or(*pos);
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        let n = match file.ops.read(start + done as u64, &mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let copied = t.mm.copy_out_partial(addr + done as u64, &buf[..n]);
+        done += copied;
+        if copied < n {
+            if done == 0 {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+        // Streams return what they have; only regular reads continue to fill the buffer.
+        if n < want || !seekable {
+            break;
+        }
+    }
+    if at.is_none() && seekable {
+        *pos = start + done as u64;
+    }
+    Ok(done as u64)
+}
+
+fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let mut pos = file.offset.lock().unwrap();
+    let start = at.unwrap_or(*pos);
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(CHUNK);
+        let got = t.mm.copy_in_partial(addr + done as u64, &mut buf[..want]);
+        if got == 0 {
+            if done == 0 {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+        let n = match file.ops.write(start + done as u64, &buf[..got]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n;
+        if n < got || got < want {
+            break;
+        }
+    }
+    if at.is_none() && file.ops.seekable() {
+        *pos = start + done as u64;
+    }
+    Ok(done as u64)
+}
+
+fn read_iovecs(t: &Task, addr: u64, count: i32) -> SysResult<Vec<Iovec>> {
+    let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
+    if count > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let mut iovs = Vec::with_capacity(count);
+    let mut total: u64 = 0;
+    for i in 0..count {
+        let iov: Iovec = t.mm.read_val(addr + (i * std::mem::size_of::<Iovec>()) as u64)?;
+        total = total.checked_add(iov.len).filter(|&n| n <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
+        iovs.push(iov);
+    }
+    Ok(iovs)
+}
+
+/// readv/preadv: fills each iovec in turn, stopping at the first short transfer.
+fn readv_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
+    let mut done = 0u64;
+    for iov in iovs.iter().filter(|v| v.len > 0) {
+        let len = usize::try_from(iov.len).unwrap_or(usize::MAX);
+        let r = read_to_user(t, &file, at.map(|o| o + done), iov.base, len);
+        match r {
+            Ok(n) => {
+                done += n;
+                if n < iov.len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+fn writev_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
+    // Gather into one buffer so a stream sees one write, as writev guarantees.
+    let total: u64 = iovs.iter().map(|v| v.len).sum();
+    if total as usize <= CHUNK {
+        let mut buf = Vec::with_capacity(total as usize);
+        for iov in &iovs {
+            let start = buf.len();
+            buf.resize(start + iov.len as usize, 0);
+            let got = t.mm.copy_in_partial(iov.base, &mut buf[start..]);
+            if got < iov.len as usize {
+                buf.truncate(start + got);
+                if buf.is_empty() {
+                    return Err(Errno::EFAULT);
+                }
+                break;
+            }
+        }
+        if !file.writable() {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = file.offset.lock().unwrap();
+        let offset = at.unwrap_or(*pos);
+        let n = if buf.is_empty() { 0 } else { file.ops.write(offset, &buf)? };
+        if at.is_none() && file.ops.seekable() {
+            *pos = offset + n as u64;
+        }
+        return Ok(n as u64);
+    }
+    let mut done = 0u64;
+    for iov in iovs.iter().filter(|v| v.len > 0) {
+        let len = usize::try_from(iov.len).unwrap_or(usize::MAX);
+        match write_from_user(t, &file, at.map(|o| o + done), iov.base, len) {
+            Ok(n) => {
+                done += n;
+                if n < iov.len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+fn sys_readv(t: &mut Task, a: &Args) -> SysResult {
+    readv_common(t, a, None)
+}
+
+fn sys_writev(t: &mut Task, a: &Args) -> SysResult {
+    writev_common(t, a, None)
+}
+
+fn sys_preadv(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let offset = positional(&file, a.i64(3))?;
+    readv_common(t, a, Some(offset))
+}
+
+fn sys_pwritev(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let offset = positional(&file, a.i64(3))?;
+    writev_common(t, a, Some(offset))
+}
+
+fn sys_lseek(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    if !file.ops.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let offset = a.i64(1);
+    let mut pos = file.offset.lock().unwrap();
+    let size = || file.ops.stat().map(|s| s.size);
+    let new = match a.i32(2) {
+        libc::SEEK_SET => Some(offset),
+        libc::SEEK_CUR => i64::try_from(*pos).ok().and_then(|p| p.checked_add(offset)),
+        libc::SEEK_END => size()?.checked_add(offset),
+        libc::SEEK_DATA => (offset < size()?).then_some(offset).or(Some(-1)),
+        libc::SEEK_HOLE => (offset < size()?).then(|| size()).transpose()?.or(Some(-1)),
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = new.ok_or(Errno::EOVERFLOW)?;
+    if matches!(a.i32(2), libc::SEEK_DATA | libc::SEEK_HOLE) && new < 0 {
+        return Err(Errno::ENXIO);
+    }
+    *pos = u64::try_from(new).map_err(|_| Errno::EINVAL)?;
+    Ok(*pos)
+}
+
+/// The flags `open` understands; others are ignored, as Linux does.
+fn open_common(t: &mut Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult {
+    let path = t.read_path(path_addr)?;
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        t.lookup(dirfd, &path, true)?;
+        return Err(Errno::EROFS);
+    }
+    let dentry = match t.lookup(dirfd, &path, follow) {
+        Ok(d) => {
+            if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+                return Err(Errno::EEXIST);
+            }
+            d
+        }
+        Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
+            // The file would be created: fine only if its directory exists.
+            let parent = match path.iter().rposition(|&b| b == b'/') {
+                Some(0) => b"/".to_vec(),
+                Some(i) => path[..i].to_vec(),
+                None => b".".to_vec(),
+            };
+            let dir = t.lookup(dirfd, &parent, true)?;
+            if !dir.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            return Err(Errno::EROFS);
+        }
+        Err(e) => return Err(e),
+    };
+    let kind = dentry.inode.file_type();
+    if kind == S_IFLNK && !follow && flags & libc::O_PATH == 0 {
+        return Err(Errno::ELOOP);
+    }
+    if flags & libc::O_DIRECTORY != 0 && kind != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    let ops: Arc<dyn FileOps> = if flags & libc::O_PATH != 0 {
+        Arc::new(PathOnly(dentry.inode.stat()?))
+    } else {
+        if kind == S_IFDIR && (flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_CREAT != 0) {
+            return Err(Errno::EISDIR);
+        }
+        dentry.inode.open(flags)?
+    };
+    let file = File::new(ops, Some(dentry), flags);
+    let limit = t.nofile();
+    let fd = t.files.install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    Ok(fd as u64)
+}
+
+/// An `O_PATH` descriptor: names a file, allows no I/O.
+struct PathOnly(Stat);
+
+impl FileOps for PathOnly {
+    fn read(&self, _: u64, _: &mut [u8]) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn write(&self, _: u64, _: &[u8]) -> SysResult<usize> {
+        Err(Errno::EBADF)
+    }
+    fn stat(&self) -> SysResult<Stat> {
+        Ok(self.0)
+    }
+    fn readdir(&self, _: u64) -> SysResult<Vec<crate::vfs::DirEntry>> {
+        Err(Errno::EBADF)
+    }
+    fn ioctl(&self, _: &crate::mm::MemoryManager, _: u32, _: u64) -> SysResult<u64> {
+        Err(Errno::EBADF)
+    }
+}
+
+fn sys_open(t: &mut Task, a: &Args) -> SysResult {
+    open_common(t, libc::AT_FDCWD, a.u64(0), a.i32(1))
+}
+
+fn sys_openat(t: &mut Task, a: &Args) -> SysResult {
+    open_common(t, a.fd(0), a.u64(1), a.i32(2))
+}
+
+fn sys_creat(t: &mut Task, a: &Args) -> SysResult {
+    open_common(t, libc::AT_FDCWD, a.u64(0), libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
+}
+
+/// openat2(2): `struct open_how { u64 flags, mode, resolve }`.
+fn sys_openat2(t: &mut Task, a: &Args) -> SysResult {
+    const RESOLVE_ALL: u64 = 0x3f;
+    let size = a.usize(3);
+    if size < 24 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let flags: u64 = t.mm.read_val(a.u64(2))?;
+    let mode: u64 = t.mm.read_val(a.u64(2) + 8)?;
+    let resolve: u64 = t.mm.read_val(a.u64(2) + 16)?;
+    let known = (libc::O_ACCMODE | libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_APPEND | libc::O_NONBLOCK | libc::O_DSYNC | libc::O_ASYNC | libc::O_DIRECT | libc::O_LARGEFILE | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NOATIME | libc::O_CLOEXEC | libc::O_PATH | libc::O_TMPFILE | libc::O_SYNC) as u64;
+    if flags & !known != 0 || resolve & !RESOLVE_ALL != 0 || mode & !0o7777 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode != 0 && flags & libc::O_CREAT as u64 == 0 {
+        return Err(Errno::EINVAL);
+    }
+    open_common(t, a.fd(0), a.u64(1), flags as i32)
+}
+
+fn sys_close(t: &mut Task, a: &Args) -> SysResult {
+    t.files.remove(a.fd(0))?;
+    Ok(0)
+}
+
+fn sys_close_range(t: &mut Task, a: &Args) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    let (first, last, flags) = (a.u32(0), a.u32(1), a.u32(2));
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    for fd in t.files.fds() {
+        let n = fd.unsigned_abs();
+        if n >= first && n <= last {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                t.files.set_cloexec(fd, true)?;
+            } else {
+                t.files.remove(fd)?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn sys_fstat(t: &mut Task, a: &Args) -> SysResult {
+    let st = t.files.get(a.fd(0))?.ops.stat()?;
+    t.mm.write_val(a.u64(1), &st)?;
+    Ok(0)
+}
+
+fn sys_stat(t: &mut Task, a: &Args) -> SysResult {
+    let st = t.stat_at(libc::AT_FDCWD, a.u64(0), 0)?;
+    t.mm.write_val(a.u64(1), &st)?;
+    Ok(0)
+}
+
+fn sys_lstat(t: &mut Task, a: &Args) -> SysResult {
+    let st = t.stat_at(libc::AT_FDCWD, a.u64(0), libc::AT_SYMLINK_NOFOLLOW)?;
+    t.mm.write_val(a.u64(1), &st)?;
+    Ok(0)
+}
+
+fn sys_newfstatat(t: &mut Task, a: &Args) -> SysResult {
+    let flags = a.i32(3);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = t.stat_at(a.fd(0), a.u64(1), flags)?;
+    t.mm.write_val(a.u64(2), &st)?;
+    Ok(0)
+}
+
+fn sys_statx(t: &mut Task, a: &Args) -> SysResult {
+    const STATX_BASIC_STATS: u32 = 0x7ff;
+    const STATX__RESERVED: u32 = 0x8000_0000;
+    let flags = a.i32(2);
+    let known = libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_TYPE;
+    if flags & !known != 0 || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE || a.u32(3) & STATX__RESERVED != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let st = t.stat_at(a.fd(0), a.u64(1), flags)?;
+    let ts = |sec: i64, nsec: i64| StatxTimestamp { sec, nsec: u32::try_from(nsec).unwrap_or(0), reserved: 0 };
+    let sx = Statx {
+        mask: STATX_BASIC_STATS,
+        blksize: u32::try_from(st.blksize).unwrap_or(4096),
+        nlink: u32::try_from(st.nlink).unwrap_or(u32::MAX),
+        uid: st.uid,
+        gid: st.gid,
+        mode: (st.mode & 0xffff) as u16,
+        ino: st.ino,
+        size: u64::try_from(st.size).unwrap_or(0),
+        blocks: u64::try_from(st.blocks).unwrap_or(0),
+        atime: ts(st.atime, st.atime_nsec),
+        ctime: ts(st.ctime, st.ctime_nsec),
+        mtime: ts(st.mtime, st.mtime_nsec),
+        rdev_major: libc::major(st.rdev),
+        rdev_minor: libc::minor(st.rdev),
+        dev_major: libc::major(st.dev),
+        dev_minor: libc::minor(st.dev),
+        ..Statx::default()
+    };
+    t.mm.write_val(a.u64(4), &sx)?;
+    Ok(0)
+}
+
+fn sys_getdents64(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    if file.flags() & libc::O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let count = a.usize(2).min(MAX_RW_COUNT);
+    let mut pos = file.offset.lock().unwrap();
+    let entries = file.ops.readdir(*pos)?;
+    let any = !entries.is_empty();
+    let mut out = Vec::with_capacity(count.min(CHUNK));
+    let mut next = *pos;
+    for e in entries {
+        // struct linux_dirent64: ino, off, reclen, type, name + NUL, padded to 8.
+        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        if out.len() + reclen > count {
+            break;
+        }
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&e.next.to_le_bytes());
+        out.extend_from_slice(&u16::try_from(reclen).unwrap_or(0).to_le_bytes());
+        out.push(e.kind);
+        out.extend_from_slice(&e.name);
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        next = e.next;
+    }
+    if out.is_empty() && any {
+        // Not even one entry fits the buffer.
+        return Err(Errno::EINVAL);
+    }
+    t.mm.copy_out(a.u64(1), &out)?;
+    *pos = next;
+    Ok(out.len() as u64)
+}
+
+fn readlink_common(t: &mut Task, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> SysResult {
+    let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or(Errno::EINVAL)?;
+    let path = t.read_path(path_addr)?;
+    let d = if path.is_empty() {
+        t.files.get(dirfd)?.dentry.clone().ok_or(Errno::ENOENT)?
+    } else {
+        t.lookup(dirfd, &path, false)?
+    };
+    let target = d.inode.readlink()?;
+    let n = target.len().min(size);
+    t.mm.copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+fn sys_readlink(t: &mut Task, a: &Args) -> SysResult {
+    readlink_common(t, libc::AT_FDCWD, a.u64(0), a.u64(1), a.i32(2))
+}
+
+fn sys_readlinkat(t: &mut Task, a: &Args) -> SysResult {
+    readlink_common(t, a.fd(0), a.u64(1), a.u64(2), a.i32(3))
+}
+
+fn access_common(t: &mut Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> SysResult {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let d = t.lookup_at(dirfd, path_addr, flags)?;
+    let st = d.inode.stat()?;
+    let uid = if flags & libc::AT_EACCESS != 0 { t.creds.euid } else { t.creds.uid };
+    let gid = if flags & libc::AT_EACCESS != 0 { t.creds.egid } else { t.creds.gid };
+    if mode & libc::W_OK != 0 && matches!(st.mode & S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK) && st.dev != crate::vfs::SYNTHETIC_DEV {
+        return Err(Errno::EROFS);
+    }
+    let perm = if uid == 0 {
+        // Root may read and write anything, and execute what has any execute bit (or a directory).
+        let x = st.mode & 0o111 != 0 || st.mode & S_IFMT == S_IFDIR;
+        0o6 | if x { 0o1 } else { 0 }
+    } else if st.uid == uid {
+        (st.mode >> 6) & 7
+    } else if st.gid == gid || t.creds.groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    if mode.unsigned_abs() & !perm != 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+fn sys_access(t: &mut Task, a: &Args) -> SysResult {
+    access_common(t, libc::AT_FDCWD, a.u64(0), a.i32(1), 0)
+}
+
+fn sys_faccessat(t: &mut Task, a: &Args) -> SysResult {
+    access_common(t, a.fd(0), a.u64(1), a.i32(2), 0)
+}
+
+fn sys_faccessat2(t: &mut Task, a: &Args) -> SysResult {
+    access_common(t, a.fd(0), a.u64(1), a.i32(2), a.i32(3))
+}
+
+fn sys_getcwd(t: &mut Task, a: &Args) -> SysResult {
+    let mut path = t.fs.cwd.path_from(&t.fs.root);
+    path.push(0);
+    if a.usize(1) < path.len() {
+        return Err(Errno::ERANGE);
+    }
+    t.mm.copy_out(a.u64(0), &path)?;
+    Ok(path.len() as u64)
+}
+
+fn sys_chdir(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.read_path(a.u64(0))?;
+    let d = t.lookup(libc::AT_FDCWD, &path, true)?;
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    t.fs.cwd = d;
+    Ok(0)
+}
+
+fn sys_fchdir(t: &mut Task, a: &Args) -> SysResult {
+    let d = t.files.get(a.fd(0))?.dentry.clone().ok_or(Errno::ENOTDIR)?;
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    t.fs.cwd = d;
+    Ok(0)
+}
+
+fn sys_ioctl(t: &mut Task, a: &Args) -> SysResult {
+    let fd = a.fd(0);
+    let file = t.files.get(fd)?;
+    let request = a.u32(1);
+    match u64::from(request) {
+        libc::FIOCLEX => t.files.set_cloexec(fd, true).map(|_| 0),
+        libc::FIONCLEX => t.files.set_cloexec(fd, false).map(|_| 0),
+        libc::FIONBIO => {
+            let on: i32 = t.mm.read_val(a.u64(2))?;
+            let flags = file.flags();
+            file.set_status_flags(if on != 0 { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK });
+            Ok(0)
+        }
+        _ => file.ops.ioctl(&t.mm, request, a.u64(2)),
+    }
+}
+
+fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
+    let fd = a.fd(0);
+    let file = t.files.get(fd)?;
+    let limit = t.nofile();
+    match a.i32(1) {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = a.i32(2);
+            if min < 0 || u64::from(min.unsigned_abs()) >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let cloexec = a.i32(1) == libc::F_DUPFD_CLOEXEC;
+            Ok(t.files.install(file, cloexec, min, limit)? as u64)
+        }
+        libc::F_GETFD => Ok(u64::from(t.files.cloexec(fd)?)),
+        libc::F_SETFD => t.files.set_cloexec(fd, a.i32(2) & libc::FD_CLOEXEC != 0).map(|_| 0),
+        libc::F_GETFL => Ok(file.flags() as u32 as u64),
+        libc::F_SETFL => {
+            file.set_status_flags(a.i32(2));
+            Ok(0)
+        }
+        libc::F_GETLK | libc::F_OFD_GETLK => {
+            // No other process can hold a lock yet: report the range unlocked.
+            t.mm.write_val(a.u64(2), &(libc::F_UNLCK as u16))?;
+            Ok(0)
+        }
+        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+            let _type: u16 = t.mm.read_val(a.u64(2))?;
+            Ok(0)
+        }
+        libc::F_GETOWN => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_dup(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    let limit = t.nofile();
+    Ok(t.files.install(file, false, 0, limit)? as u64)
+}
+
+fn sys_dup2(t: &mut Task, a: &Args) -> SysResult {
+    let (old, new) = (a.fd(0), a.fd(1));
+    let file = t.files.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    let limit = t.nofile();
+    t.files.install_at(new, file, false, limit)?;
+    Ok(new as u64)
+}
+
+fn sys_dup3(t: &mut Task, a: &Args) -> SysResult {
+    let (old, new, flags) = (a.fd(0), a.fd(1), a.i32(2));
+    if flags & !libc::O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let file = t.files.get(old)?;
+    let limit = t.nofile();
+    t.files.install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
+    Ok(new as u64)
+}
+
+fn sys_umask(t: &mut Task, a: &Args) -> SysResult {
+    let old = t.fs.umask;
+    t.fs.umask = a.u32(0) & 0o777;
+    Ok(u64::from(old))
+}
+
+/// Calls that change a named file: the tree is read-only. The path must still be readable.
+fn sys_read_only_path(t: &mut Task, a: &Args) -> SysResult {
+    t.read_path(a.u64(0))?;
+    Err(Errno::EROFS)
+}
+
+fn sys_read_only_at(t: &mut Task, a: &Args) -> SysResult {
+    if a.fd(0) != libc::AT_FDCWD {
+        t.files.get(a.fd(0))?;
+    }
+    t.read_path(a.u64(1))?;
+    Err(Errno::EROFS)
+}
+
+fn sys_read_only_fd(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    if file.dentry.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EROFS)
+}
+
+fn sys_utimensat(t: &mut Task, a: &Args) -> SysResult {
+    if a.u64(1) == 0 {
+        t.files.get(a.fd(0))?;
+        return Err(Errno::EROFS);
+    }
+    sys_read_only_at(t, a)
+}
+
+fn sys_fsync(t: &mut Task, a: &Args) -> SysResult {
+    t.files.get(a.fd(0))?;
+    Ok(0)
+}
+
+fn sys_sync(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}

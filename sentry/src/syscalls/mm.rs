@@ -1,0 +1,129 @@
+//! Memory system calls, emulated against the task's address space.
+
+use syscall_tables::nr;
+
+use super::{Args, Support, Table};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::Task;
+use crate::mm::{page_up, VmaKind, PAGE_SIZE};
+
+pub static HANDLERS: Table = &[
+    (nr::MMAP, sys_mmap, Support::Partial("shared file mappings are private copies")),
+    (nr::MUNMAP, sys_munmap, Support::Full),
+    (nr::MPROTECT, sys_mprotect, Support::Full),
+    (nr::BRK, sys_brk, Support::Full),
+    (nr::MREMAP, sys_mremap, Support::Partial("no MREMAP_DONTUNMAP")),
+    (nr::MADVISE, sys_madvise, Support::Partial("DONTNEED and FREE discard; other advice is accepted")),
+    (nr::MSYNC, sys_msync, Support::Full),
+    (nr::MLOCK, sys_mlock, Support::Partial("memory is never swapped out by the sentry")),
+    (nr::MUNLOCK, sys_mlock, Support::Partial("memory is never swapped out by the sentry")),
+    (nr::MLOCKALL, sys_accept, Support::Partial("memory is never swapped out by the sentry")),
+    (nr::MUNLOCKALL, sys_accept, Support::Partial("memory is never swapped out by the sentry")),
+];
+
+const PROT_KNOWN: i32 = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+
+fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
+    let (addr, len, prot, flags, fd, offset) = (a.u64(0), a.u64(1), a.i32(2), a.i32(3), a.fd(4), a.u64(5));
+    let kind = flags & (libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE);
+    if len == 0 || offset % PAGE_SIZE != 0 || prot & !PROT_KNOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !matches!(kind, libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE) {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
+    let shared = kind != libc::MAP_PRIVATE;
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    if flags & libc::MAP_FIXED_NOREPLACE != 0 && flags & libc::MAP_FIXED == 0 {
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        if t.mm.vmas().iter().any(|(s, v)| *s < end && addr < v.end) {
+            return Err(Errno::EEXIST);
+        }
+    }
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        return t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::Anon);
+    }
+    let file = t.files.get(fd)?;
+    if !file.readable() || (shared && prot & libc::PROT_WRITE != 0 && !file.writable()) {
+        return Err(Errno::EACCES);
+    }
+    let st = file.ops.stat()?;
+    if !matches!(st.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFCHR) {
+        return Err(Errno::ENODEV);
+    }
+    let name = file.dentry.as_ref().map(|d| d.path_from(&t.fs.root)).unwrap_or_default();
+    let at = t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
+    // Fill from the file; pages past its end stay zero.
+    let mut buf = vec![0u8; len.min(1 << 20) as usize];
+    let mut done = 0u64;
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let n = file.ops.read(offset + done, &mut buf[..want]).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        t.mm.poke(at + done, &buf[..n])?;
+        done += n as u64;
+    }
+    Ok(at)
+}
+
+fn sys_munmap(t: &mut Task, a: &Args) -> SysResult {
+    t.mm.unmap(a.u64(0), a.u64(1)).map(|_| 0)
+}
+
+fn sys_mprotect(t: &mut Task, a: &Args) -> SysResult {
+    let prot = a.i32(2);
+    if prot & !(PROT_KNOWN | libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    t.mm.protect(a.u64(0), a.u64(1), prot & PROT_KNOWN).map(|_| 0)
+}
+
+fn sys_brk(t: &mut Task, a: &Args) -> SysResult {
+    Ok(t.mm.brk(a.u64(0)))
+}
+
+fn sys_mremap(t: &mut Task, a: &Args) -> SysResult {
+    let flags = a.i32(3);
+    let known = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+    if flags & !known != 0 || (flags & libc::MREMAP_FIXED != 0 && flags & libc::MREMAP_MAYMOVE == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| a.u64(4));
+    t.mm.remap(a.u64(0), a.u64(1), a.u64(2), flags & libc::MREMAP_MAYMOVE != 0, fixed)
+}
+
+fn sys_madvise(t: &mut Task, a: &Args) -> SysResult {
+    let (addr, len, advice) = (a.u64(0), a.u64(1), a.i32(2));
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno::EINVAL)?;
+    match advice {
+        libc::MADV_DONTNEED | libc::MADV_FREE => t.mm.discard(addr, len).map(|_| 0),
+        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED | libc::MADV_DONTFORK
+        | libc::MADV_DOFORK | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP | libc::MADV_WIPEONFORK
+        | libc::MADV_KEEPONFORK | libc::MADV_COLD | libc::MADV_PAGEOUT => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_msync(_t: &mut Task, a: &Args) -> SysResult {
+    let flags = a.i32(2);
+    if a.u64(0) % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+fn sys_mlock(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+fn sys_accept(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}

@@ -1,0 +1,432 @@
+//! Real Debian programs under `sandbox run`, with exact expected behaviour:
+//! output, exit status, error messages for bad input, and isolation (the
+//! workload never runs as a host process, writes never reach the host, and
+//! nothing of the sandbox outlives `sandbox run`).
+//!
+//! Tests that look at host processes take [`exclusive`] so that no other
+//! test of this file has a sandbox running meanwhile; all others take
+//! [`shared`].
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sandbox_tests::{
+    build_c_source, children_of, cmdline, describe_status, pids_with_exe, run_with_input,
+    run_with_timeout, sandbox_bin, sandbox_command, write_executable, RunOutput, TempDir,
+    DEFAULT_TIMEOUT,
+};
+
+static PROCESS_LOCK: RwLock<()> = RwLock::new(());
+
+/// Held by tests that only run sandboxes.
+fn shared() -> RwLockReadGuard<'static, ()> {
+    PROCESS_LOCK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by tests that scan host processes: no other sandbox runs meanwhile.
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    PROCESS_LOCK.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `sandbox run -- ARGS`, stdin from /dev/null.
+fn sandboxed(args: &[&str]) -> RunOutput {
+    sandboxed_with_input(args, None)
+}
+
+fn sandboxed_with_input(args: &[&str], input: Option<&[u8]>) -> RunOutput {
+    let _guard = shared();
+    run_with_input(&mut sandbox_command(None, args), input, DEFAULT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", sandbox_bin().display()))
+}
+
+/// ARGS run directly on the host.
+fn native(args: &[&str]) -> RunOutput {
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..]);
+    run_with_timeout(&mut cmd, DEFAULT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
+}
+
+/// Asserts an exit code (not a signal) and the exact stdout.
+#[track_caller]
+fn assert_exit(out: &RunOutput, code: i32, stdout: &str) {
+    assert!(
+        out.code() == Some(code) && out.stdout_str() == stdout,
+        "expected exit {code} and stdout {stdout:?}\n{}",
+        out.describe()
+    );
+}
+
+/// Asserts that the sandbox gives the same exit status and stdout as the host.
+#[track_caller]
+fn assert_same_as_native(args: &[&str]) {
+    let host = native(args);
+    let sand = sandboxed(args);
+    assert!(
+        host.status == sand.status && host.stdout == sand.stdout,
+        "{args:?} differs under the sandbox\n--- native\n{}\n--- sandbox\n{}",
+        host.describe(),
+        sand.describe()
+    );
+}
+
+/// Asserts a clean refusal: a non-zero exit (not a signal), nothing on
+/// stdout, exactly one line on stderr, and no Rust panic.
+#[track_caller]
+fn assert_one_line_error(what: &str, out: &RunOutput) {
+    let err = out.stderr_str();
+    assert!(
+        out.code().is_some_and(|c| c != 0)
+            && out.stdout.is_empty()
+            && err.ends_with('\n')
+            && err.lines().count() == 1
+            && !err.contains("panicked"),
+        "{what}: expected a non-zero exit and one line on stderr\n{}",
+        out.describe()
+    );
+}
+
+/// Where this file's C programs are built.
+fn build_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs")
+}
+
+/// A name no other run of the tests uses.
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+// ---- output and exit status ----
+
+#[test]
+fn echo_hello() {
+    assert_exit(&sandboxed(&["/bin/echo", "hello"]), 0, "hello\n");
+}
+
+#[test]
+fn busybox_shell_arithmetic() {
+    assert_exit(
+        &sandboxed(&["/bin/busybox", "sh", "-c", "echo $((6*7))"]),
+        0,
+        "42\n",
+    );
+}
+
+#[test]
+fn ls_la_usr_same_as_native() {
+    assert_same_as_native(&["/bin/ls", "-la", "/usr"]);
+}
+
+#[test]
+fn head_os_release_same_as_native() {
+    assert_same_as_native(&["/usr/bin/head", "-c", "12", "/etc/os-release"]);
+}
+
+#[test]
+fn first_process_is_pid_1() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "echo $$"]), 0, "1\n");
+}
+
+#[test]
+fn kernel_release_is_emulated() {
+    let host = native(&["/bin/uname", "-r"]);
+    let sand = sandboxed(&["/bin/uname", "-r"]);
+    assert!(
+        sand.code() == Some(0) && !sand.stdout.is_empty() && sand.stdout != host.stdout,
+        "uname -r under the sandbox must succeed and differ from the host's {:?}\n{}",
+        host.stdout_str(),
+        sand.describe()
+    );
+}
+
+#[test]
+fn false_exits_1() {
+    assert_exit(&sandboxed(&["/bin/false"]), 1, "");
+}
+
+#[test]
+fn shell_exit_status_passes_through() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "exit 7"]), 7, "");
+}
+
+#[test]
+fn death_by_signal_is_128_plus_n() {
+    // The sandbox itself exits normally, with the shell's convention.
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "kill -9 $$"]), 128 + 9, "");
+}
+
+#[test]
+fn program_found_via_path() {
+    assert_exit(&sandboxed(&["echo", "found"]), 0, "found\n");
+}
+
+#[test]
+fn stdin_and_stderr_pass_through() {
+    let out = sandboxed_with_input(&["/bin/sh", "-c", "cat; echo err >&2"], Some(b"abc\n"));
+    assert!(
+        out.code() == Some(0) && out.stdout_str() == "abc\n" && out.stderr_str() == "err\n",
+        "stdin should reach cat and stderr the caller\n{}",
+        out.describe()
+    );
+}
+
+// ---- bad input: one line of error, no panic ----
+
+#[test]
+fn missing_program_exits_127() {
+    let out = sandboxed(&["/nonexistent"]);
+    assert!(
+        out.code() == Some(127)
+            && out.stdout.is_empty()
+            && out.stderr_str() == "sandbox: /nonexistent: No such file or directory\n",
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn non_elf_executable_is_refused() {
+    let dir = TempDir::new("sandbox-tests-nonelf").unwrap();
+    let path = dir.path().join("not-a-program");
+    write_executable(&path, b"this is text, not an ELF file\n").unwrap();
+    assert_one_line_error(
+        "non-ELF file with the exec bit",
+        &sandboxed(&[path.to_str().unwrap()]),
+    );
+}
+
+#[test]
+fn truncated_elf_is_refused() {
+    let dir = TempDir::new("sandbox-tests-truncated").unwrap();
+    let path = dir.path().join("truncated");
+    let head = fs::read("/bin/true").unwrap()[..100].to_vec();
+    write_executable(&path, &head).unwrap();
+    assert_one_line_error(
+        "first 100 bytes of /bin/true",
+        &sandboxed(&[path.to_str().unwrap()]),
+    );
+}
+
+#[test]
+fn directory_is_refused() {
+    assert_one_line_error("a directory as the program", &sandboxed(&["/usr"]));
+}
+
+#[test]
+fn missing_interpreter_is_refused() {
+    let bin = build_c_source(
+        &build_dir(),
+        "missing-interp",
+        "int main(void) { return 0; }\n",
+        &["-Wl,--dynamic-linker=/nonexistent/ld.so"],
+    )
+    .unwrap();
+    assert_one_line_error(
+        "an ELF whose PT_INTERP does not exist",
+        &sandboxed(&[bin.to_str().unwrap()]),
+    );
+}
+
+#[test]
+fn wild_pointer_write_fails_like_native() {
+    let bin = build_c_source(
+        &build_dir(),
+        "wild-write",
+        r#"#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+/* Volatile: the compiler must not see the constant and warn. */
+static void *volatile wild = (void *)1;
+int main(void)
+{
+	ssize_t r = write(1, wild, 10);
+	printf("write returned %zd, errno %s\n", r, errno == EFAULT ? "EFAULT" : "other");
+	return 0;
+}
+"#,
+        &[],
+    )
+    .unwrap();
+    let bin = bin.to_str().unwrap();
+    assert_exit(&native(&[bin]), 0, "write returned -1, errno EFAULT\n");
+    let out = sandboxed(&[bin]);
+    assert_exit(&out, 0, "write returned -1, errno EFAULT\n");
+    assert!(
+        out.stderr.is_empty(),
+        "nothing on stderr\n{}",
+        out.describe()
+    );
+}
+
+// ---- isolation ----
+
+#[test]
+fn writes_do_not_reach_the_host() {
+    let path = format!("/tmp/{}", unique("sandbox-probe"));
+    let out = sandboxed(&["/bin/sh", "-c", &format!("echo x > {path}; echo ran")]);
+    let leaked = Path::new(&path).exists();
+    let _ = fs::remove_file(&path);
+    // Whether the write succeeds in memory or fails with EROFS is the
+    // sandbox's choice; the host must not see it either way.
+    assert!(!leaked, "{path} appeared on the host\n{}", out.describe());
+    // Otherwise a sandbox that cannot start a shell would pass.
+    assert_eq!(
+        out.stdout_str(),
+        "ran\n",
+        "the shell did not run\n{}",
+        out.describe()
+    );
+}
+
+/// Processes with the sandbox binary as their exe.
+fn sandbox_pids() -> BTreeSet<i32> {
+    pids_with_exe(&sandbox_bin()).into_iter().collect()
+}
+
+/// "PID: cmdline" lines, for messages.
+fn describe_pids(pids: &BTreeSet<i32>) -> String {
+    pids.iter()
+        .map(|&p| format!("  {p}: {}", cmdline(p).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn kill_all(pids: &BTreeSet<i32>) {
+    for &pid in pids {
+        // SAFETY: kill(2) with plain integers; these are leftovers of our run.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Waits up to `limit` for every process in `after() - before` to go away;
+/// returns the ones left (and kills them, so they do not outlive the test).
+fn leftovers(before: &BTreeSet<i32>, limit: Duration) -> BTreeSet<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left: BTreeSet<i32> = sandbox_pids().difference(before).copied().collect();
+        if left.is_empty() || Instant::now() >= deadline {
+            let described = left.clone();
+            kill_all(&left);
+            return described;
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn nothing_survives_sandbox_run() {
+    let _guard = exclusive();
+    let before = sandbox_pids();
+    // Plain exit, then an init that exits leaving a background child.
+    for args in [
+        &["/bin/true"][..],
+        &["/bin/sh", "-c", "/usr/bin/sleep 5 >/dev/null 2>&1 & exit 0"][..],
+    ] {
+        let out = run_with_timeout(&mut sandbox_command(None, args), DEFAULT_TIMEOUT).unwrap();
+        assert_eq!(out.code(), Some(0), "{args:?}\n{}", out.describe());
+        // 200 ms: time for the host to finish tearing down what already exited.
+        let left = leftovers(&before, Duration::from_millis(200));
+        assert!(
+            left.is_empty(),
+            "sandbox processes still running after `sandbox run {args:?}` exited:\n{}",
+            describe_pids(&left)
+        );
+    }
+}
+
+/// Host processes running /usr/bin/sleep with `marker` in their command line
+/// (the marker keeps unrelated sleeps on the machine out of it).
+fn host_sleeps(marker: &str) -> Vec<i32> {
+    pids_with_exe(Path::new("/usr/bin/sleep"))
+        .into_iter()
+        .filter(|&p| cmdline(p).is_some_and(|c| c.contains(marker)))
+        .collect()
+}
+
+#[test]
+fn workload_is_not_a_host_process() {
+    let _guard = exclusive();
+    let marker = "3.0417"; // seconds, and a string to recognise
+    let start = Instant::now();
+    let mut child = sandbox_command(None, &["/usr/bin/sleep", marker])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    while start.elapsed() < Duration::from_millis(2500) && child.try_wait().unwrap().is_none() {
+        seen.extend(host_sleeps(marker));
+        sleep(Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        seen.is_empty(),
+        "the host ran /usr/bin/sleep itself: pids {seen:?}"
+    );
+    // Otherwise a sandbox that failed to start would pass.
+    assert!(
+        status.code() == Some(0) && elapsed >= Duration::from_secs(3),
+        "sleep {marker} under the sandbox: {} after {elapsed:?}",
+        describe_status(status)
+    );
+}
+
+#[test]
+fn kill_9_of_sandbox_run_kills_everything() {
+    let _guard = exclusive();
+    let before = sandbox_pids();
+    let marker = "30.0417";
+    let mut child = sandbox_command(None, &["/usr/bin/sleep", marker])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    // Let it get going: wait until it has started a child (sentry, gofer or
+    // stub) or 5 s, then a little more for the workload to start.
+    let start = Instant::now();
+    while children_of(pid).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        sleep(Duration::from_millis(20));
+    }
+    sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sandbox run exited before it was killed"
+    );
+
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+
+    let left = leftovers(&before, Duration::from_secs(2));
+    let sleeps = host_sleeps(marker);
+    for &p in &sleeps {
+        // SAFETY: kill(2) with plain integers; a leftover of our run.
+        unsafe {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "2 s after kill -9 of `sandbox run`, these sandbox processes remain:\n{}",
+        describe_pids(&left)
+    );
+    assert!(
+        sleeps.is_empty(),
+        "the workload survived as host processes {sleeps:?}"
+    );
+}
