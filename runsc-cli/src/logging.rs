@@ -50,6 +50,9 @@ pub fn init(debug: bool, log: Option<&Path>, format: Format) {
         (Some(f), Format::Json) => builder.json().with_writer(std::sync::Mutex::new(f)).init(),
         (Some(f), Format::Text) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
         (None, Format::Json) => builder.json().with_writer(std::io::stderr).init(),
-        (None, Format::Text) => builder.with_writer(std::io::stderr).init(),
+        (None, Format::Text) => {
+            use std::io::IsTerminal;
+            builder.with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init()
+        }
     }
 }

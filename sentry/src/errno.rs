@@ -51,8 +51,11 @@ impl fmt::Debug for Errno {
 }
 
 impl fmt::Display for Errno {
+    /// The C library's message, e.g. "No such file or directory".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", std::io::Error::from_raw_os_error(self.0))
+        let s = std::io::Error::from_raw_os_error(self.0).to_string();
+        let msg = s.find(" (os error").map_or(s.as_str(), |i| &s[..i]);
+        write!(f, "{msg}")
     }
 }
 

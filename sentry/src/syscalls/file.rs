@@ -72,6 +72,20 @@ pub static HANDLERS: Table = &[
     (nr::FCHMOD, sys_read_only_fd, Support::Partial("read-only tree")),
     (nr::FCHOWN, sys_read_only_fd, Support::Partial("read-only tree")),
     (nr::FTRUNCATE, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::GETXATTR, sys_getxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::LGETXATTR, sys_lgetxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::FGETXATTR, sys_fgetxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::LISTXATTR, sys_listxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::LLISTXATTR, sys_llistxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::FLISTXATTR, sys_flistxattr, Support::Partial("no file has extended attributes yet")),
+    (nr::SETXATTR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::LSETXATTR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::FSETXATTR, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::REMOVEXATTR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::LREMOVEXATTR, sys_read_only_path, Support::Partial("read-only tree")),
+    (nr::FREMOVEXATTR, sys_read_only_fd, Support::Partial("read-only tree")),
+    (nr::STATFS, sys_statfs, Support::Partial("sizes are nominal")),
+    (nr::FSTATFS, sys_fstatfs, Support::Partial("sizes are nominal")),
     (nr::FSYNC, sys_fsync, Support::Full),
     (nr::FDATASYNC, sys_fsync, Support::Full),
     (nr::SYNC, sys_sync, Support::Full),
@@ -812,5 +826,87 @@ fn sys_fsync(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_sync(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+/// The file an xattr call names: by path (following links or not) or by descriptor.
+fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
+    match how {
+        XattrTarget::Path { follow } => {
+            let path = t.read_path(a.u64(0))?;
+            t.lookup(libc::AT_FDCWD, &path, follow)?;
+        }
+        XattrTarget::Fd => {
+            t.files.get(a.fd(0))?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum XattrTarget {
+    Path { follow: bool },
+    Fd,
+}
+
+/// getxattr family: the name must be readable; no file has any attribute yet.
+fn getxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    xattr_target(t, a, how)?;
+    let name = t.mm.read_cstring(a.u64(1), 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    Err(Errno::ENODATA)
+}
+
+fn sys_getxattr(t: &mut Task, a: &Args) -> SysResult {
+    getxattr_common(t, a, XattrTarget::Path { follow: true })
+}
+
+fn sys_lgetxattr(t: &mut Task, a: &Args) -> SysResult {
+    getxattr_common(t, a, XattrTarget::Path { follow: false })
+}
+
+fn sys_fgetxattr(t: &mut Task, a: &Args) -> SysResult {
+    getxattr_common(t, a, XattrTarget::Fd)
+}
+
+fn sys_listxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_target(t, a, XattrTarget::Path { follow: true }).map(|_| 0)
+}
+
+fn sys_llistxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_target(t, a, XattrTarget::Path { follow: false }).map(|_| 0)
+}
+
+fn sys_flistxattr(t: &mut Task, a: &Args) -> SysResult {
+    xattr_target(t, a, XattrTarget::Fd).map(|_| 0)
+}
+
+/// `struct statfs` for a file: the sentry's own filesystems by type, the gofer tree as a
+/// read-only filesystem.
+fn statfs_of(d: Option<&Arc<Dentry>>) -> SysResult<[u64; 15]> {
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const V9FS_MAGIC: u64 = 0x0102_1997;
+    const ST_RDONLY: u64 = 1;
+    let synthetic = match d {
+        Some(d) => d.inode.stat()?.dev == crate::vfs::SYNTHETIC_DEV,
+        None => true,
+    };
+    let (kind, flags) = if synthetic { (TMPFS_MAGIC, 0) } else { (V9FS_MAGIC, ST_RDONLY) };
+    // type, bsize, blocks, bfree, bavail, files, ffree, fsid[2 ints], namelen, frsize, flags, spare[4]
+    Ok([kind, 4096, 1 << 20, 0, 0, 1 << 20, 0, 0, 255, 4096, flags, 0, 0, 0, 0])
+}
+
+fn sys_statfs(t: &mut Task, a: &Args) -> SysResult {
+    let path = t.read_path(a.u64(0))?;
+    let d = t.lookup(libc::AT_FDCWD, &path, true)?;
+    t.mm.write_val(a.u64(1), &statfs_of(Some(&d))?)?;
+    Ok(0)
+}
+
+fn sys_fstatfs(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    t.mm.write_val(a.u64(1), &statfs_of(file.dentry.as_ref())?)?;
     Ok(0)
 }
