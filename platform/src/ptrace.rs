@@ -23,9 +23,21 @@ pub struct Ptrace {
 }
 
 impl Ptrace {
-    /// Prepares the platform: maps the stub code page in the sentry, to be inherited by stubs.
+    /// Maps the stub code page in the sentry, to be inherited by stubs. Call it before the
+    /// sentry makes large mappings of its own (the memory file), so nothing can take its place.
+    pub fn prepare() -> Result<()> {
+        static PREPARED: std::sync::OnceLock<std::result::Result<(), (&'static str, i32)>> = std::sync::OnceLock::new();
+        let r = PREPARED.get_or_init(|| {
+            stub::install_stub_page().map_err(|e| match e {
+                Error::Host { what, errno } => (what, errno),
+                Error::StubLost { .. } => ("mapping the stub page", libc::EIO),
+            })
+        });
+        r.map_err(|(what, errno)| Error::Host { what, errno })
+    }
+
     pub fn new(memfd: i32) -> Result<Ptrace> {
-        stub::install_stub_page()?;
+        Self::prepare()?;
         Ok(Ptrace { memfd })
     }
 }

@@ -12,7 +12,11 @@
 use crate::{Error, Result};
 
 /// Address of the stub code page, in the sentry and in every stub.
-pub const STUB_BASE: u64 = 0x7ff0_0000_0000;
+///
+/// With address-space randomisation, Linux puts the stack within 16 GiB below the top of the
+/// user half and starts mappings at least 16 GiB + 129 MiB below it, so this band between the
+/// two is never used by the sentry's own mappings. Applications get everything below it.
+pub const STUB_BASE: u64 = 0x7ffb_fc00_0000;
 /// Size of the stub code page.
 pub const STUB_SIZE: u64 = 0x1000;
 /// Top of the user half of the x86_64 address space (47 bits, minus the guard page).

@@ -123,6 +123,7 @@ fn stdio_table(stdio: [Option<OwnedFd>; 3]) -> FdTable {
 
 /// Starts the sandbox and runs its first program to the end.
 pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
+    platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
     let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let root = build_tree(cfg.gofer)?;

@@ -268,7 +268,8 @@ impl MemoryManager {
         new
     }
 
-    /// mremap(2) without `MREMAP_DONTUNMAP`.
+    /// mremap(2) without `MREMAP_DONTUNMAP`. The old range must be mapped throughout with one
+    /// protection; it may span several VMAs (the sentry does not merge neighbours).
     pub fn remap(&self, old: u64, old_len: u64, new_len: u64, may_move: bool, fixed: Option<u64>) -> SysResult<u64> {
         if old % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
@@ -279,15 +280,19 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
-        // The old range must sit in one VMA.
-        let vma = {
-            let st = self.state.lock().unwrap();
-            match st.vmas.range(..=old).next_back() {
-                Some((&s, v)) if v.end >= old_end => (s, v.clone()),
-                _ => return Err(Errno::EFAULT),
+        let template = {
+            let mut st = self.state.lock().unwrap();
+            if !Self::covered(&st, old, old_end) {
+                return Err(Errno::EFAULT);
             }
+            Self::split_at(&mut st, old);
+            Self::split_at(&mut st, old_end);
+            let first = st.vmas.range(old..old_end).next().map(|(_, v)| v.clone()).ok_or(Errno::EFAULT)?;
+            if st.vmas.range(old..old_end).any(|(_, v)| v.prot != first.prot || v.shared != first.shared) {
+                return Err(Errno::EFAULT);
+            }
+            first
         };
-        let (vstart, v) = vma;
         if fixed.is_none() && new_len <= old_len {
             if new_len < old_len {
                 self.unmap(old + new_len, old_len - new_len)?;
@@ -295,13 +300,13 @@ impl MemoryManager {
             return Ok(old);
         }
         // Grow in place when the pages after the old range are free.
-        if fixed.is_none() && old_end == v.end {
-            let st = self.state.lock().unwrap();
+        if fixed.is_none() {
             let grow = new_len - old_len;
+            let st = self.state.lock().unwrap();
             let free = self.range_ok(old_end, grow) && st.vmas.range(old_end..old_end + grow).next().is_none();
             drop(st);
             if free {
-                self.map_anon(old_end, grow, v.prot, true, v.shared, v.kind.clone())?;
+                self.map_anon(old_end, grow, template.prot, true, template.shared, template.kind.clone())?;
                 return Ok(old);
             }
         }
@@ -325,18 +330,20 @@ impl MemoryManager {
             None => self.find_free(&st, 0, new_len)?,
         };
         let keep = old_len.min(new_len);
-        // The moved pages stay in use under their new address.
-        Self::remove_range(&mut st, old, old_end);
-        let offset = v.offset + (old - vstart);
+        Self::split_at(&mut st, old + keep);
+        let pieces: Vec<(u64, Vma)> = st.vmas.range(old..old + keep).map(|(&s, v)| (s, v.clone())).collect();
         self.space.unmap(old, old_len).map_err(platform_err)?;
-        self.space.map(dest, keep, v.prot, offset).map_err(platform_err)?;
-        st.vmas.insert(dest, Vma { end: dest + keep, prot: v.prot, shared: v.shared, offset, kind: v.kind.clone() });
-        if old_len > keep {
-            self.mf.free(offset + keep, old_len - keep);
+        for (start, vma) in pieces {
+            st.vmas.remove(&start);
+            let at = dest + (start - old);
+            self.space.map(at, vma.end - start, vma.prot, vma.offset).map_err(platform_err)?;
+            st.vmas.insert(at, Vma { end: at + (vma.end - start), ..vma });
         }
+        let rest = Self::remove_range(&mut st, old + keep, old_end);
+        self.release(rest);
         drop(st);
         if new_len > keep {
-            self.map_anon(dest + keep, new_len - keep, v.prot, true, v.shared, v.kind)?;
+            self.map_anon(dest + keep, new_len - keep, template.prot, true, template.shared, template.kind)?;
         }
         Ok(dest)
     }
