@@ -52,11 +52,34 @@ pub fn main(args: BootArgs) -> i32 {
         strace: args.strace,
         stdio: [dup_stdio(0), dup_stdio(1), dup_stdio(2)],
     };
-    match sentry::boot(cfg) {
+    let gofer_control = cfg.gofer.try_clone().ok();
+    let code = match sentry::boot(cfg) {
         Ok(status) => status.shell_code(),
         Err(e) => {
             eprintln!("sandbox: {e}");
             e.exit_code()
+        }
+    };
+    reap_helpers(gofer_control);
+    code
+}
+
+/// Ends the gofer (its socket reaches end of file) and reaps every child, so that nothing of
+/// the sandbox outlives this process, not even as a zombie handed to a subreaper.
+fn reap_helpers(gofer: Option<OwnedFd>) {
+    if let Some(sock) = gofer {
+        // SAFETY: shutdown on a socket we own; no memory is involved.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(&sock), libc::SHUT_RDWR);
+        }
+    }
+    loop {
+        // SAFETY: waits for any child; a null status pointer is allowed.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::__WALL) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
         }
     }
 }
