@@ -114,3 +114,6 @@ pub trait Context: Send {
     /// Runs `state` in `space` until the next event, then returns with `state` updated.
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event>;
 }
+
+#[cfg(test)]
+mod tests;

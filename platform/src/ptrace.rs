@@ -76,6 +76,11 @@ pub struct Stub {
 }
 
 impl Stub {
+    /// The host pid of the stub process.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
     fn new(memfd: i32) -> Result<Stub> {
         let pid = stub::fork_stub(memfd)?;
         let stub = Stub { pid, memfd, dead: AtomicBool::new(false) };

@@ -199,9 +199,12 @@ pub fn host_clock(id: libc::clockid_t) -> crate::abi::Timespec {
     crate::abi::Timespec { sec: ts.tv_sec, nsec: ts.tv_nsec }
 }
 
-/// Number of CPUs the host lets the sentry run on.
+/// Number of CPUs online on the host. (Not the sentry's own affinity: the platform pins each
+/// sentry thread to the CPU of its stub.)
 pub fn host_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
 }
 
 /// The access mode and status flags of a host descriptor (`F_GETFL`).

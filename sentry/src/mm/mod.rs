@@ -457,3 +457,6 @@ impl Drop for MemoryManager {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -86,6 +86,7 @@ pub static HANDLERS: Table = &[
     (nr::FREMOVEXATTR, sys_read_only_fd, Support::Partial("read-only tree")),
     (nr::STATFS, sys_statfs, Support::Partial("sizes are nominal")),
     (nr::FSTATFS, sys_fstatfs, Support::Partial("sizes are nominal")),
+    (nr::FADVISE64, sys_fadvise64, Support::Partial("advice is validated and ignored")),
     (nr::FSYNC, sys_fsync, Support::Full),
     (nr::FDATASYNC, sys_fsync, Support::Full),
     (nr::SYNC, sys_sync, Support::Full),
@@ -908,5 +909,16 @@ fn sys_statfs(t: &mut Task, a: &Args) -> SysResult {
 fn sys_fstatfs(t: &mut Task, a: &Args) -> SysResult {
     let file = t.files.get(a.fd(0))?;
     t.mm.write_val(a.u64(1), &statfs_of(file.dentry.as_ref())?)?;
+    Ok(0)
+}
+
+fn sys_fadvise64(t: &mut Task, a: &Args) -> SysResult {
+    let file = t.files.get(a.fd(0))?;
+    if !file.ops.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if a.i64(2) < 0 || !(0..=5).contains(&a.i32(3)) {
+        return Err(Errno::EINVAL);
+    }
     Ok(0)
 }

@@ -15,6 +15,7 @@ pub static HANDLERS: Table = &[
     (nr::MREMAP, sys_mremap, Support::Partial("no MREMAP_DONTUNMAP")),
     (nr::MADVISE, sys_madvise, Support::Partial("DONTNEED and FREE discard; other advice is accepted")),
     (nr::MSYNC, sys_msync, Support::Full),
+    (nr::MINCORE, sys_mincore, Support::Partial("every mapped page counts as resident")),
     (nr::MLOCK, sys_mlock, Support::Partial("memory is never swapped out by the sentry")),
     (nr::MUNLOCK, sys_mlock, Support::Partial("memory is never swapped out by the sentry")),
     (nr::MLOCKALL, sys_accept, Support::Partial("memory is never swapped out by the sentry")),
@@ -125,5 +126,25 @@ fn sys_mlock(_t: &mut Task, _a: &Args) -> SysResult {
 }
 
 fn sys_accept(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+fn sys_mincore(t: &mut Task, a: &Args) -> SysResult {
+    let (addr, len) = (a.u64(0), a.u64(1));
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let vmas = t.mm.vmas();
+    let mut at = addr;
+    while at < end {
+        match vmas.iter().find(|(s, v)| *s <= at && at < v.end) {
+            Some((_, v)) => at = v.end,
+            None => return Err(Errno::ENOMEM),
+        }
+    }
+    let pages = usize::try_from(len / PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
+    t.mm.copy_out(a.u64(2), &vec![1u8; pages])?;
     Ok(0)
 }

@@ -1,0 +1,101 @@
+//! The ptrace platform against real stubs: what a stub contains, how events come back.
+
+use std::sync::Arc;
+
+use crate::ptrace::Ptrace;
+use crate::stub::{STUB_BASE, STUB_SIZE};
+use crate::{AddressSpace, CpuState, Event, Platform};
+
+const CODE_AT: u64 = 0x40_0000;
+const SEGV_MAPERR: i32 = 1;
+const SEGV_ACCERR: i32 = 2;
+
+/// A memfd of one page holding `code`.
+fn memfd_with(code: &[u8]) -> i32 {
+    // SAFETY: test-only host calls on a descriptor we create and own.
+    unsafe {
+        let fd = libc::memfd_create(c"platform-test".as_ptr(), libc::MFD_CLOEXEC);
+        assert!(fd >= 0);
+        assert_eq!(libc::ftruncate(fd, 4096), 0);
+        assert_eq!(libc::pwrite(fd, code.as_ptr().cast(), code.len(), 0), code.len() as isize);
+        fd
+    }
+}
+
+fn pid_of(space: &Arc<dyn AddressSpace>) -> i32 {
+    space.as_any().downcast_ref::<crate::ptrace::Stub>().unwrap().pid()
+}
+
+fn start_at(rip: u64) -> CpuState {
+    let mut state = CpuState::new();
+    state.regs.rip = rip;
+    state.regs.cs = 0x33;
+    state.regs.ss = 0x2b;
+    state.regs.eflags = 0x202;
+    state
+}
+
+#[test]
+fn a_new_stub_holds_only_the_stub_page() {
+    let platform = Ptrace::new(memfd_with(&[])).unwrap();
+    let space = platform.new_address_space().unwrap();
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid_of(&space))).unwrap();
+    let ranges: Vec<&str> = maps.lines().filter(|l| !l.contains("[vsyscall]")).collect();
+    let stub = format!("{:x}-{:x} r-xp", STUB_BASE, STUB_BASE + STUB_SIZE);
+    assert_eq!(ranges.len(), 1, "{maps}");
+    assert!(ranges[0].starts_with(&stub), "{maps}");
+    assert_eq!(platform.max_user_address(), STUB_BASE);
+}
+
+#[test]
+fn syscalls_and_faults_come_back_as_events() {
+    // mov eax, 39 (getpid); syscall; mov edi, eax; mov eax, 60 (exit); syscall; jmp to 0x10
+    let code = [
+        0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05, //
+        0x48, 0xc7, 0xc0, 0x10, 0, 0, 0, 0xff, 0xe0, // mov rax, 0x10; jmp rax
+    ];
+    let platform = Ptrace::new(memfd_with(&code)).unwrap();
+    let space = platform.new_address_space().unwrap();
+    space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
+    let mut ctx = platform.new_context();
+    let mut state = start_at(CODE_AT);
+
+    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+    assert_eq!(state.regs.orig_rax, 39);
+    state.regs.rax = 1234;
+    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+    assert_eq!((state.regs.orig_rax, state.regs.rdi), (60, 1234), "the answer reached the application");
+    // The host never ran exit: the stub keeps going, into a jump to an unmapped page.
+    let event = ctx.switch(&space, &mut state).unwrap();
+    assert_eq!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, addr: 0x10 });
+}
+
+#[test]
+fn protection_changes_reach_the_stub() {
+    // mov eax, 39; syscall
+    let platform = Ptrace::new(memfd_with(&[0xb8, 39, 0, 0, 0, 0x0f, 0x05])).unwrap();
+    let space = platform.new_address_space().unwrap();
+    space.map(CODE_AT, 4096, libc::PROT_READ, 0).unwrap();
+    let mut ctx = platform.new_context();
+    let mut state = start_at(CODE_AT);
+    let event = ctx.switch(&space, &mut state).unwrap();
+    assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_ACCERR, .. }), "{event:?}");
+    space.protect(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
+    let mut state = start_at(CODE_AT);
+    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+    space.unmap(CODE_AT, 4096).unwrap();
+    let mut state = start_at(CODE_AT);
+    let event = ctx.switch(&space, &mut state).unwrap();
+    assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, .. }), "{event:?}");
+}
+
+#[test]
+fn dropping_an_address_space_kills_its_stub() {
+    let platform = Ptrace::new(memfd_with(&[])).unwrap();
+    let space = platform.new_address_space().unwrap();
+    let pid = pid_of(&space);
+    drop(space);
+    // SAFETY: kill with signal 0 only checks for existence.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    assert!(!alive, "stub {pid} outlived its address space");
+}

@@ -1,0 +1,163 @@
+//! The memory manager against a fake address space and a real (in-process) memory file.
+
+use std::sync::{Arc, Mutex};
+
+use platform::{AddressSpace, Prot};
+
+use super::*;
+
+/// Records what the memory manager asks of the platform.
+#[derive(Default)]
+struct FakeSpace {
+    calls: Mutex<Vec<String>>,
+}
+
+impl AddressSpace for FakeSpace {
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> platform::Result<()> {
+        self.calls.lock().unwrap().push(format!("map {addr:#x} {len:#x} {prot} @{offset:#x}"));
+        Ok(())
+    }
+    fn unmap(&self, addr: u64, len: u64) -> platform::Result<()> {
+        self.calls.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
+        Ok(())
+    }
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> platform::Result<()> {
+        self.calls.lock().unwrap().push(format!("protect {addr:#x} {len:#x} {prot}"));
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+const TOP: u64 = 0x7000_0000_0000;
+const RW: i32 = PROT_READ | PROT_WRITE;
+const P: u64 = PAGE_SIZE;
+
+fn manager() -> (MemoryManager, Arc<FakeSpace>) {
+    let space = Arc::new(FakeSpace::default());
+    let mf = Arc::new(MemoryFile::new().unwrap());
+    let mm = MemoryManager::new(space.clone(), mf, TOP);
+    mm.set_mmap_base(TOP - 0x1000_0000);
+    (mm, space)
+}
+
+#[test]
+fn anonymous_memory_is_zeroed_and_copies_round_trip() {
+    let (mm, _) = manager();
+    let a = mm.map_anon(0, 3 * P, RW, false, false, VmaKind::Anon).unwrap();
+    let mut buf = [1u8; 16];
+    mm.copy_in(a + P - 8, &mut buf).unwrap();
+    assert_eq!(buf, [0; 16]);
+    mm.copy_out(a + P - 8, b"across the page").unwrap();
+    mm.copy_in(a + P - 8, &mut buf[..15]).unwrap();
+    assert_eq!(&buf[..15], b"across the page");
+}
+
+#[test]
+fn bad_addresses_are_efault_and_partial_copies_count() {
+    let (mm, _) = manager();
+    let a = mm.map_anon(0, P, RW, false, false, VmaKind::Anon).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(mm.copy_in(0, &mut buf), Err(Errno::EFAULT));
+    assert_eq!(mm.copy_in(u64::MAX - 3, &mut buf), Err(Errno::EFAULT));
+    assert_eq!(mm.copy_in(a + P - 4, &mut buf), Err(Errno::EFAULT), "runs off the mapping");
+    assert_eq!(mm.copy_out_partial(a + P - 4, &buf), 4);
+    let ro = mm.map_anon(0, P, PROT_READ, false, false, VmaKind::Anon).unwrap();
+    assert_eq!(mm.copy_out(ro, &buf), Err(Errno::EFAULT), "read-only memory");
+    assert!(mm.poke(ro, &buf).is_ok(), "the loader may fill read-only memory");
+    let none = mm.map_anon(0, P, 0, false, false, VmaKind::Anon).unwrap();
+    assert_eq!(mm.copy_in(none, &mut buf), Err(Errno::EFAULT), "PROT_NONE memory");
+}
+
+#[test]
+fn strings_stop_at_nul_limit_and_unmapped_pages() {
+    let (mm, _) = manager();
+    let a = mm.map_anon(0, P, RW, false, false, VmaKind::Anon).unwrap();
+    mm.copy_out(a + P - 6, b"hello\0").unwrap();
+    assert_eq!(mm.read_cstring(a + P - 6, 100).unwrap(), b"hello");
+    assert_eq!(mm.read_cstring(a + P - 6, 4), Err(Errno::ENAMETOOLONG));
+    mm.copy_out(a + P - 3, b"abc").unwrap();
+    assert_eq!(mm.read_cstring(a + P - 3, 100), Err(Errno::EFAULT), "no NUL before the end of the mapping");
+}
+
+#[test]
+fn unmap_splits_and_protect_needs_every_page() {
+    let (mm, space) = manager();
+    let a = mm.map_anon(0, 4 * P, RW, false, false, VmaKind::Anon).unwrap();
+    mm.unmap(a + P, P).unwrap();
+    assert_eq!(mm.vmas().len(), 2);
+    assert_eq!(mm.protect(a, 3 * P, PROT_READ), Err(Errno::ENOMEM), "hole in the range");
+    mm.protect(a + 2 * P, 2 * P, PROT_READ).unwrap();
+    assert_eq!(mm.vmas().len(), 2);
+    assert!(space.calls.lock().unwrap().iter().any(|c| c == &format!("protect {:#x} {:#x} 1", a + 2 * P, 2 * P)));
+    assert_eq!(mm.unmap(a + 1, P), Err(Errno::EINVAL));
+    assert_eq!(mm.unmap(a, 0), Err(Errno::EINVAL));
+    mm.unmap(a, 4 * P).unwrap();
+    assert!(mm.vmas().is_empty());
+}
+
+#[test]
+fn fixed_maps_replace_and_hints_are_honoured_when_free() {
+    let (mm, _) = manager();
+    let a = mm.map_anon(0x1000_0000, 2 * P, RW, false, false, VmaKind::Anon).unwrap();
+    assert_eq!(a, 0x1000_0000);
+    mm.copy_out(a, b"old").unwrap();
+    mm.map_anon(a, P, RW, true, false, VmaKind::Anon).unwrap();
+    let mut buf = [9u8; 3];
+    mm.copy_in(a, &mut buf).unwrap();
+    assert_eq!(buf, [0; 3], "MAP_FIXED gives fresh pages");
+    let b = mm.map_anon(a, P, RW, false, false, VmaKind::Anon).unwrap();
+    assert_ne!(b, a, "a taken hint is not forced");
+    assert_eq!(mm.map_anon(8, P, RW, true, false, VmaKind::Anon), Err(Errno::EINVAL));
+    assert_eq!(mm.map_anon(TOP - P, 2 * P, RW, true, false, VmaKind::Anon), Err(Errno::ENOMEM));
+}
+
+#[test]
+fn mremap_moves_without_copying_and_grows_in_place() {
+    let (mm, space) = manager();
+    let a = mm.map_anon(0x2000_0000, 2 * P, RW, false, false, VmaKind::Anon).unwrap();
+    mm.copy_out(a, b"keep me").unwrap();
+    assert_eq!(mm.remap(a, 2 * P, 4 * P, false, None).unwrap(), a, "room after: grows in place");
+    mm.map_anon(a + 4 * P, P, RW, true, false, VmaKind::Anon).unwrap();
+    assert_eq!(mm.remap(a, 4 * P, 8 * P, false, None), Err(Errno::ENOMEM), "no room and no MAYMOVE");
+    space.calls.lock().unwrap().clear();
+    let b = mm.remap(a, 4 * P, 8 * P, true, None).unwrap();
+    assert_ne!(b, a);
+    let mut buf = [0u8; 7];
+    mm.copy_in(b, &mut buf).unwrap();
+    assert_eq!(&buf, b"keep me");
+    assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT), "the old range is gone");
+    let calls = space.calls.lock().unwrap().clone();
+    assert!(calls.iter().any(|c| c.starts_with(&format!("map {b:#x}"))), "{calls:?}");
+    assert_eq!(mm.remap(b, P, 0, true, None), Err(Errno::EINVAL));
+    assert_eq!(mm.remap(0x5000_0000, P, 2 * P, true, None), Err(Errno::EFAULT));
+    let c = mm.remap(b, 8 * P, 2 * P, false, None).unwrap();
+    assert_eq!(c, b, "shrinks in place");
+    assert_eq!(mm.copy_in(b + 2 * P, &mut buf), Err(Errno::EFAULT));
+}
+
+#[test]
+fn brk_grows_and_shrinks_within_its_range() {
+    let (mm, _) = manager();
+    mm.set_brk_start(0x3000_0000);
+    assert_eq!(mm.brk(0), 0x3000_0000);
+    assert_eq!(mm.brk(0x3000_0000 + 3 * P + 5), 0x3000_0000 + 3 * P + 5);
+    mm.copy_out(0x3000_0000 + 3 * P, b"heap").unwrap();
+    assert_eq!(mm.brk(0x3000_0000 + P), 0x3000_0000 + P);
+    let mut b = [0u8; 4];
+    assert_eq!(mm.copy_in(0x3000_0000 + 3 * P, &mut b), Err(Errno::EFAULT));
+    assert_eq!(mm.brk(0x2000_0000), 0x3000_0000 + P, "below the start: unchanged");
+}
+
+#[test]
+fn madvise_dontneed_zeroes_private_pages() {
+    let (mm, _) = manager();
+    let a = mm.map_anon(0, 2 * P, RW, false, false, VmaKind::Anon).unwrap();
+    mm.copy_out(a, &[7u8; 64]).unwrap();
+    mm.discard(a, P).unwrap();
+    let mut b = [1u8; 64];
+    mm.copy_in(a, &mut b).unwrap();
+    assert_eq!(b, [0; 64]);
+    assert_eq!(mm.discard(a + 4 * P, P), Err(Errno::ENOMEM));
+}
