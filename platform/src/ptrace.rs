@@ -214,7 +214,7 @@ impl Stub {
         let mut regs: Regs = unsafe { std::mem::zeroed() };
         self.get_regs(&mut regs)?;
         regs.rip = STUB_BASE;
-        regs.rax = nr as u64;
+        regs.rax = nr.cast_unsigned();
         regs.orig_rax = u64::MAX;
         regs.rdi = args[0];
         regs.rsi = args[1];

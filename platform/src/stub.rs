@@ -19,6 +19,8 @@ use crate::{Error, Result};
 pub const STUB_BASE: u64 = 0x7ffb_fc00_0000;
 /// Size of the stub code page.
 pub const STUB_SIZE: u64 = 0x1000;
+/// The stub page size as a length for host calls.
+const STUB_LEN: usize = 0x1000;
 /// Top of the user half of the x86_64 address space (47 bits, minus the guard page).
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 /// Where `rip` stands after an injected call: just past the `int3`.
@@ -39,7 +41,7 @@ pub fn install_stub_page() -> Result<()> {
     let got = unsafe {
         libc::mmap(
             addr,
-            STUB_SIZE as usize,
+            STUB_LEN,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
             -1,
@@ -57,7 +59,7 @@ pub fn install_stub_page() -> Result<()> {
         std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), got.cast::<u8>(), STUB_CODE.len());
     }
     // SAFETY: changes the protection of the page mapped above only.
-    if unsafe { libc::mprotect(got, STUB_SIZE as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+    if unsafe { libc::mprotect(got, STUB_LEN, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
         return Err(host_err("protecting the stub page"));
     }
     Ok(())

@@ -25,7 +25,7 @@ errnos!(
 impl Errno {
     /// The negative value the kernel ABI puts in `rax`.
     pub fn as_return(self) -> u64 {
-        (-i64::from(self.0)) as u64
+        (-i64::from(self.0)).cast_unsigned()
     }
 
     /// Converts a host error, for results of host calls made on the application's behalf.

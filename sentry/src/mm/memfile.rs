@@ -7,6 +7,8 @@
 //!
 //! This module holds all of the sentry's raw memory access (`unsafe`).
 #![allow(unsafe_code)]
+// Only x86_64 is supported: `usize` is 64 bits, so offsets and lengths convert losslessly.
+#![allow(clippy::cast_possible_truncation)]
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -68,7 +70,7 @@ impl MemoryFile {
 
     /// Reserves `len` bytes (a multiple of the page size) of zeroed pages; returns the offset.
     pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
-        debug_assert!(len % PAGE_SIZE == 0 && len > 0);
+        debug_assert!(len.is_multiple_of(PAGE_SIZE) && len > 0);
         let mut free = self.free.lock().unwrap();
         let (&start, &flen) = free.iter().find(|(_, &l)| l >= len).ok_or(Errno::ENOMEM)?;
         free.remove(&start);

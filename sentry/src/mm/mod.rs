@@ -6,6 +6,8 @@
 //! Copies to and from application memory go through the sentry's own mapping of the memory file
 //! after translating the address here: no host call per copy, `EFAULT` for unmapped or
 //! inaccessible ranges.
+// Only x86_64 is supported: `usize` is 64 bits, so offsets and lengths convert losslessly.
+#![allow(clippy::cast_possible_truncation)]
 
 pub mod memfile;
 
@@ -164,7 +166,7 @@ impl MemoryManager {
         }
         let mut st = self.state.lock().unwrap();
         let addr = if fixed {
-            if addr % PAGE_SIZE != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             if !self.range_ok(addr, len) {
@@ -188,7 +190,7 @@ impl MemoryManager {
     /// Removes every mapping in `[addr, addr + len)`.
     pub fn unmap(&self, addr: u64, len: u64) -> SysResult<()> {
         let len = page_up(len).ok_or(Errno::EINVAL)?;
-        if addr % PAGE_SIZE != 0 || len == 0 || addr.checked_add(len).is_none() {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 || addr.checked_add(len).is_none() {
             return Err(Errno::EINVAL);
         }
         let end = (addr + len).min(self.max_addr);
@@ -206,7 +208,7 @@ impl MemoryManager {
 
     /// Changes the protection of `[addr, addr + len)`; every page must be mapped.
     pub fn protect(&self, addr: u64, len: u64, prot: i32) -> SysResult<()> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
@@ -271,7 +273,7 @@ impl MemoryManager {
     /// mremap(2) without `MREMAP_DONTUNMAP`. The old range must be mapped throughout with one
     /// protection; it may span several VMAs (the sentry does not merge neighbours).
     pub fn remap(&self, old: u64, old_len: u64, new_len: u64, may_move: bool, fixed: Option<u64>) -> SysResult<u64> {
-        if old % PAGE_SIZE != 0 {
+        if !old.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;

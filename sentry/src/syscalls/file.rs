@@ -1,5 +1,8 @@
 //! File system calls: open/close, read/write and their vector forms, seek, stat, directories,
 //! links, access checks, the working directory, descriptor duplication and control.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 use std::sync::Arc;
 
@@ -374,7 +377,7 @@ fn sys_lseek(t: &mut Task, a: &Args) -> SysResult {
         libc::SEEK_CUR => i64::try_from(*pos).ok().and_then(|p| p.checked_add(offset)),
         libc::SEEK_END => size()?.checked_add(offset),
         libc::SEEK_DATA => (offset < size()?).then_some(offset).or(Some(-1)),
-        libc::SEEK_HOLE => (offset < size()?).then(|| size()).transpose()?.or(Some(-1)),
+        libc::SEEK_HOLE => (offset < size()?).then(size).transpose()?.or(Some(-1)),
         _ => return Err(Errno::EINVAL),
     };
     let new = new.ok_or(Errno::EOVERFLOW)?;

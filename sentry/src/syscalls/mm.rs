@@ -1,4 +1,7 @@
 //! Memory system calls, emulated against the task's address space.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 use syscall_tables::nr;
 
@@ -115,7 +118,7 @@ fn sys_madvise(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_msync(_t: &mut Task, a: &Args) -> SysResult {
     let flags = a.i32(2);
-    if a.u64(0) % PAGE_SIZE != 0 || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+    if !a.u64(0).is_multiple_of(PAGE_SIZE) || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
         return Err(Errno::EINVAL);
     }
     Ok(0)

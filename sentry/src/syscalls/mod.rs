@@ -3,6 +3,9 @@
 //!
 //! Handlers live by family in the submodules and have one shape:
 //! `fn(&mut Task, &Args) -> SysResult`.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 mod file;
 mod mm;

@@ -1,4 +1,7 @@
 //! Process, identity, signal-disposition and resource system calls.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 use syscall_tables::nr;
 
@@ -360,7 +363,7 @@ fn sys_getrandom(t: &mut Task, a: &Args) -> SysResult {
 fn sys_sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
     own_pid(t, a.i32(0))?;
     let size = a.usize(1);
-    if size < 8 || size % 8 != 0 {
+    if size < 8 || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let cpus = host_cpus().min(64);

@@ -1,5 +1,8 @@
 //! Clocks and sleeping. The sentry reads the host's clocks for its own; nothing here is passed
 //! through for the workload.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 use std::time::Duration;
 

@@ -22,7 +22,7 @@ const SETFL_MASK: u32 = (libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | lib
 impl File {
     pub fn new(ops: Arc<dyn FileOps>, dentry: Option<Arc<Dentry>>, flags: i32) -> Arc<File> {
         let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME | libc::O_PATH | libc::O_LARGEFILE;
-        Arc::new(File { ops, dentry, flags: AtomicU32::new((flags & keep) as u32), offset: Mutex::new(0) })
+        Arc::new(File { ops, dentry, flags: AtomicU32::new((flags & keep).cast_unsigned()), offset: Mutex::new(0) })
     }
 
     pub fn flags(&self) -> i32 {
@@ -31,7 +31,7 @@ impl File {
 
     pub fn set_status_flags(&self, flags: i32) {
         let old = self.flags.load(Ordering::Relaxed);
-        let new = (old & !SETFL_MASK) | (flags as u32 & SETFL_MASK);
+        let new = (old & !SETFL_MASK) | (flags.cast_unsigned() & SETFL_MASK);
         self.flags.store(new, Ordering::Relaxed);
     }
 
