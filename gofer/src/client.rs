@@ -116,8 +116,8 @@ impl Client {
     /// only `O_RDONLY` (+`O_DIRECTORY`, `O_NONBLOCK`, and the no-ops `O_CLOEXEC`, `O_NOFOLLOW`,
     /// `O_NOCTTY`) accepted; any write access (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`,
     /// `O_APPEND`, `O_EXCL`, `O_TMPFILE`) → `EROFS`; other flags → `EINVAL`. Only regular files
-    /// and directories can be opened: a symlink → `ELOOP`, anything else (devices, fifos,
-    /// sockets) → `EACCES`.
+    /// can be opened: a directory → `EISDIR` (list it with `getdents`), a symlink → `ELOOP`,
+    /// anything else (devices, fifos, sockets) → `EACCES`.
     pub fn open(&self, fid: Fid, flags: i32) -> Result<OwnedFd, Errno> {
         match self.call(&Request::Open { fid, flags })? {
             (Reply::Open, mut fds) if fds.len() == 1 => fds.pop().ok_or(EIO),

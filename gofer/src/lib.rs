@@ -17,10 +17,10 @@
 //! - A name is one component: empty, `.`, `..`, containing `/` or NUL, or longer than 255 bytes is
 //!   `EINVAL`. The server never follows a symlink (a walk stops at one; the client resolves it),
 //!   so no request can name a file outside the tree.
-//! - Only regular files and directories are opened, read-only, with `O_NONBLOCK` while opening so
-//!   a file swapped for a fifo cannot hang the server. A donated *directory* fd still lets its
-//!   holder `openat(fd, "..")` on the host, so the sentry's seccomp filter must not allow host
-//!   `openat`-family calls on donated fds.
+//! - Only regular files are opened (directories give `EISDIR` and are listed with `Getdents`,
+//!   because a donated directory fd would let its holder `openat(fd, "..")` on the host),
+//!   read-only, with `O_NONBLOCK` while opening so a file swapped for a fifo cannot hang the
+//!   server.
 //! - A malformed request gets an errno reply (`EINVAL`, `EBADF` for an unknown fid), never a
 //!   panic, and the loop goes on; a failed request changes no state.
 

@@ -269,8 +269,11 @@ impl Server {
             return Err(Errno(libc::EINVAL));
         }
         let node = self.node(fid)?;
+        // Directories are listed through Getdents, never donated: a host directory fd would let
+        // its holder open `..` on the host.
         match node.kind {
-            libc::S_IFREG | libc::S_IFDIR => {}
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(Errno(libc::EISDIR)),
             libc::S_IFLNK => return Err(Errno(libc::ELOOP)),
             _ => return Err(Errno(libc::EACCES)),
         }

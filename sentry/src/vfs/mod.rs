@@ -189,3 +189,6 @@ pub fn synthetic_stat(ino: u64, mode: u32, rdev: u64) -> Stat {
 
 /// Device number reported by the sentry's own filesystems.
 pub const SYNTHETIC_DEV: u64 = 0x1f;
+
+#[cfg(test)]
+mod tests;
