@@ -29,9 +29,9 @@ const STACK_GAP: u64 = 128 << 20;
 /// Load address of position-independent executables, as Linux's `ELF_ET_DYN_BASE`.
 const PIE_BASE: u64 = 0x5555_5555_4000;
 /// argv plus envp may use at most this much of the stack, like Linux's quarter of it.
-const MAX_ARG_BYTES: usize = (STACK_SIZE / 4) as usize;
+pub const MAX_ARG_BYTES: usize = (STACK_SIZE / 4) as usize;
 /// Longest single argument or environment string (`MAX_ARG_STRLEN`).
-const MAX_ARG_STRLEN: usize = 32 * 4096;
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 
 /// What `execve` was asked to run.
 pub struct ExecRequest<'a> {

@@ -70,22 +70,25 @@ fn sys_exit(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// Reads a NULL-terminated array of string pointers (argv, envp).
+/// Reads a NULL-terminated array of string pointers (argv, envp), giving `E2BIG` as soon as
+/// the strings outgrow what the new program's stack could hold.
 fn read_string_vec(t: &Task, addr: u64) -> SysResult<Vec<Vec<u8>>> {
-    const MAX_STRINGS: usize = 0x7fff_ffff;
     let mut out = Vec::new();
+    let mut total = 0usize;
     if addr == 0 {
         return Ok(out);
     }
     loop {
-        let p = t.mm.read_u64(addr + out.len() as u64 * 8)?;
+        let p = t.mm.read_u64(addr.checked_add(out.len() as u64 * 8).ok_or(Errno::EFAULT)?)?;
         if p == 0 {
             return Ok(out);
         }
-        if out.len() >= MAX_STRINGS {
+        let s = t.mm.read_cstring(p, loader::MAX_ARG_STRLEN - 1).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        total += s.len() + 1 + 8;
+        if total > loader::MAX_ARG_BYTES {
             return Err(Errno::E2BIG);
         }
-        out.push(t.mm.read_cstring(p, 32 * 4096).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?);
+        out.push(s);
     }
 }
 
