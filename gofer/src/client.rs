@@ -8,9 +8,19 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::proto::{self, Reply, Request, MAX_MSG, MAX_WALK_NAMES, VERSION};
-use crate::{transport, Attr, Dirent, Errno, Fid, WalkReply};
+use crate::{transport, Attr, Dirent, Errno, Fid, SetAttr, Statfs, WalkReply};
 
 const EIO: Errno = Errno(libc::EIO);
+
+/// A mount as [`Client::attach_mount`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// Fid of the mount's root.
+    pub fid: Fid,
+    pub attr: Attr,
+    /// Every change on this mount is refused with `EROFS`.
+    pub read_only: bool,
+}
 
 /// A connection to a gofer. `Send + Sync`; concurrent calls are serialised.
 pub struct Client {
@@ -33,20 +43,31 @@ impl Client {
         }
     }
 
-    /// Root of the served tree.
+    /// Root of the root mount (always read-only so far); `attach_mount(b"")`.
     pub fn attach(&self) -> Result<(Fid, Attr), Errno> {
+        self.attach_mount(b"").map(|a| (a.fid, a.attr))
+    }
+
+    /// Root of the mount `name`: `b""` for the root, otherwise a bind mount's guest path as the
+    /// gofer was started with it (`ENOENT` if there is none). Each call gives a new fid.
+    pub fn attach_mount(&self, name: &[u8]) -> Result<Attached, Errno> {
         match self.call(&Request::Attach {
             version: VERSION,
-            aname: Vec::new(),
+            aname: name.to_vec(),
         })? {
             (
                 Reply::Attach {
                     version: VERSION,
                     fid,
                     attr,
+                    read_only,
                 },
                 _,
-            ) => Ok((fid, attr)),
+            ) => Ok(Attached {
+                fid,
+                attr,
+                read_only,
+            }),
             _ => Err(EIO),
         }
     }
@@ -113,11 +134,13 @@ impl Client {
     }
 
     /// Opens the file for I/O and donates the host fd (`SCM_RIGHTS`, close-on-exec here). flags:
-    /// only `O_RDONLY` (+`O_DIRECTORY`, `O_NONBLOCK`, and the no-ops `O_CLOEXEC`, `O_NOFOLLOW`,
-    /// `O_NOCTTY`) accepted; any write access (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`,
-    /// `O_APPEND`, `O_EXCL`, `O_TMPFILE`) → `EROFS`; other flags → `EINVAL`. Only regular files
-    /// can be opened: a directory → `EISDIR` (list it with `getdents`), a symlink → `ELOOP`,
-    /// anything else (devices, fifos, sockets) → `EACCES`.
+    /// an access mode, `O_TRUNC`, `O_APPEND`, `O_SYNC`, `O_DSYNC`, `O_DIRECTORY`, `O_NONBLOCK`,
+    /// and the no-ops `O_CLOEXEC`, `O_NOFOLLOW`, `O_NOCTTY`; other flags (`O_CREAT`, `O_EXCL`,
+    /// `O_TMPFILE` included: use [`Client::create`]) → `EINVAL`. On a read-only mount anything
+    /// but `O_RDONLY` (write access, `O_TRUNC`, `O_APPEND`, `O_CREAT`, `O_EXCL`, `O_TMPFILE`) →
+    /// `EROFS`. `O_TRUNC` truncates once the file is known to be the fid's inode. Only regular
+    /// files can be opened: a directory → `EISDIR` (list it with `getdents`), a symlink →
+    /// `ELOOP`, anything else (devices, fifos, sockets) → `EACCES`.
     pub fn open(&self, fid: Fid, flags: i32) -> Result<OwnedFd, Errno> {
         match self.call(&Request::Open { fid, flags })? {
             (Reply::Open, mut fds) if fds.len() == 1 => fds.pop().ok_or(EIO),
@@ -138,6 +161,133 @@ impl Client {
     pub fn getdents(&self, fid: Fid, off: u64) -> Result<Vec<Dirent>, Errno> {
         match self.call(&Request::Getdents { fid, off })? {
             (Reply::Getdents { entries }, _) => Ok(entries),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Creates the regular file `name` in `dir` with permission bits `mode` (exactly: the gofer
+    /// runs with umask 0) and opens it with `flags` (an access mode, `O_APPEND`, `O_NONBLOCK`,
+    /// `O_SYNC`, `O_DSYNC`; `O_CREAT`, `O_EXCL`, `O_TRUNC` and the no-ops accepted; `O_EXCL` is
+    /// always implied, so an existing name, a symlink included, is `EEXIST`). Gives the new fid,
+    /// its attributes and the open host fd. The file belongs to the gofer's user: set its
+    /// owner with [`Client::setattr`].
+    pub fn create(
+        &self,
+        dir: Fid,
+        name: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<(Fid, Attr, OwnedFd), Errno> {
+        let req = Request::Create {
+            dir,
+            name: name.to_vec(),
+            flags,
+            mode,
+        };
+        match self.call(&req)? {
+            (Reply::Create { fid, attr }, mut fds) if fds.len() == 1 => {
+                Ok((fid, attr, fds.pop().ok_or(EIO)?))
+            }
+            _ => Err(EIO),
+        }
+    }
+
+    /// Makes the directory `name` in `dir` with permission bits `mode`.
+    pub fn mkdir(&self, dir: Fid, name: &[u8], mode: u32) -> Result<(Fid, Attr), Errno> {
+        let req = Request::Mkdir {
+            dir,
+            name: name.to_vec(),
+            mode,
+        };
+        match self.call(&req)? {
+            (Reply::Mkdir { fid, attr }, _) => Ok((fid, attr)),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Makes the symlink `name` in `dir` pointing at `target` (stored verbatim, never resolved
+    /// by the gofer; empty → `ENOENT`, 4096 bytes or more → `ENAMETOOLONG`).
+    pub fn symlink(&self, dir: Fid, name: &[u8], target: &[u8]) -> Result<(Fid, Attr), Errno> {
+        let req = Request::Symlink {
+            dir,
+            name: name.to_vec(),
+            target: target.to_vec(),
+        };
+        match self.call(&req)? {
+            (Reply::Symlink { fid, attr }, _) => Ok((fid, attr)),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Makes `name` in `dir` a new hard link to the file `target` (a symlink links itself);
+    /// gives a fid for the new name. A directory → `EPERM`; another mount → `EXDEV`.
+    pub fn link(&self, dir: Fid, name: &[u8], target: Fid) -> Result<(Fid, Attr), Errno> {
+        let req = Request::Link {
+            dir,
+            name: name.to_vec(),
+            target,
+        };
+        match self.call(&req)? {
+            (Reply::Link { fid, attr }, _) => Ok((fid, attr)),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Removes `name` from `dir`: `flags` 0 for a non-directory (a directory → `EISDIR`),
+    /// `AT_REMOVEDIR` for an empty directory (`ENOTDIR`, `ENOTEMPTY` as Linux says). Fids of the
+    /// removed file stay valid for `stat`.
+    pub fn unlink(&self, dir: Fid, name: &[u8], flags: i32) -> Result<(), Errno> {
+        let req = Request::Unlink {
+            dir,
+            name: name.to_vec(),
+            flags,
+        };
+        match self.call(&req)? {
+            (Reply::Unlink, _) => Ok(()),
+            _ => Err(EIO),
+        }
+    }
+
+    /// `renameat2` of `old_name` in `old_dir` to `new_name` in `new_dir` (same mount, else
+    /// `EXDEV`); `flags` 0, `RENAME_NOREPLACE` (`EEXIST` if the new name exists) or
+    /// `RENAME_EXCHANGE`. Fids of the renamed files follow them.
+    pub fn rename(
+        &self,
+        old_dir: Fid,
+        old_name: &[u8],
+        new_dir: Fid,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let req = Request::Rename {
+            old_dir,
+            old_name: old_name.to_vec(),
+            new_dir,
+            new_name: new_name.to_vec(),
+            flags,
+        };
+        match self.call(&req)? {
+            (Reply::Rename, _) => Ok(()),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Changes the attributes of `fid` (see [`SetAttr`]) and gives them as they are after. On a
+    /// symlink only the owner and the times can change (a mode → `EOPNOTSUPP`); a size on a
+    /// directory → `EISDIR`, on other non-regular files → `EINVAL`. An empty `SetAttr` is a
+    /// `stat`, on any mount.
+    pub fn setattr(&self, fid: Fid, attr: &SetAttr) -> Result<Attr, Errno> {
+        match self.call(&Request::Setattr { fid, attr: *attr })? {
+            (Reply::Setattr { attr }, _) => Ok(attr),
+            _ => Err(EIO),
+        }
+    }
+
+    /// Statistics of the file system holding `fid` (any mount; `ST_RDONLY` set on a read-only
+    /// one).
+    pub fn statfs(&self, fid: Fid) -> Result<Statfs, Errno> {
+        match self.call(&Request::Statfs { fid })? {
+            (Reply::Statfs { statfs }, _) => Ok(statfs),
             _ => Err(EIO),
         }
     }

@@ -25,12 +25,16 @@
 //!   panic, and the loop goes on; a failed request changes no state.
 
 mod client;
+mod confine;
 pub mod proto;
 mod server;
+mod sys;
 mod transport;
+mod write;
 
-pub use client::Client;
-pub use server::serve;
+pub use client::{Attached, Client};
+pub use confine::{confine, Confinement};
+pub use server::{serve, Mount};
 
 /// Identifies a file on the server. Chosen by the server, never reused during a session.
 pub type Fid = u64;
@@ -78,6 +82,60 @@ pub struct Timespec {
     pub nsec: i64,
 }
 
+impl Timespec {
+    /// In a [`SetAttr`]: the server's current time (`UTIME_NOW`).
+    pub const NOW: Timespec = Timespec {
+        sec: 0,
+        nsec: libc::UTIME_NOW,
+    };
+    /// In a [`SetAttr`]: leave the time as it is (`UTIME_OMIT`, the same as `None`).
+    pub const OMIT: Timespec = Timespec {
+        sec: 0,
+        nsec: libc::UTIME_OMIT,
+    };
+}
+
+/// Changes asked of [`Client::setattr`]; `None` leaves a field as it is. Applied in the order
+/// Linux's `notify_change` implies: size, owner, mode (after the owner, since a chown clears
+/// set-id bits), then times (last, since a truncate sets mtime).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// Permission bits only (`0o7777`); not allowed on a symlink (`EOPNOTSUPP`).
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// New length of a regular file.
+    pub size: Option<u64>,
+    /// `nsec` may be `UTIME_NOW` or `UTIME_OMIT` ([`Timespec::NOW`], [`Timespec::OMIT`]).
+    pub atime: Option<Timespec>,
+    pub mtime: Option<Timespec>,
+}
+
+impl SetAttr {
+    /// True if nothing is to change.
+    pub fn is_empty(&self) -> bool {
+        *self == SetAttr::default()
+    }
+}
+
+/// File-system statistics, as `fstatfs` reports them (`flags` has `ST_RDONLY` set for a
+/// read-only mount even when the host file system is writable).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Statfs {
+    /// `f_type`: the file system's magic number.
+    pub fs_type: u64,
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub namelen: u64,
+    pub frsize: u64,
+    /// `ST_*` mount flags.
+    pub flags: u64,
+}
+
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dirent {
@@ -115,6 +173,12 @@ impl std::fmt::Display for Errno {
 }
 
 impl std::error::Error for Errno {}
+
+impl From<Errno> for std::io::Error {
+    fn from(e: Errno) -> std::io::Error {
+        std::io::Error::from_raw_os_error(e.0)
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -11,17 +11,18 @@
 //! `op` is one of the `OP_*` codes; a reply carries the request's op with [`REPLY`] set. `status`
 //! is 0 in requests and in successful replies, the errno in an error reply (whose payload is
 //! empty). `nfds` is the number of descriptors passed with the record as `SCM_RIGHTS`; only the
-//! reply to `Open` carries one. Integers are fixed-width; a byte string is `u32 length + bytes`;
+//! replies to `Open` and `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
 //! a list is `u32 count + items`. A decoder accepts a message only if it is consumed exactly.
 //!
 //! Nothing here does I/O: [`Request`] and [`Reply`] encode to and decode from byte slices, and
 //! every decoding failure is a value, never a panic.
 
-use crate::{Attr, Dirent, Errno, Fid, Timespec};
+use crate::{Attr, Dirent, Errno, Fid, SetAttr, Statfs, Timespec};
 
 /// Protocol version sent in `Attach`. Bumped whenever the meaning of an existing message changes;
-/// new operations get new op codes instead.
-pub const VERSION: u32 = 1;
+/// new operations get new op codes instead. Version 2: `Attach` names a mount and its reply says
+/// whether the mount is read-only; `Open` may ask for write access on a writable mount.
+pub const VERSION: u32 = 2;
 /// Largest message, header included.
 pub const MAX_MSG: usize = 64 * 1024;
 /// Size of the fixed header.
@@ -47,6 +48,37 @@ pub const OP_READLINK: u32 = 5;
 pub const OP_GETDENTS: u32 = 6;
 /// Release a fid.
 pub const OP_CLUNK: u32 = 7;
+/// Create and open a regular file; the reply donates the host fd.
+pub const OP_CREATE: u32 = 8;
+/// Make a directory.
+pub const OP_MKDIR: u32 = 9;
+/// Make a symlink.
+pub const OP_SYMLINK: u32 = 10;
+/// Make a hard link to a fid.
+pub const OP_LINK: u32 = 11;
+/// Remove a name (`unlinkat`).
+pub const OP_UNLINK: u32 = 12;
+/// Rename a name (`renameat2`).
+pub const OP_RENAME: u32 = 13;
+/// Change attributes of a fid.
+pub const OP_SETATTR: u32 = 14;
+/// File-system statistics of a fid.
+pub const OP_STATFS: u32 = 15;
+/// The highest op code.
+pub const OP_MAX: u32 = OP_STATFS;
+
+/// `Setattr` mask bits: which fields of the request apply.
+pub const SETATTR_MODE: u32 = 1 << 0;
+pub const SETATTR_UID: u32 = 1 << 1;
+pub const SETATTR_GID: u32 = 1 << 2;
+pub const SETATTR_SIZE: u32 = 1 << 3;
+pub const SETATTR_ATIME: u32 = 1 << 4;
+pub const SETATTR_MTIME: u32 = 1 << 5;
+/// Every defined `Setattr` mask bit.
+pub const SETATTR_ALL: u32 = (1 << 6) - 1;
+
+/// `Attach` reply flag: the mount is read-only (every change is `EROFS`).
+pub const ATTACH_READ_ONLY: u32 = 1;
 
 /// Encoded size of an [`Attr`].
 pub const ATTR_LEN: usize = 3 * 4 + 7 * 8 + 3 * 16;
@@ -87,8 +119,8 @@ impl Header {
 /// A request from the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    /// `version u32, aname bytes`. `aname` picks the served tree; empty is the default (and, in
-    /// version 1, only) one.
+    /// `version u32, aname bytes`. `aname` picks the mount: empty is the root, otherwise the
+    /// guest path of a bind mount (e.g. `/data`).
     Attach { version: u32, aname: Vec<u8> },
     /// `dir u64, names list<bytes>`.
     Walk { dir: Fid, names: Vec<Vec<u8>> },
@@ -102,13 +134,55 @@ pub enum Request {
     Getdents { fid: Fid, off: u64 },
     /// `fid u64`.
     Clunk { fid: Fid },
+    /// `dir u64, name bytes, flags i32, mode u32`.
+    Create {
+        dir: Fid,
+        name: Vec<u8>,
+        flags: i32,
+        mode: u32,
+    },
+    /// `dir u64, name bytes, mode u32`.
+    Mkdir { dir: Fid, name: Vec<u8>, mode: u32 },
+    /// `dir u64, name bytes, target bytes`.
+    Symlink {
+        dir: Fid,
+        name: Vec<u8>,
+        target: Vec<u8>,
+    },
+    /// `dir u64, name bytes, target u64`: a new name in `dir` for the file `target`.
+    Link {
+        dir: Fid,
+        name: Vec<u8>,
+        target: Fid,
+    },
+    /// `dir u64, name bytes, flags i32` (0 or `AT_REMOVEDIR`).
+    Unlink { dir: Fid, name: Vec<u8>, flags: i32 },
+    /// `old_dir u64, old_name bytes, new_dir u64, new_name bytes, flags u32` (`RENAME_NOREPLACE`
+    /// or `RENAME_EXCHANGE`).
+    Rename {
+        old_dir: Fid,
+        old_name: Vec<u8>,
+        new_dir: Fid,
+        new_name: Vec<u8>,
+        flags: u32,
+    },
+    /// `fid u64, mask u32 (SETATTR_*), mode u32, uid u32, gid u32, size u64, atime ts,
+    /// mtime ts`; a field whose mask bit is clear is ignored (and encoded as zero).
+    Setattr { fid: Fid, attr: SetAttr },
+    /// `fid u64`.
+    Statfs { fid: Fid },
 }
 
 /// A successful reply from the server (error replies decode to `Err(Errno)`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// `version u32, fid u64, attr`.
-    Attach { version: u32, fid: Fid, attr: Attr },
+    /// `version u32, fid u64, attr, flags u32` (`ATTACH_READ_ONLY`).
+    Attach {
+        version: u32,
+        fid: Fid,
+        attr: Attr,
+        read_only: bool,
+    },
     /// `error i32 (0 = none), steps list<(fid u64, attr)>`.
     Walk { steps: Vec<(Fid, Attr)>, error: i32 },
     /// `attr`.
@@ -121,6 +195,22 @@ pub enum Reply {
     Getdents { entries: Vec<Dirent> },
     /// Empty payload.
     Clunk,
+    /// `fid u64, attr`, one fd (the file opened with the request's flags).
+    Create { fid: Fid, attr: Attr },
+    /// `fid u64, attr`.
+    Mkdir { fid: Fid, attr: Attr },
+    /// `fid u64, attr`.
+    Symlink { fid: Fid, attr: Attr },
+    /// `fid u64, attr` (a new fid for the new name; `nlink` counts it).
+    Link { fid: Fid, attr: Attr },
+    /// Empty payload.
+    Unlink,
+    /// Empty payload.
+    Rename,
+    /// `attr` after the change.
+    Setattr { attr: Attr },
+    /// `fs_type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags`, all u64.
+    Statfs { statfs: Statfs },
 }
 
 impl Request {
@@ -134,6 +224,14 @@ impl Request {
             Request::Readlink { .. } => OP_READLINK,
             Request::Getdents { .. } => OP_GETDENTS,
             Request::Clunk { .. } => OP_CLUNK,
+            Request::Create { .. } => OP_CREATE,
+            Request::Mkdir { .. } => OP_MKDIR,
+            Request::Symlink { .. } => OP_SYMLINK,
+            Request::Link { .. } => OP_LINK,
+            Request::Unlink { .. } => OP_UNLINK,
+            Request::Rename { .. } => OP_RENAME,
+            Request::Setattr { .. } => OP_SETATTR,
+            Request::Statfs { .. } => OP_STATFS,
         }
     }
 
@@ -152,9 +250,10 @@ impl Request {
                     w.bytes(n);
                 }
             }
-            Request::Stat { fid } | Request::Readlink { fid } | Request::Clunk { fid } => {
-                w.u64(*fid)
-            }
+            Request::Stat { fid }
+            | Request::Readlink { fid }
+            | Request::Clunk { fid }
+            | Request::Statfs { fid } => w.u64(*fid),
             Request::Open { fid, flags } => {
                 w.u64(*fid);
                 w.i32(*flags);
@@ -162,6 +261,54 @@ impl Request {
             Request::Getdents { fid, off } => {
                 w.u64(*fid);
                 w.u64(*off);
+            }
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+            } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.i32(*flags);
+                w.u32(*mode);
+            }
+            Request::Mkdir { dir, name, mode } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.u32(*mode);
+            }
+            Request::Symlink { dir, name, target } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.bytes(target);
+            }
+            Request::Link { dir, name, target } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.u64(*target);
+            }
+            Request::Unlink { dir, name, flags } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.i32(*flags);
+            }
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => {
+                w.u64(*old_dir);
+                w.bytes(old_name);
+                w.u64(*new_dir);
+                w.bytes(new_name);
+                w.u32(*flags);
+            }
+            Request::Setattr { fid, attr } => {
+                w.u64(*fid);
+                w.setattr(attr);
             }
         }
         w.finish(self.op(), 0, 0)
@@ -205,6 +352,58 @@ impl Request {
                 })
             })(),
             OP_CLUNK => r.u64().map(|fid| Request::Clunk { fid }),
+            OP_CREATE => (|| {
+                Some(Request::Create {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    flags: r.i32()?,
+                    mode: r.u32()?,
+                })
+            })(),
+            OP_MKDIR => (|| {
+                Some(Request::Mkdir {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    mode: r.u32()?,
+                })
+            })(),
+            OP_SYMLINK => (|| {
+                Some(Request::Symlink {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    target: r.bytes()?.to_vec(),
+                })
+            })(),
+            OP_LINK => (|| {
+                Some(Request::Link {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    target: r.u64()?,
+                })
+            })(),
+            OP_UNLINK => (|| {
+                Some(Request::Unlink {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    flags: r.i32()?,
+                })
+            })(),
+            OP_RENAME => (|| {
+                Some(Request::Rename {
+                    old_dir: r.u64()?,
+                    old_name: r.bytes()?.to_vec(),
+                    new_dir: r.u64()?,
+                    new_name: r.bytes()?.to_vec(),
+                    flags: r.u32()?,
+                })
+            })(),
+            OP_SETATTR => (|| {
+                Some(Request::Setattr {
+                    fid: r.u64()?,
+                    attr: r.setattr()?,
+                })
+            })(),
+            OP_STATFS => r.u64().map(|fid| Request::Statfs { fid }),
             _ => None,
         };
         match req {
@@ -225,22 +424,36 @@ impl Reply {
             Reply::Readlink { .. } => OP_READLINK,
             Reply::Getdents { .. } => OP_GETDENTS,
             Reply::Clunk => OP_CLUNK,
+            Reply::Create { .. } => OP_CREATE,
+            Reply::Mkdir { .. } => OP_MKDIR,
+            Reply::Symlink { .. } => OP_SYMLINK,
+            Reply::Link { .. } => OP_LINK,
+            Reply::Unlink => OP_UNLINK,
+            Reply::Rename => OP_RENAME,
+            Reply::Setattr { .. } => OP_SETATTR,
+            Reply::Statfs { .. } => OP_STATFS,
         }
     }
 
     /// Number of fds that travel with this reply.
     pub fn nfds(&self) -> u32 {
-        u32::from(matches!(self, Reply::Open))
+        u32::from(matches!(self, Reply::Open | Reply::Create { .. }))
     }
 
     /// Encodes the whole message; `EINVAL` if it would exceed [`MAX_MSG`].
     pub fn encode(&self) -> Result<Vec<u8>, Errno> {
         let mut w = Writer::new();
         match self {
-            Reply::Attach { version, fid, attr } => {
+            Reply::Attach {
+                version,
+                fid,
+                attr,
+                read_only,
+            } => {
                 w.u32(*version);
                 w.u64(*fid);
                 w.attr(attr);
+                w.u32(if *read_only { ATTACH_READ_ONLY } else { 0 });
             }
             Reply::Walk { steps, error } => {
                 w.i32(*error);
@@ -251,7 +464,23 @@ impl Reply {
                 }
             }
             Reply::Stat { attr } => w.attr(attr),
-            Reply::Open | Reply::Clunk => {}
+            Reply::Open | Reply::Clunk | Reply::Unlink | Reply::Rename => {}
+            Reply::Create { fid, attr }
+            | Reply::Mkdir { fid, attr }
+            | Reply::Symlink { fid, attr }
+            | Reply::Link { fid, attr } => {
+                w.u64(*fid);
+                w.attr(attr);
+            }
+            Reply::Setattr { attr } => w.attr(attr),
+            Reply::Statfs { statfs: s } => {
+                for v in [
+                    s.fs_type, s.bsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.namelen,
+                    s.frsize, s.flags,
+                ] {
+                    w.u64(v);
+                }
+            }
             Reply::Readlink { target } => w.bytes(target),
             Reply::Getdents { entries } => {
                 w.count(entries.len());
@@ -300,6 +529,11 @@ impl Reply {
                     version: r.u32()?,
                     fid: r.u64()?,
                     attr: r.attr()?,
+                    read_only: match r.u32()? {
+                        0 => false,
+                        ATTACH_READ_ONLY => true,
+                        _ => return None,
+                    },
                 })
             })(),
             OP_WALK => (|| {
@@ -328,6 +562,49 @@ impl Reply {
                 Some(Reply::Getdents { entries })
             })(),
             OP_CLUNK => Some(Reply::Clunk),
+            OP_CREATE => (|| {
+                Some(Reply::Create {
+                    fid: r.u64()?,
+                    attr: r.attr()?,
+                })
+            })(),
+            OP_MKDIR => (|| {
+                Some(Reply::Mkdir {
+                    fid: r.u64()?,
+                    attr: r.attr()?,
+                })
+            })(),
+            OP_SYMLINK => (|| {
+                Some(Reply::Symlink {
+                    fid: r.u64()?,
+                    attr: r.attr()?,
+                })
+            })(),
+            OP_LINK => (|| {
+                Some(Reply::Link {
+                    fid: r.u64()?,
+                    attr: r.attr()?,
+                })
+            })(),
+            OP_UNLINK => Some(Reply::Unlink),
+            OP_RENAME => Some(Reply::Rename),
+            OP_SETATTR => r.attr().map(|attr| Reply::Setattr { attr }),
+            OP_STATFS => (|| {
+                Some(Reply::Statfs {
+                    statfs: Statfs {
+                        fs_type: r.u64()?,
+                        bsize: r.u64()?,
+                        blocks: r.u64()?,
+                        bfree: r.u64()?,
+                        bavail: r.u64()?,
+                        files: r.u64()?,
+                        ffree: r.u64()?,
+                        namelen: r.u64()?,
+                        frsize: r.u64()?,
+                        flags: r.u64()?,
+                    },
+                })
+            })(),
             _ => None,
         };
         match reply {
@@ -411,6 +688,28 @@ impl Writer {
         self.ts(&a.mtime);
         self.ts(&a.ctime);
     }
+    fn setattr(&mut self, a: &SetAttr) {
+        let mut mask = 0;
+        for (bit, set) in [
+            (SETATTR_MODE, a.mode.is_some()),
+            (SETATTR_UID, a.uid.is_some()),
+            (SETATTR_GID, a.gid.is_some()),
+            (SETATTR_SIZE, a.size.is_some()),
+            (SETATTR_ATIME, a.atime.is_some()),
+            (SETATTR_MTIME, a.mtime.is_some()),
+        ] {
+            if set {
+                mask |= bit;
+            }
+        }
+        self.u32(mask);
+        self.u32(a.mode.unwrap_or(0));
+        self.u32(a.uid.unwrap_or(0));
+        self.u32(a.gid.unwrap_or(0));
+        self.u64(a.size.unwrap_or(0));
+        self.ts(&a.atime.unwrap_or_default());
+        self.ts(&a.mtime.unwrap_or_default());
+    }
     /// Prepends the header and checks the size limit.
     fn finish(self, op: u32, status: u32, nfds: u32) -> Result<Vec<u8>, Errno> {
         let len = self.buf.len();
@@ -478,6 +777,24 @@ impl<'a> Reader<'a> {
         Some(Timespec {
             sec: self.i64()?,
             nsec: self.i64()?,
+        })
+    }
+    /// A `Setattr` body; `None` for unknown mask bits.
+    fn setattr(&mut self) -> Option<SetAttr> {
+        let mask = self.u32()?;
+        if mask & !SETATTR_ALL != 0 {
+            return None;
+        }
+        let (mode, uid, gid, size) = (self.u32()?, self.u32()?, self.u32()?, self.u64()?);
+        let (atime, mtime) = (self.ts()?, self.ts()?);
+        let has = |bit: u32| mask & bit != 0;
+        Some(SetAttr {
+            mode: has(SETATTR_MODE).then_some(mode),
+            uid: has(SETATTR_UID).then_some(uid),
+            gid: has(SETATTR_GID).then_some(gid),
+            size: has(SETATTR_SIZE).then_some(size),
+            atime: has(SETATTR_ATIME).then_some(atime),
+            mtime: has(SETATTR_MTIME).then_some(mtime),
         })
     }
     fn attr(&mut self) -> Option<Attr> {

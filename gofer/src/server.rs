@@ -1,53 +1,145 @@
 //! The server loop: one thread, blocking `recvmsg`, one reply per request.
 //!
-//! Every fid is a node holding an `O_PATH|O_NOFOLLOW|O_CLOEXEC` host fd pinned to its inode, plus
-//! (except for the root) its parent's fd and its own name, so that `Open` and `Getdents` re-open
-//! it with `openat(parent, name, ...|O_NOFOLLOW)` and check the result is the same inode (`ESTALE`
-//! if the host renamed something in between). Parent fds are shared (`Rc`), so clunking a
-//! directory never invalidates its children. Every request is validated completely before it
-//! changes the fid table, so a failed request changes nothing.
+//! Every fid is a node holding an `O_PATH|O_NOFOLLOW|O_CLOEXEC` host fd pinned to its inode, the
+//! index of the mount it belongs to, plus (except for a directory mount's root) its parent's fd
+//! and its own name, so that `Open`, `Getdents` and `Setattr` of the size re-open it with
+//! `openat(parent, name, ...|O_NOFOLLOW)` and check the result is the same inode (`ESTALE` if
+//! the host renamed something in between). Parent fds are shared (`Rc`), so clunking a directory
+//! never invalidates its children; a `Rename` through the server moves the (parent, name) of the
+//! fids it renamed. Every request is validated completely before it changes the fid table or
+//! the host, so a failed request changes nothing.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
 
 use crate::proto::{self, Header, Reply, Request, MAX_MSG, MAX_WALK_NAMES, REPLY, VERSION};
-use crate::{transport, Attr, Dirent, Errno, Fid, Timespec};
+use crate::sys::{self, fstat, last_errno, open_at};
+use crate::{transport, Attr, Dirent, Errno, Fid};
 
 /// Bytes of `linux_dirent64` read per `Getdents`; the encoded reply is at most a few percent
 /// larger, well under [`MAX_MSG`].
 const DIRENT_BUF: usize = 32 * 1024;
 /// Longest symlink target Linux stores (`PATH_MAX` including the NUL).
-const LINK_MAX: usize = 4096;
-/// Open flags a client may pass besides `O_RDONLY`.
-const OPEN_ALLOWED: i32 =
-    libc::O_DIRECTORY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
-/// Open flags that ask for a change to the file: refused with `EROFS` on this read-only tree.
+pub(crate) const LINK_MAX: usize = 4096;
+/// Open flags a client may pass on any mount besides the access mode.
+const OPEN_ALLOWED: i32 = libc::O_DIRECTORY
+    | libc::O_NONBLOCK
+    | libc::O_CLOEXEC
+    | libc::O_NOFOLLOW
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_SYNC
+    | libc::O_DSYNC;
+/// Open flags that ask for a change to the file: refused with `EROFS` on a read-only mount.
+/// (`O_CREAT`, `O_EXCL` and `O_TMPFILE` are `EINVAL` on a writable one: `Create` makes files.)
 const OPEN_WRITE: i32 = libc::O_CREAT
     | libc::O_EXCL
     | libc::O_TRUNC
     | libc::O_APPEND
     | (libc::O_TMPFILE & !libc::O_DIRECTORY);
+/// Longest mount name (a guest path).
+const MAX_MOUNT_NAME: usize = 4095;
 
-/// Serves `root` on `sock` until the peer closes it. Returns Ok on orderly close.
+/// One tree to serve: the root (named `""`) or a bind mount (named by its guest path), with its
+/// host root opened before the gofer confines itself.
+#[derive(Debug)]
+pub struct Mount {
+    name: Vec<u8>,
+    root: OwnedFd,
+    /// For a mount of a regular file: the directory holding it and its name there, through
+    /// which it is re-opened for I/O.
+    parent: Option<(OwnedFd, CString)>,
+    writable: bool,
+}
+
+impl Mount {
+    /// Opens the host directory (or, for a bind mount, regular file) `host` to serve as the mount
+    /// `name`: empty for the root, otherwise an absolute guest path. The host path is the
+    /// operator's, opened before anything untrusted runs, so symlinks in it are followed.
+    pub fn open(name: &[u8], host: &Path, writable: bool) -> io::Result<Mount> {
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
+        if !(name.is_empty() || name.starts_with(b"/"))
+            || name.len() > MAX_MOUNT_NAME
+            || name.contains(&0)
+        {
+            return Err(invalid("a mount name is empty or an absolute path"));
+        }
+        let path = CString::new(host.as_os_str().as_bytes())
+            .map_err(|_| invalid("a host path cannot contain NUL"))?;
+        let root = open_at(libc::AT_FDCWD, &path, libc::O_PATH | libc::O_CLOEXEC)?;
+        let attr = fstat(root.as_fd())?;
+        let parent = match attr.file_type() {
+            libc::S_IFDIR => None,
+            libc::S_IFREG if !name.is_empty() => {
+                let (Some(dir), Some(file)) = (host.parent(), host.file_name()) else {
+                    return Err(invalid("a file mount needs a path with a directory"));
+                };
+                let dir = CString::new(dir.as_os_str().as_bytes())
+                    .map_err(|_| invalid("a host path cannot contain NUL"))?;
+                let file = CString::new(file.as_bytes())
+                    .map_err(|_| invalid("a host path cannot contain NUL"))?;
+                let dir = open_at(
+                    libc::AT_FDCWD,
+                    &dir,
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )?;
+                let again = sys::lstat_at(dir.as_raw_fd(), &file)?;
+                if (again.dev, again.ino) != (attr.dev, attr.ino) {
+                    return Err(invalid("the host path of a file mount must be canonical"));
+                }
+                Some((dir, file))
+            }
+            libc::S_IFREG => return Err(Errno(libc::ENOTDIR).into()),
+            _ => return Err(invalid("a mount is a directory or a regular file")),
+        };
+        Ok(Mount {
+            name: name.to_vec(),
+            root,
+            parent,
+            writable,
+        })
+    }
+
+    /// The mount's name (`""` for the root).
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    /// Whether changes are allowed.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Every host fd this mount holds (for [`crate::confine`] to check they survive).
+    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        std::iter::once(self.root.as_fd()).chain(self.parent.as_ref().map(|(fd, _)| fd.as_fd()))
+    }
+}
+
+/// Serves `mounts` on `sock` until the peer closes it. Returns Ok on orderly close.
 ///
-/// `root` is opened once (`O_PATH|O_DIRECTORY`); every other host file is reached from it one
-/// name at a time. Errors are returned only for the root failing to open and for socket errors
-/// other than the peer going away; bad requests are answered and the loop goes on.
-pub fn serve(sock: OwnedFd, root: &Path) -> io::Result<()> {
-    let path = CString::new(root.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let root = open_at(
-        libc::AT_FDCWD,
-        &path,
-        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-    )
-    .map_err(|e| io::Error::from_raw_os_error(e.0))?;
-    let mut server = Server::new(root);
+/// Every host file is reached from a mount's root one name at a time. Errors are returned only
+/// for mounts with the same name and for socket errors other than the peer going away; bad
+/// requests are answered and the loop goes on. Sets the process umask to 0: modes in requests
+/// are applied exactly as given (the client applies the application's umask).
+pub fn serve(sock: OwnedFd, mounts: Vec<Mount>) -> io::Result<()> {
+    for (i, m) in mounts.iter().enumerate() {
+        if mounts[..i].iter().any(|o| o.name == m.name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("two mounts named {:?}", String::from_utf8_lossy(&m.name)),
+            ));
+        }
+    }
+    // SAFETY: umask only sets the process's file creation mask.
+    unsafe { libc::umask(0) };
+    let mut server = Server::new(mounts)?;
     let mut buf = vec![0u8; MAX_MSG];
     loop {
         let got = match transport::recv(sock.as_fd(), &mut buf) {
@@ -77,25 +169,38 @@ pub fn serve(sock: OwnedFd, root: &Path) -> io::Result<()> {
     }
 }
 
+/// The directory a file was reached from, and its name there.
+#[derive(Clone)]
+pub(crate) struct Parent {
+    pub fd: Rc<OwnedFd>,
+    /// Identity of the directory.
+    pub dev: u64,
+    pub ino: u64,
+    pub name: CString,
+}
+
 /// One fid.
-struct Node {
+pub(crate) struct Node {
     /// `O_PATH` fd pinned to the file.
-    fd: Rc<OwnedFd>,
-    /// Parent directory's `O_PATH` fd and this file's name; `None` for the root.
-    parent: Option<(Rc<OwnedFd>, CString)>,
+    pub fd: Rc<OwnedFd>,
+    /// Where the file is re-opened from; `None` for a directory mount's root.
+    pub parent: Option<Parent>,
+    /// Index of its mount in [`Server::mounts`].
+    pub mount: usize,
     /// Identity and type of the file at walk time (an inode's type never changes).
-    dev: u64,
-    ino: u64,
-    kind: u32,
+    pub dev: u64,
+    pub ino: u64,
+    pub kind: u32,
     /// Directory opened for reading, kept for later `Getdents` on this fid.
     dir: Option<OwnedFd>,
 }
 
 impl Node {
-    fn new(fd: Rc<OwnedFd>, parent: Option<(Rc<OwnedFd>, CString)>, attr: &Attr) -> Node {
+    pub fn new(fd: Rc<OwnedFd>, parent: Option<Parent>, mount: usize, attr: &Attr) -> Node {
         Node {
             fd,
             parent,
+            mount,
             dev: attr.dev,
             ino: attr.ino,
             kind: attr.file_type(),
@@ -103,11 +208,11 @@ impl Node {
         }
     }
 
-    /// Opens the file again for I/O, relative to its parent (the root: to itself), never
+    /// Opens the file again for I/O, relative to its parent (a directory root: to itself), never
     /// following a symlink and never blocking, and checks it is still the same inode.
-    fn reopen(&self, flags: i32) -> Result<OwnedFd, Errno> {
+    pub fn reopen(&self, flags: i32) -> Result<OwnedFd, Errno> {
         let (dir, name): (RawFd, &CStr) = match &self.parent {
-            Some((parent, name)) => (parent.as_raw_fd(), name),
+            Some(p) => (p.fd.as_raw_fd(), &p.name),
             None => (self.fd.as_raw_fd(), c"."),
         };
         let fd = open_at(
@@ -123,34 +228,68 @@ impl Node {
     }
 }
 
-struct Server {
-    root: Rc<OwnedFd>,
-    fids: HashMap<Fid, Node>,
+/// A mount being served.
+pub(crate) struct Served {
+    pub name: Vec<u8>,
+    pub root: Rc<OwnedFd>,
+    pub parent: Option<Parent>,
+    pub writable: bool,
+    pub attr: Attr,
+}
+
+pub(crate) struct Server {
+    pub mounts: Vec<Served>,
+    pub fids: HashMap<Fid, Node>,
     /// Next fid to hand out; fids are never reused. 0 is never a fid.
     next_fid: Fid,
     dirent_buf: Vec<u8>,
 }
 
-type Handled = Result<(Reply, Option<OwnedFd>), Errno>;
+pub(crate) type Handled = Result<(Reply, Option<OwnedFd>), Errno>;
 
 impl Server {
-    fn new(root: OwnedFd) -> Server {
-        Server {
-            root: Rc::new(root),
+    fn new(mounts: Vec<Mount>) -> io::Result<Server> {
+        let mounts = mounts
+            .into_iter()
+            .map(|m| {
+                let attr = fstat(m.root.as_fd())?;
+                let parent = match m.parent {
+                    Some((fd, name)) => {
+                        let dir = fstat(fd.as_fd())?;
+                        Some(Parent {
+                            fd: Rc::new(fd),
+                            dev: dir.dev,
+                            ino: dir.ino,
+                            name,
+                        })
+                    }
+                    None => None,
+                };
+                Ok(Served {
+                    name: m.name,
+                    root: Rc::new(m.root),
+                    parent,
+                    writable: m.writable,
+                    attr,
+                })
+            })
+            .collect::<Result<Vec<_>, Errno>>()?;
+        Ok(Server {
+            mounts,
             fids: HashMap::new(),
             next_fid: 1,
             dirent_buf: vec![0; DIRENT_BUF],
-        }
+        })
     }
 
-    fn insert(&mut self, node: Node) -> Fid {
+    pub fn insert(&mut self, node: Node) -> Fid {
         let fid = self.next_fid;
         self.next_fid += 1;
         self.fids.insert(fid, node);
         fid
     }
 
-    fn node(&mut self, fid: Fid) -> Result<&mut Node, Errno> {
+    pub fn node(&mut self, fid: Fid) -> Result<&mut Node, Errno> {
         self.fids.get_mut(&fid).ok_or(Errno(libc::EBADF))
     }
 
@@ -192,6 +331,25 @@ impl Server {
                 self.fids.remove(&fid).ok_or(Errno(libc::EBADF))?;
                 Ok((Reply::Clunk, None))
             }
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+            } => self.create(dir, &name, flags, mode),
+            Request::Mkdir { dir, name, mode } => self.mkdir(dir, &name, mode),
+            Request::Symlink { dir, name, target } => self.symlink(dir, &name, &target),
+            Request::Link { dir, name, target } => self.link(dir, &name, target),
+            Request::Unlink { dir, name, flags } => self.unlink(dir, &name, flags),
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => self.rename(old_dir, &old_name, new_dir, &new_name, flags),
+            Request::Setattr { fid, attr } => self.setattr(fid, &attr),
+            Request::Statfs { fid } => self.statfs(fid),
         }
     }
 
@@ -199,16 +357,22 @@ impl Server {
         if version != VERSION {
             return Err(Errno(libc::EPROTONOSUPPORT));
         }
-        if !aname.is_empty() {
-            return Err(Errno(libc::ENOENT));
-        }
-        let attr = fstat(self.root.as_fd())?;
-        let fid = self.insert(Node::new(self.root.clone(), None, &attr));
+        let index = self
+            .mounts
+            .iter()
+            .position(|m| m.name == aname)
+            .ok_or(Errno(libc::ENOENT))?;
+        let m = &self.mounts[index];
+        let attr = fstat(m.root.as_fd())?;
+        let read_only = !m.writable;
+        let node = Node::new(m.root.clone(), m.parent.clone(), index, &attr);
+        let fid = self.insert(node);
         Ok((
             Reply::Attach {
                 version: VERSION,
                 fid,
                 attr,
+                read_only,
             },
             None,
         ))
@@ -220,13 +384,11 @@ impl Server {
         }
         let names = names
             .iter()
-            .map(|n| {
-                proto::check_name(n)
-                    .and_then(|()| CString::new(n.as_slice()).map_err(|_| Errno(libc::EINVAL)))
-            })
+            .map(|n| c_name(n))
             .collect::<Result<Vec<CString>, Errno>>()?;
         let start = self.node(dir)?;
-        let (mut cur, mut kind) = (start.fd.clone(), start.kind);
+        let mount = start.mount;
+        let (mut cur, mut kind, mut id) = (start.fd.clone(), start.kind, (start.dev, start.ino));
         let mut nodes = Vec::new();
         let mut error = 0;
         for name in names {
@@ -248,8 +410,14 @@ impl Server {
                 }
             };
             let fd = Rc::new(fd);
-            nodes.push((Node::new(fd.clone(), Some((cur, name)), &attr), attr));
-            (cur, kind) = (fd, attr.file_type());
+            let parent = Parent {
+                fd: cur,
+                dev: id.0,
+                ino: id.1,
+                name,
+            };
+            nodes.push((Node::new(fd.clone(), Some(parent), mount, &attr), attr));
+            (cur, kind, id) = (fd, attr.file_type(), (attr.dev, attr.ino));
             if kind == libc::S_IFLNK {
                 break;
             }
@@ -262,13 +430,15 @@ impl Server {
     }
 
     fn open(&mut self, fid: Fid, flags: i32) -> Handled {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & OPEN_WRITE != 0 {
+        let node = self.fids.get(&fid).ok_or(Errno(libc::EBADF))?;
+        let access = flags & libc::O_ACCMODE;
+        let writable = self.mounts[node.mount].writable;
+        if !writable && (access != libc::O_RDONLY || flags & OPEN_WRITE != 0) {
             return Err(Errno(libc::EROFS));
         }
-        if flags & !OPEN_ALLOWED != 0 {
+        if access == libc::O_ACCMODE || flags & !(OPEN_ALLOWED | libc::O_ACCMODE) != 0 {
             return Err(Errno(libc::EINVAL));
         }
-        let node = self.node(fid)?;
         // Directories are listed through Getdents, never donated: a host directory fd would let
         // its holder open `..` on the host.
         match node.kind {
@@ -277,16 +447,18 @@ impl Server {
             libc::S_IFLNK => return Err(Errno(libc::ELOOP)),
             _ => return Err(Errno(libc::EACCES)),
         }
-        let fd = node.reopen(libc::O_RDONLY | (flags & libc::O_DIRECTORY))?;
-        if flags & libc::O_NONBLOCK == 0 {
-            // SAFETY: fcntl on an fd we own; F_GETFL/F_SETFL take and return plain ints.
-            let ok = unsafe {
-                let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-                fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) >= 0
-            };
-            if !ok {
-                return Err(last_errno());
+        let keep = libc::O_ACCMODE | libc::O_DIRECTORY | libc::O_APPEND | libc::O_SYNC;
+        let fd = node.reopen(flags & keep)?;
+        // Truncate only once the inode is known to be the right one.
+        if flags & libc::O_TRUNC != 0 {
+            if access == libc::O_RDONLY {
+                sys::ftruncate(node.reopen(libc::O_WRONLY)?.as_fd(), 0)?;
+            } else {
+                sys::ftruncate(fd.as_fd(), 0)?;
             }
+        }
+        if flags & libc::O_NONBLOCK == 0 {
+            sys::clear_nonblock(fd.as_fd())?;
         }
         Ok((Reply::Open, Some(fd)))
     }
@@ -375,62 +547,8 @@ fn parse_dirents(mut buf: &[u8]) -> Option<Vec<Dirent>> {
     Some(entries)
 }
 
-fn last_errno() -> Errno {
-    Errno(
-        io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO),
-    )
-}
-
-/// `openat(2)`, retried on `EINTR`.
-fn open_at(dir: RawFd, name: &CStr, flags: i32) -> Result<OwnedFd, Errno> {
-    loop {
-        // SAFETY: `name` is a valid C string; openat does not retain it.
-        let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: openat just returned this fd and nothing else owns it.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-        }
-        let e = last_errno();
-        if e.0 != libc::EINTR {
-            return Err(e);
-        }
-    }
-}
-
-/// `fstat(2)` (works on `O_PATH` fds) as an [`Attr`].
-fn fstat(fd: BorrowedFd<'_>) -> Result<Attr, Errno> {
-    // SAFETY: libc::stat is plain data; all-zero is valid.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid, writable stat buffer.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-        return Err(last_errno());
-    }
-    Ok(attr_of(&st))
-}
-
-// Field types of `stat` differ between architectures: conversions that are identities on one are
-// widenings on another.
-#[allow(clippy::useless_conversion)]
-fn attr_of(st: &libc::stat) -> Attr {
-    let ts = |sec, nsec| Timespec {
-        sec: i64::from(sec),
-        nsec: i64::from(nsec),
-    };
-    Attr {
-        mode: st.st_mode,
-        ino: u64::from(st.st_ino),
-        dev: u64::from(st.st_dev),
-        nlink: u64::from(st.st_nlink),
-        uid: st.st_uid,
-        gid: st.st_gid,
-        rdev: u64::from(st.st_rdev),
-        size: u64::try_from(st.st_size).unwrap_or(0),
-        blksize: u64::try_from(st.st_blksize).unwrap_or(0),
-        blocks: u64::try_from(st.st_blocks).unwrap_or(0),
-        atime: ts(st.st_atime, st.st_atime_nsec),
-        mtime: ts(st.st_mtime, st.st_mtime_nsec),
-        ctime: ts(st.st_ctime, st.st_ctime_nsec),
-    }
+/// Checks one name of a request and makes it a C string.
+pub(crate) fn c_name(name: &[u8]) -> Result<CString, Errno> {
+    proto::check_name(name)?;
+    CString::new(name).map_err(|_| Errno(libc::EINVAL))
 }

@@ -1,4 +1,8 @@
-//! Protocol round trips, and a client/server pair over a socketpair serving a temp tree.
+//! Protocol round trips, and a client/server pair over a socketpair serving a temp tree; the
+//! write operations and several mounts are in [`write`], confinement in [`confine`].
+
+mod confine;
+mod write;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -9,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crate::proto::{
-    self, Header, Reply, Request, HEADER_LEN, MAX_MSG, OP_ATTACH, OP_WALK, REPLY, VERSION,
+    self, Header, Reply, Request, HEADER_LEN, MAX_MSG, OP_ATTACH, OP_MAX, OP_WALK, REPLY, VERSION,
 };
-use crate::{serve, transport, Attr, Client, Dirent, Errno, Timespec};
+use crate::{serve, transport, Attr, Client, Dirent, Errno, Mount, SetAttr, Statfs, Timespec};
 
 // ---------------------------------------------------------------------------------------------
 // Encoding.
@@ -88,7 +92,7 @@ fn reply_roundtrip(reply: Reply) {
     long.push(0);
     assert_eq!(Reply::decode(reply.op(), &long, nfds), eio);
     // The reply to another op, or with the wrong fd count, is not this reply.
-    assert_eq!(Reply::decode(reply.op() % 7 + 1, &msg, nfds), eio);
+    assert_eq!(Reply::decode(reply.op() % OP_MAX + 1, &msg, nfds), eio);
     assert_eq!(Reply::decode(reply.op(), &msg, nfds + 1), eio);
 }
 
@@ -122,15 +126,126 @@ fn proto_requests_roundtrip() {
         off: 0x7fff_ffff_ffff_ffff,
     });
     request_roundtrip(Request::Clunk { fid: 77 });
+    request_roundtrip(Request::Create {
+        dir: 3,
+        name: b"new.txt".to_vec(),
+        flags: libc::O_RDWR | libc::O_APPEND,
+        mode: 0o640,
+    });
+    request_roundtrip(Request::Mkdir {
+        dir: 4,
+        name: vec![0xff; 255],
+        mode: 0o7777,
+    });
+    request_roundtrip(Request::Symlink {
+        dir: 5,
+        name: b"l".to_vec(),
+        target: b"../../etc/passwd".to_vec(),
+    });
+    request_roundtrip(Request::Link {
+        dir: 6,
+        name: b"hard".to_vec(),
+        target: u64::MAX,
+    });
+    request_roundtrip(Request::Unlink {
+        dir: 7,
+        name: b"gone".to_vec(),
+        flags: libc::AT_REMOVEDIR,
+    });
+    request_roundtrip(Request::Rename {
+        old_dir: 8,
+        old_name: b"a".to_vec(),
+        new_dir: 9,
+        new_name: b"b".to_vec(),
+        flags: libc::RENAME_EXCHANGE,
+    });
+    request_roundtrip(Request::Setattr {
+        fid: 10,
+        attr: SetAttr::default(),
+    });
+    request_roundtrip(Request::Setattr {
+        fid: 11,
+        attr: SetAttr {
+            mode: Some(0o4755),
+            uid: Some(0),
+            gid: Some(u32::MAX),
+            size: Some(u64::MAX),
+            atime: Some(Timespec::NOW),
+            mtime: Some(Timespec {
+                sec: -5,
+                nsec: 999_999_999,
+            }),
+        },
+    });
+    request_roundtrip(Request::Setattr {
+        fid: 12,
+        attr: SetAttr {
+            size: Some(0),
+            mtime: Some(Timespec::OMIT),
+            ..SetAttr::default()
+        },
+    });
+    request_roundtrip(Request::Statfs { fid: 13 });
+}
+
+#[test]
+fn proto_setattr_mask() {
+    // A field whose bit is clear is ignored; an unknown bit is malformed.
+    let msg = Request::Setattr {
+        fid: 1,
+        attr: SetAttr {
+            uid: Some(7),
+            ..SetAttr::default()
+        },
+    }
+    .encode()
+    .unwrap();
+    let mask_at = HEADER_LEN + 8;
+    assert_eq!(
+        u32::from_le_bytes(msg[mask_at..mask_at + 4].try_into().unwrap()),
+        proto::SETATTR_UID
+    );
+    let mut junk = msg.clone();
+    junk[mask_at + 4] = 0xff; // the mode, whose bit is clear
+    assert_eq!(
+        Request::decode(&junk, 0),
+        Ok(Request::Setattr {
+            fid: 1,
+            attr: SetAttr {
+                uid: Some(7),
+                ..SetAttr::default()
+            }
+        })
+    );
+    for bad in [1u32 << 6, 1 << 31, u32::MAX] {
+        let mut m = msg.clone();
+        m[mask_at..mask_at + 4].copy_from_slice(&(proto::SETATTR_UID | bad).to_le_bytes());
+        assert_eq!(Request::decode(&m, 0), Err(Errno(libc::EINVAL)), "{bad:#x}");
+    }
+    // An Attach reply's flags: only ATTACH_READ_ONLY is defined.
+    let mut attach = Reply::Attach {
+        version: VERSION,
+        fid: 1,
+        attr: Attr::default(),
+        read_only: true,
+    }
+    .encode()
+    .unwrap();
+    let n = attach.len();
+    attach[n - 4] = 2;
+    assert_eq!(Reply::decode(OP_ATTACH, &attach, 0), Err(Errno(libc::EIO)));
 }
 
 #[test]
 fn proto_replies_roundtrip() {
-    reply_roundtrip(Reply::Attach {
-        version: VERSION,
-        fid: 1,
-        attr: sample_attr(1),
-    });
+    for read_only in [false, true] {
+        reply_roundtrip(Reply::Attach {
+            version: VERSION,
+            fid: 1,
+            attr: sample_attr(1),
+            read_only,
+        });
+    }
     reply_roundtrip(Reply::Walk {
         steps: Vec::new(),
         error: libc::ENOENT,
@@ -166,6 +281,41 @@ fn proto_replies_roundtrip() {
         ],
     });
     reply_roundtrip(Reply::Clunk);
+    reply_roundtrip(Reply::Create {
+        fid: 20,
+        attr: sample_attr(20),
+    });
+    reply_roundtrip(Reply::Mkdir {
+        fid: 21,
+        attr: sample_attr(21),
+    });
+    reply_roundtrip(Reply::Symlink {
+        fid: 22,
+        attr: sample_attr(22),
+    });
+    reply_roundtrip(Reply::Link {
+        fid: 23,
+        attr: sample_attr(23),
+    });
+    reply_roundtrip(Reply::Unlink);
+    reply_roundtrip(Reply::Rename);
+    reply_roundtrip(Reply::Setattr {
+        attr: sample_attr(24),
+    });
+    reply_roundtrip(Reply::Statfs {
+        statfs: Statfs {
+            fs_type: 0x0102_1994,
+            bsize: 4096,
+            blocks: u64::MAX,
+            bfree: 1,
+            bavail: 2,
+            files: 3,
+            ffree: 4,
+            namelen: 255,
+            frsize: 4096,
+            flags: libc::ST_RDONLY | libc::ST_NOSUID,
+        },
+    });
 }
 
 #[test]
@@ -306,11 +456,54 @@ fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
     unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
-/// A server on a thread serving a fresh tree. Dropping it closes the client's socket and checks
-/// the server returned Ok.
+/// Builds the trees of the bind mounts beside the root's: `rw/` (writable, with `inner/`, which
+/// is a mount of its own), `rw2/` (writable) and `ro/` (read-only).
+fn build_mount_trees(top: &Path) {
+    let rw = top.join("rw");
+    std::fs::create_dir_all(rw.join("d")).unwrap();
+    std::fs::create_dir_all(rw.join("empty")).unwrap();
+    std::fs::create_dir_all(rw.join("inner")).unwrap();
+    std::fs::write(rw.join("data.txt"), "data\n").unwrap();
+    std::fs::write(rw.join("d/f"), "f").unwrap();
+    std::fs::write(rw.join("inner/x"), "x").unwrap();
+    std::os::unix::fs::symlink("../../etc/passwd", rw.join("link_rel")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", rw.join("link_abs")).unwrap();
+    std::os::unix::fs::symlink("../secret", rw.join("link_up")).unwrap();
+    std::os::unix::fs::symlink("../created-outside", rw.join("dangling")).unwrap();
+    std::fs::create_dir(top.join("rw2")).unwrap();
+    std::fs::write(top.join("rw2/other.txt"), "other").unwrap();
+    std::fs::create_dir_all(top.join("ro/sub")).unwrap();
+    std::fs::write(top.join("ro/keep.txt"), "keep").unwrap();
+    std::fs::write(top.join("ro/sub/s.txt"), "s").unwrap();
+    std::os::unix::fs::symlink("../secret", top.join("ro/link_up")).unwrap();
+}
+
+/// The mounts every fixture serves: name, directory under the fixture's top, writable.
+const MOUNTS: [(&str, &str, bool); 5] = [
+    ("", "tree", false),
+    ("/rw", "rw", true),
+    ("/rw2", "rw2", true),
+    ("/ro", "ro", false),
+    ("/rw/inner", "rw/inner", true),
+];
+
+fn open_mounts(top: &Path) -> Vec<Mount> {
+    MOUNTS
+        .iter()
+        .map(|(name, dir, writable)| {
+            Mount::open(name.as_bytes(), &top.join(dir), *writable).unwrap()
+        })
+        .collect()
+}
+
+/// A server on a thread serving a fresh tree as the root, plus the bind mounts of [`MOUNTS`].
+/// Dropping it closes the client's socket and checks the server returned Ok.
 struct Fixture {
     client: Option<Client>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The directory holding every tree (and `secret`, outside all of them).
+    top: PathBuf,
+    /// The root mount's tree.
     root: PathBuf,
     _dir: TempDir,
 }
@@ -319,12 +512,14 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = TempDir::new();
         let root = build_tree(&dir.0);
+        build_mount_trees(&dir.0);
         let (a, b) = seqpacket_pair();
-        let served = root.clone();
-        let server = std::thread::spawn(move || serve(b, &served));
+        let mounts = open_mounts(&dir.0);
+        let server = std::thread::spawn(move || serve(b, mounts));
         Fixture {
             client: Some(Client::new(a)),
             server: Some(server),
+            top: dir.0.clone(),
             root,
             _dir: dir,
         }
@@ -332,6 +527,11 @@ impl Fixture {
 
     fn c(&self) -> &Client {
         self.client.as_ref().unwrap()
+    }
+
+    /// Host path of `rel` under the fixture's top.
+    fn host(&self, rel: &str) -> PathBuf {
+        self.top.join(rel)
     }
 }
 
@@ -462,7 +662,7 @@ fn bad_names_are_einval_and_change_nothing() {
         );
     }
     // The server checks too, whatever the client does; a rejected walk makes no fid.
-    let (sock, server) = raw_server(&f.root);
+    let (sock, server) = raw_server(&f);
     let attach = raw_call(
         &sock,
         &Request::Attach {
@@ -538,8 +738,14 @@ fn open_and_read() {
 
     // Directories are never donated (the root neither); files with O_DIRECTORY do not open.
     let sub = c.walk(root, &names(&["sub"])).unwrap().steps[0].0;
-    assert_eq!(c.open(sub, libc::O_RDONLY | libc::O_DIRECTORY).err(), Some(Errno(libc::EISDIR)));
-    assert_eq!(c.open(root, libc::O_RDONLY).err(), Some(Errno(libc::EISDIR)));
+    assert_eq!(
+        c.open(sub, libc::O_RDONLY | libc::O_DIRECTORY).err(),
+        Some(Errno(libc::EISDIR))
+    );
+    assert_eq!(
+        c.open(root, libc::O_RDONLY).err(),
+        Some(Errno(libc::EISDIR))
+    );
     assert_eq!(
         c.open(file, libc::O_RDONLY | libc::O_DIRECTORY).err(),
         Some(Errno(libc::ENOTDIR))
@@ -721,7 +927,7 @@ fn clunk_then_use_is_ebadf() {
 #[test]
 fn attach_checks_version_and_name() {
     let f = Fixture::new();
-    let (sock, server) = raw_server(&f.root);
+    let (sock, server) = raw_server(&f);
     assert_eq!(
         raw_call(
             &sock,
@@ -760,13 +966,40 @@ fn attach_checks_version_and_name() {
 }
 
 #[test]
-fn serve_fails_on_bad_root() {
+fn mounts_fail_on_bad_roots_and_names() {
     let dir = TempDir::new();
-    let (_a, b) = seqpacket_pair();
-    assert!(serve(b, &dir.0.join("missing")).is_err());
-    let (_a, b) = seqpacket_pair();
+    let err = |r: std::io::Result<Mount>| r.unwrap_err().raw_os_error();
+    assert_eq!(
+        err(Mount::open(b"", &dir.0.join("missing"), false)),
+        Some(libc::ENOENT)
+    );
     std::fs::write(dir.0.join("file"), "").unwrap();
-    assert!(serve(b, &dir.0.join("file")).is_err());
+    // The root is a directory; a bind mount may be a regular file, but nothing else.
+    assert_eq!(
+        err(Mount::open(b"", &dir.0.join("file"), false)),
+        Some(libc::ENOTDIR)
+    );
+    assert!(Mount::open(b"/file", &dir.0.join("file"), true).is_ok());
+    let fifo = std::ffi::CString::new(dir.0.join("fifo").as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    assert!(Mount::open(b"/fifo", &dir.0.join("fifo"), true).is_err());
+    // Names: empty or absolute, no NUL.
+    for bad in [&b"rel"[..], b"a/b", b"/a\0b"] {
+        assert!(Mount::open(bad, &dir.0, false).is_err(), "{bad:?}");
+    }
+    let m = Mount::open(b"/data", &dir.0, true).unwrap();
+    assert_eq!(
+        (m.name(), m.writable(), m.fds().count()),
+        (&b"/data"[..], true, 1)
+    );
+    // Two mounts with one name.
+    let (_a, b) = seqpacket_pair();
+    let twice = vec![
+        Mount::open(b"/x", &dir.0, true).unwrap(),
+        Mount::open(b"/x", &dir.0, false).unwrap(),
+    ];
+    assert!(serve(b, twice).is_err());
 }
 
 #[test]
@@ -791,10 +1024,10 @@ fn client_concurrent_use() {
 // ---------------------------------------------------------------------------------------------
 // Raw access to a server, for requests the client would not send and for garbage.
 
-fn raw_server(root: &Path) -> (OwnedFd, JoinHandle<std::io::Result<()>>) {
+fn raw_server(f: &Fixture) -> (OwnedFd, JoinHandle<std::io::Result<()>>) {
     let (a, b) = seqpacket_pair();
-    let root = root.to_path_buf();
-    (a, std::thread::spawn(move || serve(b, &root)))
+    let mounts = open_mounts(&f.top);
+    (a, std::thread::spawn(move || serve(b, mounts)))
 }
 
 /// Sends raw bytes (with an optional fd) and returns the raw reply.
@@ -836,7 +1069,7 @@ fn header(op: u32, len: u32, status: u32, nfds: u32) -> Vec<u8> {
 #[test]
 fn garbage_gets_errors_and_server_keeps_serving() {
     let f = Fixture::new();
-    let (sock, server) = raw_server(&f.root);
+    let (sock, server) = raw_server(&f);
     let inval = &[libc::EINVAL][..];
 
     // Truncated headers, including the empty record.
@@ -844,7 +1077,7 @@ fn garbage_gets_errors_and_server_keeps_serving() {
         expect_error(&sock, &header(OP_ATTACH, 0, 0, 0)[..n], None, inval);
     }
     // Unknown ops, reply ops, a status or fd count in a request.
-    for op in [0, 8, 1000, u32::MAX, OP_ATTACH | REPLY] {
+    for op in [0, OP_MAX + 1, 1000, u32::MAX, OP_ATTACH | REPLY] {
         expect_error(&sock, &header(op, 0, 0, 0), None, inval);
     }
     expect_error(&sock, &header(OP_ATTACH, 0, 5, 0), None, inval);
@@ -907,7 +1140,7 @@ fn garbage_gets_errors_and_server_keeps_serving() {
         let len = usize::try_from(next() % 300).unwrap();
         let mut msg: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
         if i % 2 == 0 && msg.len() >= HEADER_LEN {
-            let op = u32::try_from(next() % 9).unwrap();
+            let op = u32::try_from(next() % u64::from(OP_MAX + 2)).unwrap();
             let plen = u32::try_from(msg.len() - HEADER_LEN).unwrap();
             msg[..HEADER_LEN].copy_from_slice(&header(op, plen, 0, 0));
         }

@@ -56,6 +56,18 @@ pub enum Event {
     /// A synchronous fault: the signal the host kernel would have delivered, with its
     /// `si_code` and `si_addr`.
     Fault { signo: i32, code: i32, addr: u64 },
+    /// Another sentry thread asked this context to stop running application code
+    /// ([`Interrupt::interrupt`]), for instance to deliver a signal.
+    Interrupted,
+}
+
+/// The x87/SSE register state in `fxsave` layout, as signal frames hold it.
+pub type FpState = [u8; 512];
+
+/// Makes a context return [`Event::Interrupted`] as soon as possible: at once if it is running
+/// application code, or from its next `switch` if not.
+pub trait Interrupt: Send + Sync {
+    fn interrupt(&self);
 }
 
 /// A failure of the platform itself (not of the application).
@@ -113,6 +125,12 @@ pub trait AddressSpace: Send + Sync {
 pub trait Context: Send {
     /// Runs `state` in `space` until the next event, then returns with `state` updated.
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event>;
+    /// A handle other threads use to interrupt this context.
+    fn interrupter(&self) -> Arc<dyn Interrupt>;
+    /// Reads the floating-point state the thread has in `space`.
+    fn fpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<FpState>;
+    /// Replaces the floating-point state the thread has in `space`.
+    fn set_fpu(&mut self, space: &Arc<dyn AddressSpace>, fpu: &FpState) -> Result<()>;
 }
 
 #[cfg(test)]

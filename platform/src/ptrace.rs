@@ -8,13 +8,15 @@
 //! ptrace requests are only accepted from the tracing thread, so a stub is bound to the sentry
 //! thread that created it: that thread must make every call on its address space and context.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use crate::stub::{self, STUB_BASE, STUB_RETURN, STUB_SIZE, USER_TOP};
-use crate::{AddressSpace, Context, CpuState, Error, Event, Platform, Prot, Regs, Result};
+use crate::{AddressSpace, Context, CpuState, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
 
 const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
+/// The host signal that kicks a running stub back to its tracer; never generated otherwise.
+const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 
 /// The ptrace platform. `memfd` is the sentry's memory file; every stub keeps it open under
 /// the same descriptor number.
@@ -56,7 +58,7 @@ impl Platform for Ptrace {
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        Box::new(PtraceContext)
+        Box::new(PtraceContext { interrupt: Arc::new(PtraceInterrupt::default()) })
     }
 }
 
@@ -188,13 +190,25 @@ impl Stub {
     }
 
     fn reset_fpu(&self) -> Result<()> {
-        // SAFETY: user_fpregs_struct is plain integers; all-zero is valid.
-        let mut fp: libc::user_fpregs_struct = unsafe { std::mem::zeroed() };
-        fp.cwd = 0x37f;
-        fp.mxcsr = 0x1f80;
-        fp.mxcr_mask = 0xffff;
-        // SAFETY: fp is a valid user_fpregs_struct the kernel only reads.
-        if unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, self.pid, 0, &fp as *const _) } != 0 {
+        let mut fp: FpState = [0; 512];
+        fp[0..2].copy_from_slice(&0x37fu16.to_le_bytes()); // x87 control word
+        fp[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // MXCSR
+        fp[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR mask
+        self.set_fpu(&fp)
+    }
+
+    fn get_fpu(&self) -> Result<FpState> {
+        let mut fp: FpState = [0; 512];
+        // SAFETY: fp is 512 writable bytes, the size of user_fpregs_struct.
+        if unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, self.pid, 0, fp.as_mut_ptr()) } != 0 {
+            return Err(self.lost(format!("PTRACE_GETFPREGS: {}", std::io::Error::last_os_error())));
+        }
+        Ok(fp)
+    }
+
+    fn set_fpu(&self, fp: &FpState) -> Result<()> {
+        // SAFETY: fp is 512 bytes, the size of user_fpregs_struct; the kernel only reads it.
+        if unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, self.pid, 0, fp.as_ptr()) } != 0 {
             return Err(self.lost(format!("PTRACE_SETFPREGS: {}", std::io::Error::last_os_error())));
         }
         Ok(())
@@ -278,10 +292,65 @@ impl AddressSpace for Stub {
     }
 }
 
-/// Runs application threads in [`Stub`]s. Stateless: the stub thread is the address space's.
-struct PtraceContext;
+/// Interrupts a context: a flag checked before every resume, and a host signal that stops the
+/// stub if it is running.
+#[derive(Default)]
+struct PtraceInterrupt {
+    requested: AtomicBool,
+    /// The stub the context is running, 0 when none.
+    running: AtomicI32,
+}
+
+impl Interrupt for PtraceInterrupt {
+    fn interrupt(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        let pid = self.running.load(Ordering::SeqCst);
+        if pid != 0 {
+            // SAFETY: sends a signal to our own stub; no memory is involved.
+            unsafe { libc::kill(pid, INTERRUPT_SIGNAL) };
+        }
+    }
+}
+
+/// Runs application threads in [`Stub`]s. The stub thread is the address space's.
+struct PtraceContext {
+    interrupt: Arc<PtraceInterrupt>,
+}
+
+fn stub_of(space: &Arc<dyn AddressSpace>) -> &Stub {
+    space.as_any().downcast_ref::<Stub>().expect("ptrace context in a ptrace address space")
+}
 
 impl PtraceContext {
+    fn run(&self, stub: &Stub, state: &mut CpuState) -> Result<Event> {
+        let mut ran = false;
+        loop {
+            if self.interrupt.requested.swap(false, Ordering::SeqCst) {
+                if ran {
+                    stub.get_regs(&mut state.regs)?;
+                }
+                return Ok(Event::Interrupted);
+            }
+            ran = true;
+            stub.resume(libc::PTRACE_SYSEMU)?;
+            let status = stub.wait()?;
+            let sig = libc::WSTOPSIG(status);
+            if sig == SYSCALL_STOP {
+                stub.get_regs(&mut state.regs)?;
+                return Ok(Event::Syscall);
+            }
+            match sig {
+                libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
+                    stub.get_regs(&mut state.regs)?;
+                    return Self::fault(stub, sig);
+                }
+                // Any other signal (the interrupt kick, or one sent to the stub from outside)
+                // is not the application's: it is dropped, and the flag above decides.
+                _ => continue,
+            }
+        }
+    }
+
     fn fault(stub: &Stub, signo: i32) -> Result<Event> {
         // SAFETY: siginfo_t is plain data; all-zero is valid.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -297,7 +366,7 @@ impl PtraceContext {
 
 impl Context for PtraceContext {
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event> {
-        let stub = space.as_any().downcast_ref::<Stub>().expect("ptrace context in a ptrace address space");
+        let stub = stub_of(space);
         if stub.dead.load(Ordering::Relaxed) {
             return Err(Error::StubLost { pid: stub.pid, detail: "already lost".into() });
         }
@@ -306,22 +375,21 @@ impl Context for PtraceContext {
             state.reset_fpu = false;
         }
         stub.set_regs(&state.regs)?;
-        loop {
-            stub.resume(libc::PTRACE_SYSEMU)?;
-            let status = stub.wait()?;
-            let sig = libc::WSTOPSIG(status);
-            if sig == SYSCALL_STOP {
-                stub.get_regs(&mut state.regs)?;
-                return Ok(Event::Syscall);
-            }
-            match sig {
-                libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
-                    stub.get_regs(&mut state.regs)?;
-                    return Self::fault(stub, sig);
-                }
-                // Signals sent to the stub from outside are not the application's: drop them.
-                _ => continue,
-            }
-        }
+        self.interrupt.running.store(stub.pid, Ordering::SeqCst);
+        let event = self.run(stub, state);
+        self.interrupt.running.store(0, Ordering::SeqCst);
+        event
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupt> {
+        self.interrupt.clone()
+    }
+
+    fn fpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<FpState> {
+        stub_of(space).get_fpu()
+    }
+
+    fn set_fpu(&mut self, space: &Arc<dyn AddressSpace>, fpu: &FpState) -> Result<()> {
+        stub_of(space).set_fpu(fpu)
     }
 }

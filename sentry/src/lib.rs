@@ -14,11 +14,10 @@ pub mod syscalls;
 pub mod vfs;
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 pub use errno::Errno;
-pub use kernel::task::ExitStatus;
+pub use kernel::process::ExitStatus;
 pub use kernel::Kernel;
 
 use fs::gofer::GoferInode;
@@ -127,22 +126,32 @@ pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
     let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
     let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let root = build_tree(cfg.gofer)?;
-    let kernel = Arc::new(Kernel {
-        platform: Arc::new(platform),
-        memfile,
-        root: root.clone(),
-        hostname: Mutex::new(cfg.hostname.into_bytes()),
-        boot_time: Instant::now(),
-        strace: cfg.strace,
-    });
+    let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root.clone(), cfg.hostname.into_bytes(), cfg.strace));
     let path = find_program(&root, &cfg.program, &cfg.env)?;
     let argv = cfg.args.into_iter().map(String::into_bytes).collect();
     let envp = cfg.env.into_iter().map(String::into_bytes).collect();
     let files = stdio_table(cfg.stdio);
-    let mut init = Task::new_init(kernel, files, root, path, argv, envp).map_err(|e| BootError::Exec {
+    Task::spawn_init(kernel.clone(), files, path, argv, envp).map_err(|e| BootError::Exec {
         program: cfg.program.clone(),
         errno: e.errno,
         context: e.context,
     })?;
-    Ok(init.run())
+    Ok(wait_for_the_end(&kernel))
+}
+
+/// Waits until the first process has exited and every task thread has finished (the others are
+/// killed when init goes); returns init's status.
+fn wait_for_the_end(kernel: &Kernel) -> ExitStatus {
+    loop {
+        let seen = kernel.events.generation();
+        let (status, live) = {
+            let table = kernel.table.lock().unwrap();
+            let status = table.processes.get(&1).and_then(|p| p.state.lock().unwrap().zombie);
+            (status, table.live_threads)
+        };
+        if let (Some(status), 0) = (status, live) {
+            return status;
+        }
+        kernel.events.wait(seen, Some(std::time::Instant::now() + std::time::Duration::from_millis(100)));
+    }
 }

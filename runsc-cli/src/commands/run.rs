@@ -1,13 +1,14 @@
 //! `sandbox run`: runs one program in a new sandbox, with the host's root (or `--rootfs`) as a
-//! read-only root, and exits with its status.
+//! read-only root plus any `-v` volumes, and exits with its status.
 //!
 //! It starts the gofer on one end of a socket pair, then re-executes itself as the sentry
 //! (`sandbox boot`) on the other end, keeping its pid: whoever waits for `sandbox run` waits
 //! for the sentry, and killing it kills the sandbox (the gofer and the stubs die with it).
 
+use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::logging::Settings;
@@ -32,12 +33,103 @@ pub struct RunArgs {
     /// Hostname inside the sandbox.
     #[arg(long, default_value = "sandbox")]
     hostname: String,
+    /// Bind a host file or directory into the sandbox, read-write unless `:ro` (repeatable).
+    /// HOST must be an existing absolute path; GUEST an absolute path other than /.
+    #[arg(short = 'v', long = "volume", value_name = "HOST:GUEST[:ro]")]
+    volumes: Vec<String>,
     /// Print every system call of the program to stderr, like strace.
     #[arg(long)]
     strace: bool,
     /// The program (a path, or a name looked up in PATH inside the sandbox) and its arguments.
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<String>,
+}
+
+/// A bind mount asked for with `-v HOST:GUEST[:ro]`: served by the gofer, mounted by the sentry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// The host file or directory: absolute, existing, symlinks resolved (as Docker does).
+    pub host: PathBuf,
+    /// Where it appears in the sandbox: absolute and normalised (no empty, `.` or `..`
+    /// component, no trailing `/`), never `/` itself.
+    pub guest: String,
+    pub read_only: bool,
+}
+
+impl Volume {
+    /// Parses one `-v` value and checks the host side exists. The error reads `volume SPEC:
+    /// reason`, for `sandbox: ` to go in front.
+    pub fn parse(spec: &str) -> Result<Volume, String> {
+        let bad = |why: &str| format!("volume {spec}: {why}");
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, guest, read_only) = match parts[..] {
+            [host, guest] => (host, guest, false),
+            [host, guest, "ro"] => (host, guest, true),
+            [host, guest, "rw"] => (host, guest, false),
+            [_, _, opt] => return Err(bad(&format!("unknown option '{opt}' (only ro and rw are supported)"))),
+            _ => return Err(bad("expected HOST:GUEST[:ro]")),
+        };
+        if !host.starts_with('/') {
+            return Err(bad("the host path must be absolute (named volumes are not supported)"));
+        }
+        let host = std::fs::canonicalize(host).map_err(|e| bad(&format!("{host}: {}", strip_os_error(&e))))?;
+        let meta = std::fs::metadata(&host).map_err(|e| bad(&format!("{}: {}", host.display(), strip_os_error(&e))))?;
+        if !meta.is_dir() && !meta.is_file() {
+            return Err(bad("the host path is neither a directory nor a regular file"));
+        }
+        Ok(Volume { host, guest: normalise_guest(guest).map_err(bad)?, read_only })
+    }
+
+    /// The gofer's `--mount` value: `GUEST=HOST:ro` or `GUEST=HOST:rw` (the option always
+    /// present, so that a host path ending in `:ro` cannot be misread).
+    pub fn gofer_arg(&self) -> OsString {
+        let mut arg = OsString::from(format!("{}=", self.guest));
+        arg.push(&self.host);
+        arg.push(if self.read_only { ":ro" } else { ":rw" });
+        arg
+    }
+
+    /// The value for boot's `--volume GUEST[:ro]`.
+    // TODO(lead): used once boot takes --volume.
+    #[allow(dead_code)]
+    pub fn boot_arg(&self) -> String {
+        if self.read_only { format!("{}:ro", self.guest) } else { self.guest.clone() }
+    }
+}
+
+/// The guest path of a volume made canonical, or why it cannot be one.
+fn normalise_guest(guest: &str) -> Result<String, &'static str> {
+    if !guest.starts_with('/') {
+        return Err("the container path must be absolute");
+    }
+    if guest.contains(['=', '\0']) {
+        return Err("the container path must not contain '=' or NUL");
+    }
+    let mut out = String::new();
+    for part in guest.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            return Err("the container path must not contain '..'");
+        }
+        out.push('/');
+        out.push_str(part);
+    }
+    if out.is_empty() {
+        return Err("cannot mount a volume on /");
+    }
+    Ok(out)
+}
+
+/// Parses every `-v` value, in order; two volumes on one guest path are an error.
+pub fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>, String> {
+    let mut volumes: Vec<Volume> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let v = Volume::parse(spec)?;
+        if volumes.iter().any(|o| o.guest == v.guest) {
+            return Err(format!("volume {spec}: duplicate mount point {}", v.guest));
+        }
+        volumes.push(v);
+    }
+    Ok(volumes)
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -69,11 +161,15 @@ fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Starts `sandbox gofer` serving `root` on `sock` (as its fd 3); it dies with this process.
-fn spawn_gofer(root: &std::path::Path, sock: OwnedFd, logs: &Settings) -> std::io::Result<()> {
+/// Starts `sandbox gofer` serving `root` and `volumes` on `sock` (as its fd 3); it dies with this
+/// process.
+fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) -> std::io::Result<()> {
     let raw = sock.as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(logs.to_args()).arg("gofer").arg("--root").arg(root).arg("--fd").arg("3");
+    for v in volumes {
+        cmd.arg("--mount").arg(v.gofer_arg());
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     // SAFETY: between fork and exec only async-signal-safe calls (dup2, prctl) are made.
     #[allow(unsafe_code)]
@@ -95,11 +191,15 @@ pub fn main(args: RunArgs, logs: &Settings) -> i32 {
         Ok(_) => return fail(&format!("rootfs {}: Not a directory", args.rootfs.display())),
         Err(e) => return fail(&format!("rootfs {}: {}", args.rootfs.display(), strip_os_error(&e))),
     }
+    let volumes = match parse_volumes(&args.volumes) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
     let (sentry_end, gofer_end) = match socket_pair() {
         Ok(p) => p,
         Err(e) => return fail(&format!("creating the gofer socket: {e}")),
     };
-    if let Err(e) = spawn_gofer(&args.rootfs, gofer_end, logs) {
+    if let Err(e) = spawn_gofer(&args.rootfs, &volumes, gofer_end, logs) {
         return fail(&format!("starting the gofer: {e}"));
     }
     // The sentry inherits its end of the socket across the exec below.
@@ -111,6 +211,8 @@ pub fn main(args: RunArgs, logs: &Settings) -> i32 {
     }
     let mut boot = Command::new("/proc/self/exe");
     boot.args(logs.to_args()).arg("boot").arg("--gofer-fd").arg(fd.to_string()).arg("--hostname").arg(&args.hostname);
+    // TODO(lead): pass volumes to boot: `for v in &volumes { boot.arg("--volume").arg(v.boot_arg()); }`
+    // (the gofer already serves each as the mount named `v.guest`).
     if args.strace {
         boot.arg("--strace");
     }
@@ -133,4 +235,71 @@ fn strip_os_error(e: &std::io::Error) -> String {
 fn fail(msg: &str) -> i32 {
     eprintln!("sandbox: {msg}");
     125
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(host: &str, guest: &str, read_only: bool) -> Volume {
+        Volume { host: PathBuf::from(host), guest: guest.into(), read_only }
+    }
+
+    #[test]
+    fn volume_specs() {
+        assert_eq!(Volume::parse("/tmp:/data"), Ok(vol("/tmp", "/data", false)));
+        assert_eq!(Volume::parse("/tmp:/data:ro"), Ok(vol("/tmp", "/data", true)));
+        assert_eq!(Volume::parse("/tmp:/data:rw"), Ok(vol("/tmp", "/data", false)));
+        // The guest path is normalised; the host path resolved.
+        assert_eq!(Volume::parse("/tmp/:/a//b/./c/:ro"), Ok(vol("/tmp", "/a/b/c", true)));
+        assert_eq!(Volume::parse("/etc/../etc/passwd:/p"), Ok(vol("/etc/passwd", "/p", false)));
+        let dir = std::env::temp_dir().join(format!("volume-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/tmp", dir.join("link")).unwrap();
+        let spec = format!("{}:/l", dir.join("link").display());
+        assert_eq!(Volume::parse(&spec), Ok(vol("/tmp", "/l", false)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn volume_errors_name_the_spec() {
+        for (spec, why) in [
+            ("/tmp", "expected HOST:GUEST[:ro]"),
+            ("/tmp:/a:ro:x", "expected HOST:GUEST[:ro]"),
+            ("/tmp:/a:z", "unknown option 'z'"),
+            ("tmp:/a", "must be absolute (named volumes"),
+            ("myvolume:/a", "must be absolute (named volumes"),
+            (":/a", "must be absolute"),
+            ("/does/not/exist:/a", "/does/not/exist: No such file or directory"),
+            ("/dev/null:/a", "neither a directory nor a regular file"),
+            ("/tmp:a", "container path must be absolute"),
+            ("/tmp:", "container path must be absolute"),
+            ("/tmp:/", "cannot mount a volume on /"),
+            ("/tmp://./", "cannot mount a volume on /"),
+            ("/tmp:/a/../b", "must not contain '..'"),
+            ("/tmp:/a=b", "must not contain '='"),
+        ] {
+            let err = Volume::parse(spec).unwrap_err();
+            assert!(err.starts_with(&format!("volume {spec}: ")), "{err}");
+            assert!(err.contains(why), "{spec}: {err}");
+        }
+    }
+
+    #[test]
+    fn volumes_list() {
+        let specs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let vs = parse_volumes(&specs(&["/tmp:/a", "/etc:/b:ro"])).unwrap();
+        assert_eq!(vs, vec![vol("/tmp", "/a", false), vol("/etc", "/b", true)]);
+        assert_eq!(vs[0].gofer_arg(), OsString::from("/a=/tmp:rw"));
+        assert_eq!(vs[1].gofer_arg(), OsString::from("/b=/etc:ro"));
+        assert_eq!((vs[0].boot_arg(), vs[1].boot_arg()), ("/a".to_string(), "/b:ro".to_string()));
+        // Round trip through the gofer's parser.
+        let back = super::super::gofer::MountArg::parse(vs[1].gofer_arg().to_str().unwrap()).unwrap();
+        assert_eq!((back.guest.as_str(), back.host.as_path(), back.read_only), ("/b", Path::new("/etc"), true));
+        assert_eq!(
+            parse_volumes(&specs(&["/tmp:/a", "/etc:/a/:ro"])),
+            Err("volume /etc:/a/:ro: duplicate mount point /a".to_string())
+        );
+        assert_eq!(parse_volumes(&[]), Ok(vec![]));
+    }
 }

@@ -113,6 +113,11 @@ impl FileOps for HostStream {
         if self.seekable {
             return pread(&self.fd, offset, buf);
         }
+        // Never sleep in the host: a read that would block answers EAGAIN, and the task waits
+        // where signals can reach it.
+        if self.poll() & u32::try_from(libc::POLLIN | libc::POLLHUP | libc::POLLERR).unwrap_or(0) == 0 {
+            return Err(Errno::EAGAIN);
+        }
         // SAFETY: buf is a valid writable buffer of buf.len() bytes.
         retry(|| unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
     }
@@ -129,6 +134,20 @@ impl FileOps for HostStream {
 
     fn seekable(&self) -> bool {
         self.seekable
+    }
+
+    fn poll(&self) -> u32 {
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN | libc::POLLOUT, revents: 0 };
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n < 0 {
+            return 0;
+        }
+        u32::try_from(pfd.revents).unwrap_or(0)
+    }
+
+    fn polls_host(&self) -> bool {
+        !self.seekable
     }
 
     fn ioctl(&self, mm: &MemoryManager, request: u32, arg: u64) -> SysResult<u64> {

@@ -1,5 +1,9 @@
-//! Filesystems: the gofer-backed tree, host-fd-backed files, and the sentry's synthetic ones.
+//! Filesystems: the gofer-backed tree, host-fd-backed files, the sentry's synthetic ones, and
+//! the in-memory ones (tmpfs, and the overlay that puts a tmpfs over the gofer tree).
 
 pub mod gofer;
 pub mod host;
+pub mod pipe;
+pub mod overlay;
 pub mod synthetic;
+pub mod tmpfs;

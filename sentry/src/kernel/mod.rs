@@ -1,19 +1,33 @@
-//! Kernel-wide state and the tasks that run in it.
+//! Kernel-wide state: the process table, the wake-up channel blocked tasks sleep on, and the
+//! sandbox's identity.
+//!
+//! Every task runs on its own sentry thread (the ptrace platform binds a stub to the thread that
+//! traces it). Blocking follows one shape everywhere: read [`Events::generation`], check the
+//! condition, check for signals, then [`Events::wait`] for the generation to move on. Anything
+//! that can unblock somebody (a pipe write, a child's exit, a signal) calls [`Events::notify`].
+//!
+//! Lock order: `Kernel::table` before any `Process::state`, before any `Thread::signals`.
 
+pub mod process;
+pub mod signal;
 pub mod task;
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use platform::Platform;
 
 use crate::mm::MemoryFile;
 use crate::vfs::Dentry;
+use process::Process;
 
 /// The kernel release `uname` reports: the sentry's own, never the host's.
 pub const RELEASE: &str = "6.6.0-sandbox";
 /// The kernel version string `uname -v` reports.
 pub const VERSION: &str = "#1 SMP PREEMPT_DYNAMIC sandbox";
+/// Largest pid handed out before wrapping (`/proc/sys/kernel/pid_max`).
+pub const PID_MAX: i32 = 4_194_304;
 
 /// What every task shares.
 pub struct Kernel {
@@ -25,4 +39,102 @@ pub struct Kernel {
     pub boot_time: Instant,
     /// Print every system call like strace (`--strace`).
     pub strace: bool,
+    pub table: Mutex<PidTable>,
+    pub events: Arc<Events>,
+    /// Tasks blocked in `futex` waits.
+    pub futexes: Mutex<Vec<Arc<crate::syscalls::futex::Waiter>>>,
+}
+
+/// Processes by pid, and the count of task threads still running.
+#[derive(Default)]
+pub struct PidTable {
+    last_pid: i32,
+    pub processes: BTreeMap<i32, Arc<Process>>,
+    /// Thread ids in use (a thread's id is its process's pid for the first thread).
+    pub tids: std::collections::BTreeSet<i32>,
+    pub live_threads: usize,
+}
+
+impl PidTable {
+    /// The next free id, like Linux: increasing, wrapping at `PID_MAX`.
+    pub fn allocate(&mut self) -> Option<i32> {
+        for _ in 0..PID_MAX {
+            self.last_pid = if self.last_pid >= PID_MAX - 1 { 1 } else { self.last_pid + 1 };
+            let id = self.last_pid;
+            if !self.tids.contains(&id) && !self.processes.contains_key(&id) {
+                self.tids.insert(id);
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
+impl Kernel {
+    pub fn new(platform: Arc<dyn Platform>, memfile: Arc<MemoryFile>, root: Arc<Dentry>, hostname: Vec<u8>, strace: bool) -> Kernel {
+        Kernel {
+            platform,
+            memfile,
+            root,
+            hostname: Mutex::new(hostname),
+            boot_time: Instant::now(),
+            strace,
+            table: Mutex::new(PidTable::default()),
+            events: Arc::new(Events::default()),
+            futexes: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
+        self.table.lock().unwrap().processes.get(&pid).cloned()
+    }
+
+    /// A fresh inode number for anonymous files (pipes, and the like).
+    pub fn next_ino(&self) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 32);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every live process (not yet reaped).
+    pub fn processes(&self) -> Vec<Arc<Process>> {
+        self.table.lock().unwrap().processes.values().cloned().collect()
+    }
+}
+
+/// The one wait queue: a generation counter bumped on every change that may unblock a task.
+#[derive(Default)]
+pub struct Events {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Events {
+    pub fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap()
+    }
+
+    /// Wakes every blocked task so it re-checks what it waits for.
+    pub fn notify(&self) {
+        *self.generation.lock().unwrap() += 1;
+        self.changed.notify_all();
+    }
+
+    /// Sleeps until the generation moves past `seen` or `deadline` passes. Returns false on
+    /// timeout.
+    pub fn wait(&self, seen: u64, deadline: Option<Instant>) -> bool {
+        let mut g = self.generation.lock().unwrap();
+        while *g == seen {
+            match deadline {
+                None => g = self.changed.wait(g).unwrap(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    g = self.changed.wait_timeout(g, d - now).unwrap().0;
+                }
+            }
+        }
+        true
+    }
 }

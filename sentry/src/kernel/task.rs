@@ -1,34 +1,25 @@
-//! A task: one application thread, its registers, and the process state it uses.
+//! A task: one application thread, its registers, and the process state it shares.
 //!
-//! Until threads and fork exist, a task is also its whole process (thread group of one).
+//! Each task runs on its own sentry thread, created by whoever created the task (boot for the
+//! first process, `clone` for the others). The platform binds the task's address space to that
+//! thread, so a new process's stub is made on the new thread itself.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use platform::{Context, CpuState, Event};
 
+use super::process::{ExitStatus, Process, Thread, RLIMIT_COUNT};
+use super::signal::{AltStack, SigInfo, SA_NOCLDWAIT};
 use super::Kernel;
 use crate::abi::{Rlimit, SigAction};
+use crate::errno::{Errno, SysResult};
 use crate::loader::{self, ExecRequest, Image, LoadError};
-use crate::mm::MemoryManager;
+use crate::mm::{MemoryManager, MmCopy};
 use crate::syscalls;
-use crate::vfs::{Dentry, FdTable};
+use crate::vfs::{Dentry, FdTable, File};
 
-/// How a process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Exited(i32),
-    Signaled(i32),
-}
-
-impl ExitStatus {
-    /// The status a shell reports: the code, or 128 + the signal.
-    pub fn shell_code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(c) => c & 0xff,
-            ExitStatus::Signaled(s) => 128 + s,
-        }
-    }
-}
+pub use super::process::ExitStatus as Status;
 
 /// Credentials inside the sandbox (root by default; nothing here maps to host ids).
 #[derive(Clone, Debug, Default)]
@@ -42,42 +33,34 @@ pub struct Creds {
     pub groups: Vec<u32>,
 }
 
-/// Root, working directory and umask.
+/// Root, working directory and umask; shared between tasks created with `CLONE_FS`.
 pub struct FsContext {
     pub root: Arc<Dentry>,
     pub cwd: Arc<Dentry>,
     pub umask: u32,
 }
 
-/// Signal dispositions and mask (delivery arrives with the signals work).
-pub struct Signals {
-    pub actions: [SigAction; 64],
-    pub mask: u64,
-    pub altstack: [u64; 3],
-}
-
-pub const RLIMIT_COUNT: usize = 16;
-
 pub struct Task {
     pub kernel: Arc<Kernel>,
     pub tid: i32,
-    pub tgid: i32,
-    pub ppid: i32,
-    pub pgid: i32,
-    pub sid: i32,
+    pub process: Arc<Process>,
+    pub thread: Arc<Thread>,
     pub cpu: CpuState,
     pub mm: Arc<MemoryManager>,
-    ctx: Box<dyn Context>,
-    pub files: FdTable,
-    pub fs: FsContext,
+    pub(crate) ctx: Box<dyn Context>,
+    pub files: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
     pub creds: Creds,
     pub exe: Arc<Dentry>,
-    pub comm: Vec<u8>,
-    pub signals: Signals,
-    pub rlimits: [Rlimit; RLIMIT_COUNT],
+    pub altstack: AltStack,
     pub clear_child_tid: u64,
-    /// Set when the task has exited; the loop stops.
-    pub exit: Option<ExitStatus>,
+    pub robust_list: u64,
+    /// A system call interrupted with a restart code; settled when signals are delivered.
+    pub restart: Option<Errno>,
+    /// The mask to restore when the handler that interrupted `rt_sigsuspend` returns.
+    pub saved_mask: Option<u64>,
+    /// Set by `exit`: this thread leaves (the rest of the process may go on).
+    pub exiting: Option<ExitStatus>,
 }
 
 fn default_rlimits() -> [Rlimit; RLIMIT_COUNT] {
@@ -95,35 +78,161 @@ fn default_rlimits() -> [Rlimit; RLIMIT_COUNT] {
     r
 }
 
-impl Task {
-    /// The first process (pid 1): loads `path` with `argv` and `envp`.
-    pub fn new_init(kernel: Arc<Kernel>, files: FdTable, cwd: Arc<Dentry>, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<Task, LoadError> {
-        let root = kernel.root.clone();
-        let creds = Creds::default();
-        let image = loader::load(&kernel, ExecRequest { root: &root, cwd: &cwd, path, argv, envp, uid: creds.euid, gid: creds.egid })?;
-        let ctx = kernel.platform.new_context();
-        let mut task = Task {
-            tid: 1,
-            tgid: 1,
-            ppid: 0,
-            pgid: 1,
-            sid: 1,
-            cpu: CpuState::new(),
-            mm: image.mm.clone(),
-            ctx,
-            files,
-            fs: FsContext { root, cwd, umask: 0o022 },
-            creds,
-            exe: image.exe.clone(),
-            comm: Vec::new(),
-            signals: Signals { actions: [SigAction::default(); 64], mask: 0, altstack: [0, libc::SS_DISABLE as u64, 0] },
-            rlimits: default_rlimits(),
-            clear_child_tid: 0,
-            exit: None,
-            kernel,
+/// The memory a new task starts with.
+pub enum NewMemory {
+    /// The same address space as its creator (threads).
+    Shared(Arc<MemoryManager>),
+    /// A copy of its creator's memory, mapped into a new address space on the new thread.
+    Copy(MmCopy),
+}
+
+/// Everything a task created by `clone` needs, prepared by its creator.
+pub struct NewTask {
+    pub kernel: Arc<Kernel>,
+    pub process: Arc<Process>,
+    pub thread: Arc<Thread>,
+    pub cpu: CpuState,
+    /// The creator's floating-point state, for a new address space.
+    pub fpu: Option<platform::FpState>,
+    pub memory: NewMemory,
+    pub ctx: Box<dyn Context>,
+    pub files: Arc<Mutex<FdTable>>,
+    pub fs: Arc<Mutex<FsContext>>,
+    pub creds: Creds,
+    pub exe: Arc<Dentry>,
+    pub altstack: AltStack,
+    pub clear_child_tid: u64,
+    /// Where to write the child's tid in its own memory (`CLONE_CHILD_SETTID`).
+    pub child_settid: u64,
+}
+
+impl NewTask {
+    /// Starts the task on a thread of its own.
+    pub fn spawn(self) -> std::io::Result<()> {
+        self.kernel.table.lock().unwrap().live_threads += 1;
+        let kernel = self.kernel.clone();
+        let tid = self.thread.tid;
+        let r = std::thread::Builder::new().name(format!("task-{tid}")).spawn(move || {
+            let kernel = self.kernel.clone();
+            let process = self.process.clone();
+            let thread = self.thread.clone();
+            match self.start() {
+                Ok(task) => task.run(),
+                Err(e) => {
+                    tracing::error!(tid, "starting a task: {e:?}");
+                    process.exit_group(ExitStatus::Signaled(libc::SIGKILL));
+                    retire_thread(&kernel, &process, &thread, ExitStatus::Signaled(libc::SIGKILL));
+                }
+            }
+        });
+        if r.is_err() {
+            kernel.table.lock().unwrap().live_threads -= 1;
+        }
+        r.map(|_| ())
+    }
+
+    /// On the task's own thread: builds its address space and becomes a task.
+    fn start(self) -> SysResult<Task> {
+        let mm = match self.memory {
+            NewMemory::Shared(mm) => mm,
+            NewMemory::Copy(copy) => {
+                let space = self.kernel.platform.new_address_space().map_err(|e| {
+                    tracing::error!("creating an address space: {e}");
+                    Errno::ENOMEM
+                })?;
+                Arc::new(MemoryManager::from_copy(copy, space, self.kernel.memfile.clone())?)
+            }
         };
-        task.start_image(image);
-        Ok(task)
+        if self.child_settid != 0 {
+            mm.write_val(self.child_settid, &self.thread.tid)?;
+        }
+        let mut ctx = self.ctx;
+        let mut cpu = self.cpu;
+        if let Some(fpu) = self.fpu {
+            ctx.set_fpu(mm.space(), &fpu).map_err(|_| Errno::ENOMEM)?;
+            cpu.reset_fpu = false;
+        }
+        Ok(Task {
+            tid: self.thread.tid,
+            kernel: self.kernel,
+            process: self.process,
+            thread: self.thread,
+            cpu,
+            mm,
+            ctx,
+            files: self.files,
+            fs: self.fs,
+            creds: self.creds,
+            exe: self.exe,
+            altstack: self.altstack,
+            clear_child_tid: self.clear_child_tid,
+            robust_list: 0,
+            restart: None,
+            saved_mask: None,
+            exiting: None,
+        })
+    }
+}
+
+impl Task {
+    /// Starts the first process (pid 1) on its own thread, loading `path`. Returns once the
+    /// program is loaded (or failed to load).
+    pub fn spawn_init(kernel: Arc<Kernel>, files: FdTable, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), LoadError> {
+        let (tx, rx) = mpsc::channel();
+        let pid = {
+            let mut table = kernel.table.lock().unwrap();
+            let pid = table.allocate().ok_or(LoadError::from(Errno::EAGAIN))?;
+            table.live_threads += 1;
+            pid
+        };
+        let k = kernel.clone();
+        let thread = std::thread::Builder::new().name("task-1".into()).spawn(move || {
+            let root = k.root.clone();
+            let creds = Creds::default();
+            let request = ExecRequest { root: &root, cwd: &root, path, argv, envp, uid: creds.euid, gid: creds.egid };
+            let image = match loader::load(&k, request) {
+                Ok(image) => image,
+                Err(e) => {
+                    k.table.lock().unwrap().live_threads -= 1;
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let process = Process::new(pid, 0, pid, pid, [SigAction::default(); 64], default_rlimits());
+            let ctx = k.platform.new_context();
+            let thread = Thread::new(pid, 0, ctx.interrupter());
+            process.state.lock().unwrap().threads.push(thread.clone());
+            k.table.lock().unwrap().processes.insert(pid, process.clone());
+            let fs = FsContext { root: root.clone(), cwd: root.clone(), umask: 0o022 };
+            let mut task = Task {
+                kernel: k.clone(),
+                tid: pid,
+                process,
+                thread,
+                cpu: CpuState::new(),
+                mm: image.mm.clone(),
+                ctx,
+                files: Arc::new(Mutex::new(files)),
+                fs: Arc::new(Mutex::new(fs)),
+                creds,
+                exe: image.exe.clone(),
+                altstack: AltStack::default(),
+                clear_child_tid: 0,
+                robust_list: 0,
+                restart: None,
+                saved_mask: None,
+                exiting: None,
+            };
+            task.start_image(image);
+            let _ = tx.send(Ok(()));
+            task.run();
+        });
+        if let Err(e) = thread {
+            kernel.table.lock().unwrap().live_threads -= 1;
+            tracing::error!("starting the first task: {e}");
+            return Err(Errno::EAGAIN.into());
+        }
+        rx.recv().unwrap_or(Err(LoadError::from(Errno::EIO)))
     }
 
     /// Switches the task to a freshly loaded program.
@@ -136,27 +245,154 @@ impl Task {
         self.cpu.regs.eflags = 0x202;
         self.mm = image.mm;
         self.exe = image.exe;
-        self.comm = image.name.into_iter().take(15).collect();
+        self.process.state.lock().unwrap().comm = image.name.into_iter().take(15).collect();
+    }
+
+    pub fn files(&self) -> MutexGuard<'_, FdTable> {
+        self.files.lock().unwrap()
+    }
+
+    /// The open file behind `fd`, or `EBADF`.
+    pub fn file(&self, fd: i32) -> SysResult<Arc<File>> {
+        self.files().get(fd)
+    }
+
+    pub fn fs(&self) -> MutexGuard<'_, FsContext> {
+        self.fs.lock().unwrap()
+    }
+
+    pub fn rlimit(&self, resource: u32) -> Rlimit {
+        self.process.rlimit(resource)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.process.pid
+    }
+
+    /// Whether the thread must stop running application code for good.
+    fn leaving(&self) -> bool {
+        self.exiting.is_some() || self.process.state.lock().unwrap().group_exit.is_some()
     }
 
     /// Runs the task until it exits.
-    pub fn run(&mut self) -> ExitStatus {
+    pub fn run(mut self) {
         loop {
+            if self.leaving() {
+                break;
+            }
+            self.deliver_signals();
+            if self.leaving() {
+                break;
+            }
             match self.ctx.switch(self.mm.space(), &mut self.cpu) {
-                Ok(Event::Syscall) => syscalls::dispatch(self),
-                Ok(Event::Fault { signo, code, addr }) => {
-                    tracing::debug!(signo, code, addr = format_args!("{addr:#x}"), rip = format_args!("{:#x}", self.cpu.regs.rip), "fault");
-                    // Without handlers yet, a fault signal has its default action: terminate.
-                    self.exit = Some(ExitStatus::Signaled(signo));
-                }
+                Ok(Event::Syscall) => syscalls::dispatch(&mut self),
+                Ok(Event::Fault { signo, code, addr }) => self.fault(signo, code, addr),
+                Ok(Event::Interrupted) => {}
                 Err(e) => {
-                    tracing::error!("platform failure: {e}");
-                    self.exit = Some(ExitStatus::Signaled(libc::SIGKILL));
+                    tracing::error!(tid = self.tid, "platform failure: {e}");
+                    self.process.exit_group(ExitStatus::Signaled(libc::SIGKILL));
                 }
             }
-            if let Some(status) = self.exit {
-                return status;
+        }
+        self.exit_thread();
+    }
+
+    /// A synchronous fault: the signal goes to this thread. If it is blocked or ignored, the
+    /// process dies of it, as Linux's `force_sig` does.
+    fn fault(&mut self, signo: i32, code: i32, addr: u64) {
+        tracing::debug!(tid = self.tid, signo, code, addr = format_args!("{addr:#x}"), rip = format_args!("{:#x}", self.cpu.regs.rip), "fault");
+        let act = self.process.action(signo);
+        if self.thread.blocks(signo) || act.handler == libc::SIG_IGN as u64 {
+            self.process.exit_group(ExitStatus::Signaled(signo));
+            return;
+        }
+        self.thread.signals.lock().unwrap().pending.push(SigInfo::fault(signo, code, addr));
+    }
+
+    /// Leaves: clears the tid word for joiners, and if this was the process's last thread,
+    /// turns the process into a zombie and tells its parent.
+    fn exit_thread(self) {
+        if self.clear_child_tid != 0 && self.mm.write_val(self.clear_child_tid, &0u32).is_ok() {
+            crate::syscalls::futex_wake(&self, self.clear_child_tid, 1);
+        }
+        let status = self
+            .process
+            .state
+            .lock()
+            .unwrap()
+            .group_exit
+            .or(self.exiting)
+            .unwrap_or(ExitStatus::Exited(0));
+        let kernel = self.kernel.clone();
+        let (process, thread) = (self.process.clone(), self.thread.clone());
+        drop(self);
+        retire_thread(&kernel, &process, &thread, status);
+    }
+}
+
+/// Removes a thread from its process and the kernel; the last one out ends the process.
+fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thread>, status: ExitStatus) {
+    let mut table = kernel.table.lock().unwrap();
+    table.live_threads -= 1;
+    if thread.tid != process.pid {
+        table.tids.remove(&thread.tid);
+    }
+    let last = {
+        let mut st = process.state.lock().unwrap();
+        st.threads.retain(|t| !Arc::ptr_eq(t, thread));
+        st.threads.is_empty() && st.zombie.is_none()
+    };
+    if last {
+        end_process(kernel, &mut table, process, status);
+    }
+    drop(table);
+    kernel.events.notify();
+}
+
+/// The last thread has gone: reparent the children, become a zombie, tell the parent.
+fn end_process(kernel: &Kernel, table: &mut super::PidTable, process: &Arc<Process>, status: ExitStatus) {
+    let pid = process.pid;
+    let (ppid, children, exit_signal) = {
+        let mut st = process.state.lock().unwrap();
+        st.zombie = Some(status);
+        st.vfork_done = true;
+        (st.ppid, std::mem::take(&mut st.children), st.exit_signal)
+    };
+    if pid == 1 {
+        // The sandbox's init is gone: like a pid namespace, everything else dies with it.
+        for p in table.processes.values().filter(|p| p.pid != 1) {
+            p.exit_group(ExitStatus::Signaled(libc::SIGKILL));
+        }
+    } else if let Some(init) = table.processes.get(&1).cloned() {
+        for child in &children {
+            if let Some(c) = table.processes.get(child) {
+                let zombie = {
+                    let mut cs = c.state.lock().unwrap();
+                    cs.ppid = 1;
+                    cs.zombie.is_some()
+                };
+                init.state.lock().unwrap().children.insert(*child);
+                if zombie {
+                    init.send(SigInfo::kernel(libc::SIGCHLD));
+                }
             }
         }
     }
+    let Some(parent) = table.processes.get(&ppid).cloned() else {
+        return;
+    };
+    let act = parent.action(libc::SIGCHLD);
+    if exit_signal == libc::SIGCHLD && (act.handler == libc::SIG_IGN as u64 || act.flags & SA_NOCLDWAIT != 0) {
+        // Nobody will wait: reap at once.
+        parent.state.lock().unwrap().children.remove(&pid);
+        table.processes.remove(&pid);
+        table.tids.remove(&pid);
+        return;
+    }
+    if exit_signal > 0 {
+        let mut info = SigInfo::child(pid, status);
+        info.signo = exit_signal;
+        parent.send(info);
+    }
+    kernel.events.notify();
 }

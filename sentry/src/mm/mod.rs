@@ -50,7 +50,46 @@ pub struct Vma {
     pub shared: bool,
     /// Offset in the memory file of the VMA's first byte.
     pub offset: u64,
+    /// The memory-file range the pages come from, shared by every VMA cut from it (and, for
+    /// shared mappings, by other address spaces): it returns to the pool when the last goes.
+    pub backing: Arc<Backing>,
     pub kind: VmaKind,
+}
+
+/// A range of the memory file handed out for one mapping.
+#[derive(Debug)]
+pub struct Backing {
+    mf: Arc<MemoryFile>,
+    offset: u64,
+    len: u64,
+}
+
+impl Backing {
+    fn allocate(mf: &Arc<MemoryFile>, len: u64) -> SysResult<Arc<Backing>> {
+        let offset = mf.allocate(len)?;
+        Ok(Arc::new(Backing { mf: mf.clone(), offset, len }))
+    }
+}
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        self.mf.free(self.offset, self.len);
+    }
+}
+
+impl std::fmt::Debug for MemoryFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MemoryFile(fd {})", self.fd())
+    }
+}
+
+/// A copy of an address space's mappings, made at fork, waiting for the child's address space.
+pub struct MmCopy {
+    vmas: Vec<(u64, Vma)>,
+    brk_start: u64,
+    brk: u64,
+    mmap_base: u64,
+    max_addr: u64,
 }
 
 struct State {
@@ -142,19 +181,23 @@ impl MemoryManager {
     }
 
     /// Removes `[addr, end)` from the tree and returns the memory-file ranges it covered.
-    fn remove_range(st: &mut State, addr: u64, end: u64) -> Vec<(u64, u64)> {
+    fn remove_range(st: &mut State, addr: u64, end: u64) -> Vec<(u64, Vma)> {
         Self::split_at(st, addr);
         Self::split_at(st, end);
         let starts: Vec<u64> = st.vmas.range(addr..end).map(|(&s, _)| s).collect();
         starts
             .into_iter()
-            .filter_map(|s| st.vmas.remove(&s).map(|v| (v.offset, v.end - s)))
+            .filter_map(|s| st.vmas.remove(&s).map(|v| (s, v)))
             .collect()
     }
 
-    fn release(&self, ranges: Vec<(u64, u64)>) {
-        for (offset, len) in ranges {
-            self.mf.free(offset, len);
+    /// Drops removed VMAs. Private pages are released at once; the file range itself goes back
+    /// to the pool when nothing uses its backing any more.
+    fn release(&self, removed: Vec<(u64, Vma)>) {
+        for (start, v) in removed {
+            if !v.shared {
+                self.mf.zero(v.offset, v.end - start);
+            }
         }
     }
 
@@ -178,12 +221,10 @@ impl MemoryManager {
         } else {
             self.find_free(&st, page_down(addr), len)?
         };
-        let offset = self.mf.allocate(len)?;
-        if let Err(e) = self.space.map(addr, len, prot, offset) {
-            self.mf.free(offset, len);
-            return Err(platform_err(e));
-        }
-        st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, kind });
+        let backing = Backing::allocate(&self.mf, len)?;
+        let offset = backing.offset;
+        self.space.map(addr, len, prot, offset).map_err(platform_err)?;
+        st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, backing, kind });
         Ok(addr)
     }
 
@@ -385,6 +426,15 @@ impl MemoryManager {
         (done, Ok(()))
     }
 
+    /// Where the byte at `addr` lives in the memory file (futex keys).
+    pub fn translate(&self, addr: u64) -> SysResult<u64> {
+        let st = self.state.lock().unwrap();
+        match st.vmas.range(..=addr).next_back() {
+            Some((&s, v)) if addr < v.end && v.prot != 0 => Ok(v.offset + (addr - s)),
+            _ => Err(Errno::EFAULT),
+        }
+    }
+
     /// Copies application memory at `addr` into `buf`.
     pub fn copy_in(&self, addr: u64, buf: &mut [u8]) -> SysResult<()> {
         let len = buf.len();
@@ -450,13 +500,32 @@ impl MemoryManager {
     }
 }
 
-impl Drop for MemoryManager {
-    fn drop(&mut self) {
-        // Each address space owns its pages; the stub goes with the platform's address space.
-        let st = self.state.get_mut().unwrap();
-        for (start, v) in std::mem::take(&mut st.vmas) {
-            self.mf.free(v.offset, v.end - start);
+impl MemoryManager {
+    /// fork(2): a copy of every mapping. Private pages are copied now (an eager copy; copy-on-write
+    /// is a later optimisation); shared mappings keep their pages.
+    pub fn fork_copy(&self) -> SysResult<MmCopy> {
+        let st = self.state.lock().unwrap();
+        let mut vmas = Vec::with_capacity(st.vmas.len());
+        for (&start, v) in &st.vmas {
+            let mut copy = v.clone();
+            if !v.shared {
+                let len = v.end - start;
+                copy.backing = Backing::allocate(&self.mf, len)?;
+                copy.offset = copy.backing.offset;
+                self.mf.copy(v.offset, copy.offset, len);
+            }
+            vmas.push((start, copy));
         }
+        Ok(MmCopy { vmas, brk_start: st.brk_start, brk: st.brk, mmap_base: st.mmap_base, max_addr: self.max_addr })
+    }
+
+    /// Builds the child's memory manager from a fork copy, mapping everything into `space`.
+    pub fn from_copy(copy: MmCopy, space: Arc<dyn AddressSpace>, mf: Arc<MemoryFile>) -> SysResult<MemoryManager> {
+        for (start, v) in &copy.vmas {
+            space.map(*start, v.end - start, v.prot, v.offset).map_err(platform_err)?;
+        }
+        let state = State { vmas: copy.vmas.into_iter().collect(), brk_start: copy.brk_start, brk: copy.brk, mmap_base: copy.mmap_base };
+        Ok(MemoryManager { space, mf, max_addr: copy.max_addr, state: Mutex::new(state) })
     }
 }
 

@@ -5,13 +5,16 @@
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use syscall_tables::nr;
 
 use super::{Args, Support, Table};
 use crate::abi::{Iovec, Stat, Statx, StatxTimestamp};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::signal::{SigInfo, ERESTARTSYS};
 use crate::kernel::task::Task;
+use crate::fs::pipe::{Pipe, PipeEnd};
 use crate::vfs::walk::Walker;
 use crate::vfs::{Dentry, File, FileOps, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
 
@@ -90,6 +93,8 @@ pub static HANDLERS: Table = &[
     (nr::STATFS, sys_statfs, Support::Partial("sizes are nominal")),
     (nr::FSTATFS, sys_fstatfs, Support::Partial("sizes are nominal")),
     (nr::FADVISE64, sys_fadvise64, Support::Partial("advice is validated and ignored")),
+    (nr::PIPE, sys_pipe, Support::Full),
+    (nr::PIPE2, sys_pipe2, Support::Partial("O_DIRECT (packet mode) is accepted as a byte stream")),
     (nr::FSYNC, sys_fsync, Support::Full),
     (nr::FDATASYNC, sys_fsync, Support::Full),
     (nr::SYNC, sys_sync, Support::Full),
@@ -112,9 +117,9 @@ impl Task {
     /// The directory a relative path is resolved from.
     fn start_dir(&self, dirfd: i32, path: &[u8]) -> SysResult<Arc<Dentry>> {
         if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
-            return Ok(self.fs.cwd.clone());
+            return Ok(self.fs().cwd.clone());
         }
-        let file = self.files.get(dirfd)?;
+        let file = self.file(dirfd)?;
         let d = file.dentry.clone().ok_or(Errno::ENOTDIR)?;
         if !d.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -128,7 +133,8 @@ impl Task {
             return Err(Errno::ENOENT);
         }
         let start = self.start_dir(dirfd, path)?;
-        Walker { root: &self.fs.root }.resolve(&start, path, follow)
+        let root = self.fs().root.clone();
+        Walker { root: &root }.resolve(&start, path, follow)
     }
 
     /// Resolves the `(dirfd, path, flags)` of the `*at` calls: `AT_SYMLINK_NOFOLLOW` and
@@ -137,15 +143,15 @@ impl Task {
         let path = self.read_path(path_addr)?;
         if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
             if dirfd == libc::AT_FDCWD {
-                return Ok(self.fs.cwd.clone());
+                return Ok(self.fs().cwd.clone());
             }
-            return self.files.get(dirfd)?.dentry.clone().ok_or(Errno::EBADF);
+            return self.file(dirfd)?.dentry.clone().ok_or(Errno::EBADF);
         }
         self.lookup(dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
     }
 
     fn nofile(&self) -> u64 {
-        self.rlimits[libc::RLIMIT_NOFILE as usize].cur
+        self.rlimit(libc::RLIMIT_NOFILE).cur
     }
 
     /// The stat of what `(dirfd, path, flags)` names; with `AT_EMPTY_PATH` and an fd that has
@@ -153,30 +159,30 @@ impl Task {
     fn stat_at(&self, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<Stat> {
         let path = self.read_path(path_addr)?;
         if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && dirfd != libc::AT_FDCWD {
-            return self.files.get(dirfd)?.ops.stat();
+            return self.file(dirfd)?.ops.stat();
         }
         self.lookup_at(dirfd, path_addr, flags)?.inode.stat()
     }
 }
 
 fn sys_read(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     read_to_user(t, &file, None, a.u64(1), a.usize(2))
 }
 
 fn sys_write(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     write_from_user(t, &file, None, a.u64(1), a.usize(2))
 }
 
 fn sys_pread64(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let offset = positional(&file, a.i64(3))?;
     read_to_user(t, &file, Some(offset), a.u64(1), a.usize(2))
 }
 
 fn sys_pwrite64(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let offset = positional(&file, a.i64(3))?;
     write_from_user(t, &file, Some(offset), a.u64(1), a.usize(2))
 }
@@ -188,6 +194,28 @@ fn positional(file: &File, offset: i64) -> SysResult<u64> {
     u64::try_from(offset).map_err(|_| Errno::EINVAL)
 }
 
+/// Runs `op` until it stops answering `EAGAIN`, sleeping in between unless the file is
+/// non-blocking. A signal ends the wait with `ERESTARTSYS`.
+fn blocking<T>(t: &Task, file: &File, mut op: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+    loop {
+        let seen = t.kernel.events.generation();
+        match op() {
+            Err(Errno::EAGAIN) if file.flags() & libc::O_NONBLOCK == 0 => {
+                if t.signal_pending() {
+                    return Err(ERESTARTSYS);
+                }
+                // Host descriptors change without telling the sentry: look again soon.
+                let deadline = file.ops.polls_host().then(|| Instant::now() + HOST_POLL_INTERVAL);
+                t.kernel.events.wait(seen, deadline);
+            }
+            r => return r,
+        }
+    }
+}
+
+/// How often a task blocked on a host descriptor looks at it again.
+const HOST_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Reads into application memory at `addr`; `at` is an explicit offset (pread) or None for
 /// the file position. A fault after some bytes returns the count done.
 fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize) -> SysResult {
@@ -195,14 +223,17 @@ fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize)
         return Err(Errno::EBADF);
     }
     let count = count.min(MAX_RW_COUNT);
-    let mut pos = file.offset.lock().unwrap();
     let seekable = file.ops.seekable();
-    let start = at.unwrap_or(*pos);
+    // Streams have no position to protect, and their reads may sleep: no lock for them.
+    let mut pos = seekable.then(|| file.offset.lock().unwrap());
+    let start = at.or(pos.as_deref().copied()).unwrap_or(0);
     let mut buf = vec![0u8; count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
         let want = (count - done).min(CHUNK);
-        let n = match file.ops.read(start + done as u64, &mut buf[..want]) {
+        let offset = start + done as u64;
+        let r = if done == 0 { blocking(t, file, || file.ops.read(offset, &mut buf[..want])) } else { file.ops.read(offset, &mut buf[..want]) };
+        let n = match r {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -220,7 +251,7 @@ fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize)
             break;
         }
     }
-    if at.is_none() && seekable {
+    if let (None, Some(pos)) = (at, pos.as_deref_mut()) {
         *pos = start + done as u64;
     }
     Ok(done as u64)
@@ -231,8 +262,6 @@ fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usi
         return Err(Errno::EBADF);
     }
     let count = count.min(MAX_RW_COUNT);
-    let mut pos = file.offset.lock().unwrap();
-    let start = at.unwrap_or(*pos);
     let mut buf = vec![0u8; count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
@@ -244,20 +273,53 @@ fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usi
             }
             break;
         }
-        let n = match file.ops.write(start + done as u64, &buf[..got]) {
+        let sent = match write_buf(t, file, at.map(|o| o + done as u64), &buf[..got]) {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        done += n;
-        if n < got || got < want {
+        done += sent;
+        if sent < got || got < want {
             break;
         }
     }
-    if at.is_none() && file.ops.seekable() {
-        *pos = start + done as u64;
-    }
     Ok(done as u64)
+}
+
+/// Writes a sentry buffer at `at` or the file position (which it advances), blocking while a
+/// stream is full. `EPIPE` also raises `SIGPIPE`, as Linux does.
+fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> SysResult<usize> {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let seekable = file.ops.seekable();
+    let mut pos = seekable.then(|| file.offset.lock().unwrap());
+    let start = at.or(pos.as_deref().copied()).unwrap_or(0);
+    let mut sent = 0;
+    // A stream may take part of the buffer; keep offering the rest.
+    while sent < buf.len() {
+        let offset = start + sent as u64;
+        match blocking(t, file, || file.ops.write(offset, &buf[sent..])) {
+            Ok(0) => break,
+            Ok(n) => sent += n,
+            Err(e) => {
+                if e == Errno::EPIPE {
+                    t.thread.send(SigInfo::user(libc::SIGPIPE, t.pid(), t.creds.uid));
+                }
+                if sent == 0 {
+                    return Err(e);
+                }
+                break;
+            }
+        }
+        if seekable {
+            break;
+        }
+    }
+    if let (None, Some(pos)) = (at, pos.as_deref_mut()) {
+        *pos = start + sent as u64;
+    }
+    Ok(sent)
 }
 
 fn read_iovecs(t: &Task, addr: u64, count: i32) -> SysResult<Vec<Iovec>> {
@@ -277,7 +339,7 @@ fn read_iovecs(t: &Task, addr: u64, count: i32) -> SysResult<Vec<Iovec>> {
 
 /// readv/preadv: fills each iovec in turn, stopping at the first short transfer.
 fn readv_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
     let mut done = 0u64;
     for iov in iovs.iter().filter(|v| v.len > 0) {
@@ -298,7 +360,7 @@ fn readv_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
 }
 
 fn writev_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
     // Gather into one buffer so a stream sees one write, as writev guarantees.
     let total: u64 = iovs.iter().map(|v| v.len).sum();
@@ -316,16 +378,10 @@ fn writev_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
                 break;
             }
         }
-        if !file.writable() {
-            return Err(Errno::EBADF);
+        if buf.is_empty() {
+            return if file.writable() { Ok(0) } else { Err(Errno::EBADF) };
         }
-        let mut pos = file.offset.lock().unwrap();
-        let offset = at.unwrap_or(*pos);
-        let n = if buf.is_empty() { 0 } else { file.ops.write(offset, &buf)? };
-        if at.is_none() && file.ops.seekable() {
-            *pos = offset + n as u64;
-        }
-        return Ok(n as u64);
+        return write_buf(t, &file, at, &buf).map(|n| n as u64);
     }
     let mut done = 0u64;
     for iov in iovs.iter().filter(|v| v.len > 0) {
@@ -353,19 +409,19 @@ fn sys_writev(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_preadv(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let offset = positional(&file, a.i64(3))?;
     readv_common(t, a, Some(offset))
 }
 
 fn sys_pwritev(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let offset = positional(&file, a.i64(3))?;
     writev_common(t, a, Some(offset))
 }
 
 fn sys_lseek(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     if !file.ops.seekable() {
         return Err(Errno::ESPIPE);
     }
@@ -435,7 +491,7 @@ fn open_common(t: &mut Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResul
     };
     let file = File::new(ops, Some(dentry), flags);
     let limit = t.nofile();
-    let fd = t.files.install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    let fd = t.files().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
     Ok(fd as u64)
 }
 
@@ -496,7 +552,7 @@ fn sys_openat2(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_close(t: &mut Task, a: &Args) -> SysResult {
-    t.files.remove(a.fd(0))?;
+    t.files().remove(a.fd(0))?;
     Ok(0)
 }
 
@@ -507,13 +563,13 @@ fn sys_close_range(t: &mut Task, a: &Args) -> SysResult {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
-    for fd in t.files.fds() {
+    for fd in t.files().fds() {
         let n = fd.unsigned_abs();
         if n >= first && n <= last {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {
-                t.files.set_cloexec(fd, true)?;
+                t.files().set_cloexec(fd, true)?;
             } else {
-                t.files.remove(fd)?;
+                t.files().remove(fd)?;
             }
         }
     }
@@ -521,7 +577,7 @@ fn sys_close_range(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_fstat(t: &mut Task, a: &Args) -> SysResult {
-    let st = t.files.get(a.fd(0))?.ops.stat()?;
+    let st = t.file(a.fd(0))?.ops.stat()?;
     t.mm.write_val(a.u64(1), &st)?;
     Ok(0)
 }
@@ -582,7 +638,7 @@ fn sys_statx(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_getdents64(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     if file.flags() & libc::O_PATH != 0 {
         return Err(Errno::EBADF);
     }
@@ -619,7 +675,7 @@ fn readlink_common(t: &mut Task, dirfd: i32, path_addr: u64, buf: u64, size: i32
     let size = usize::try_from(size).ok().filter(|&s| s > 0).ok_or(Errno::EINVAL)?;
     let path = t.read_path(path_addr)?;
     let d = if path.is_empty() {
-        t.files.get(dirfd)?.dentry.clone().ok_or(Errno::ENOENT)?
+        t.file(dirfd)?.dentry.clone().ok_or(Errno::ENOENT)?
     } else {
         t.lookup(dirfd, &path, false)?
     };
@@ -681,7 +737,10 @@ fn sys_faccessat2(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_getcwd(t: &mut Task, a: &Args) -> SysResult {
-    let mut path = t.fs.cwd.path_from(&t.fs.root);
+    let mut path = {
+        let fs = t.fs();
+        fs.cwd.path_from(&fs.root)
+    };
     path.push(0);
     if a.usize(1) < path.len() {
         return Err(Errno::ERANGE);
@@ -696,26 +755,26 @@ fn sys_chdir(t: &mut Task, a: &Args) -> SysResult {
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    t.fs.cwd = d;
+    t.fs().cwd = d;
     Ok(0)
 }
 
 fn sys_fchdir(t: &mut Task, a: &Args) -> SysResult {
-    let d = t.files.get(a.fd(0))?.dentry.clone().ok_or(Errno::ENOTDIR)?;
+    let d = t.file(a.fd(0))?.dentry.clone().ok_or(Errno::ENOTDIR)?;
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    t.fs.cwd = d;
+    t.fs().cwd = d;
     Ok(0)
 }
 
 fn sys_ioctl(t: &mut Task, a: &Args) -> SysResult {
     let fd = a.fd(0);
-    let file = t.files.get(fd)?;
+    let file = t.file(fd)?;
     let request = a.u32(1);
     match u64::from(request) {
-        libc::FIOCLEX => t.files.set_cloexec(fd, true).map(|_| 0),
-        libc::FIONCLEX => t.files.set_cloexec(fd, false).map(|_| 0),
+        libc::FIOCLEX => t.files().set_cloexec(fd, true).map(|_| 0),
+        libc::FIONCLEX => t.files().set_cloexec(fd, false).map(|_| 0),
         libc::FIONBIO => {
             let on: i32 = t.mm.read_val(a.u64(2))?;
             let flags = file.flags();
@@ -728,7 +787,7 @@ fn sys_ioctl(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
     let fd = a.fd(0);
-    let file = t.files.get(fd)?;
+    let file = t.file(fd)?;
     let limit = t.nofile();
     match a.i32(1) {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
@@ -737,10 +796,10 @@ fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             let cloexec = a.i32(1) == libc::F_DUPFD_CLOEXEC;
-            Ok(t.files.install(file, cloexec, min, limit)? as u64)
+            Ok(t.files().install(file, cloexec, min, limit)? as u64)
         }
-        libc::F_GETFD => Ok(u64::from(t.files.cloexec(fd)?)),
-        libc::F_SETFD => t.files.set_cloexec(fd, a.i32(2) & libc::FD_CLOEXEC != 0).map(|_| 0),
+        libc::F_GETFD => Ok(u64::from(t.files().cloexec(fd)?)),
+        libc::F_SETFD => t.files().set_cloexec(fd, a.i32(2) & libc::FD_CLOEXEC != 0).map(|_| 0),
         libc::F_GETFL => Ok(file.flags() as u32 as u64),
         libc::F_SETFL => {
             file.set_status_flags(a.i32(2));
@@ -756,24 +815,26 @@ fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         libc::F_GETOWN => Ok(0),
+        libc::F_GETPIPE_SZ => pipe_end(&file).map(|p| p.capacity() as u64),
+        libc::F_SETPIPE_SZ => pipe_end(&file)?.set_capacity(usize::try_from(a.u64(2)).map_err(|_| Errno::EINVAL)?).map(|n| n as u64),
         _ => Err(Errno::EINVAL),
     }
 }
 
 fn sys_dup(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     let limit = t.nofile();
-    Ok(t.files.install(file, false, 0, limit)? as u64)
+    Ok(t.files().install(file, false, 0, limit)? as u64)
 }
 
 fn sys_dup2(t: &mut Task, a: &Args) -> SysResult {
     let (old, new) = (a.fd(0), a.fd(1));
-    let file = t.files.get(old)?;
+    let file = t.file(old)?;
     if old == new {
         return Ok(new as u64);
     }
     let limit = t.nofile();
-    t.files.install_at(new, file, false, limit)?;
+    t.files().install_at(new, file, false, limit)?;
     Ok(new as u64)
 }
 
@@ -782,15 +843,16 @@ fn sys_dup3(t: &mut Task, a: &Args) -> SysResult {
     if flags & !libc::O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
-    let file = t.files.get(old)?;
+    let file = t.file(old)?;
     let limit = t.nofile();
-    t.files.install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
+    t.files().install_at(new, file, flags & libc::O_CLOEXEC != 0, limit)?;
     Ok(new as u64)
 }
 
 fn sys_umask(t: &mut Task, a: &Args) -> SysResult {
-    let old = t.fs.umask;
-    t.fs.umask = a.u32(0) & 0o777;
+    let mut fs = t.fs();
+    let old = fs.umask;
+    fs.umask = a.u32(0) & 0o777;
     Ok(u64::from(old))
 }
 
@@ -802,14 +864,14 @@ fn sys_read_only_path(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_read_only_at(t: &mut Task, a: &Args) -> SysResult {
     if a.fd(0) != libc::AT_FDCWD {
-        t.files.get(a.fd(0))?;
+        t.file(a.fd(0))?;
     }
     t.read_path(a.u64(1))?;
     Err(Errno::EROFS)
 }
 
 fn sys_read_only_fd(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     if file.dentry.is_none() {
         return Err(Errno::EINVAL);
     }
@@ -818,14 +880,14 @@ fn sys_read_only_fd(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_utimensat(t: &mut Task, a: &Args) -> SysResult {
     if a.u64(1) == 0 {
-        t.files.get(a.fd(0))?;
+        t.file(a.fd(0))?;
         return Err(Errno::EROFS);
     }
     sys_read_only_at(t, a)
 }
 
 fn sys_fsync(t: &mut Task, a: &Args) -> SysResult {
-    t.files.get(a.fd(0))?;
+    t.file(a.fd(0))?;
     Ok(0)
 }
 
@@ -841,7 +903,7 @@ fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
             t.lookup(libc::AT_FDCWD, &path, follow)?;
         }
         XattrTarget::Fd => {
-            t.files.get(a.fd(0))?;
+            t.file(a.fd(0))?;
         }
     }
     Ok(())
@@ -910,13 +972,13 @@ fn sys_statfs(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_fstatfs(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     t.mm.write_val(a.u64(1), &statfs_of(file.dentry.as_ref())?)?;
     Ok(0)
 }
 
 fn sys_fadvise64(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.files.get(a.fd(0))?;
+    let file = t.file(a.fd(0))?;
     if !file.ops.seekable() {
         return Err(Errno::ESPIPE);
     }
@@ -924,4 +986,46 @@ fn sys_fadvise64(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     Ok(0)
+}
+
+fn pipe_end(file: &File) -> SysResult<&PipeEnd> {
+    file.ops.as_any().and_then(|a| a.downcast_ref::<PipeEnd>()).ok_or(Errno::EBADF)
+}
+
+fn pipe_common(t: &mut Task, addr: u64, flags: i32) -> SysResult {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ino = t.kernel.next_ino();
+    let (r, w) = Pipe::new(t.kernel.events.clone(), ino);
+    let status = flags & libc::O_NONBLOCK;
+    let reader = File::new(Arc::new(r), None, libc::O_RDONLY | status);
+    let writer = File::new(Arc::new(w), None, libc::O_WRONLY | status);
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let limit = t.nofile();
+    let mut files = t.files();
+    let rfd = files.install(reader, cloexec, 0, limit)?;
+    let wfd = match files.install(writer, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.remove(rfd);
+            return Err(e);
+        }
+    };
+    drop(files);
+    if let Err(e) = t.mm.write_val(addr, &[rfd, wfd]) {
+        let mut files = t.files();
+        let _ = files.remove(rfd);
+        let _ = files.remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+fn sys_pipe(t: &mut Task, a: &Args) -> SysResult {
+    pipe_common(t, a.u64(0), 0)
+}
+
+fn sys_pipe2(t: &mut Task, a: &Args) -> SysResult {
+    pipe_common(t, a.u64(0), a.i32(1))
 }

@@ -49,7 +49,7 @@ fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
     if flags & libc::MAP_ANONYMOUS != 0 {
         return t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::Anon);
     }
-    let file = t.files.get(fd)?;
+    let file = t.file(fd)?;
     if !file.readable() || (shared && prot & libc::PROT_WRITE != 0 && !file.writable()) {
         return Err(Errno::EACCES);
     }
@@ -57,7 +57,8 @@ fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
     if !matches!(st.mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFCHR) {
         return Err(Errno::ENODEV);
     }
-    let name = file.dentry.as_ref().map(|d| d.path_from(&t.fs.root)).unwrap_or_default();
+    let root = t.fs().root.clone();
+    let name = file.dentry.as_ref().map(|d| d.path_from(&root)).unwrap_or_default();
     let at = t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
     // Fill from the file; pages past its end stay zero.
     let mut buf = vec![0u8; len.min(1 << 20) as usize];

@@ -8,9 +8,15 @@
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
 mod file;
+pub mod futex;
+mod identity;
 mod mm;
+mod poll;
 mod process;
+mod signal;
 mod time;
+
+pub use futex::futex_wake;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -65,11 +71,18 @@ pub struct Entry {
     pub support: Support,
 }
 
+/// Every family's handlers.
+fn all_handlers() -> impl Iterator<Item = &'static (u32, Handler, Support)> {
+    [file::HANDLERS, futex::HANDLERS, identity::HANDLERS, mm::HANDLERS, poll::HANDLERS, process::HANDLERS, signal::HANDLERS, time::HANDLERS]
+        .into_iter()
+        .flatten()
+}
+
 fn table() -> &'static [Option<Entry>] {
     static TABLE: OnceLock<Vec<Option<Entry>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![None; TABLE_SIZE];
-        for (nr, handler, support) in file::HANDLERS.iter().chain(mm::HANDLERS).chain(process::HANDLERS).chain(time::HANDLERS) {
+        for (nr, handler, support) in all_handlers() {
             t[*nr as usize] = Some(Entry { handler: *handler, support: *support });
         }
         t
@@ -109,7 +122,7 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
-    if args.nr == u64::from(nr::EXECVE) && result.is_ok() {
+    if matches!(u32::try_from(args.nr), Ok(nr::EXECVE | nr::EXECVEAT)) && result.is_ok() {
         // The registers now belong to the new program; rax starts at 0.
         t.cpu.regs.rax = 0;
     } else {
@@ -117,6 +130,12 @@ pub fn dispatch(t: &mut Task) {
             Ok(v) => v,
             Err(e) => e.as_return(),
         };
+    }
+    // Interrupted by a signal: delivery decides between restarting and EINTR.
+    if let Err(e) = result {
+        if (512..=516).contains(&e.0) {
+            t.restart = Some(e);
+        }
     }
     if let Some(call) = strace {
         let ret = match result {
@@ -166,7 +185,7 @@ mod tests {
     #[test]
     fn every_handler_is_registered_under_a_known_number_once() {
         let mut seen = std::collections::HashSet::new();
-        for (nr, _, _) in file::HANDLERS.iter().chain(mm::HANDLERS).chain(process::HANDLERS).chain(time::HANDLERS) {
+        for (nr, _, _) in all_handlers() {
             assert!(syscall_tables::by_nr(u64::from(*nr)).is_some(), "unknown number {nr}");
             assert!(seen.insert(*nr), "{} registered twice", syscall_tables::by_nr(u64::from(*nr)).unwrap().name);
         }

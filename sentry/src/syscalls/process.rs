@@ -1,72 +1,49 @@
-//! Process, identity, signal-disposition and resource system calls.
+//! Processes: creation (`fork`, `vfork`, `clone`, `clone3`), `execve`, exit, waiting for
+//! children, and the process-group and session calls.
 // Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
+use std::sync::{Arc, Mutex};
+
 use syscall_tables::nr;
 
 use super::{Args, Support, Table};
-use crate::abi::{Rlimit, SigAction, Sysinfo, Utsname};
+use crate::abi::SigAction;
 use crate::errno::{Errno, SysResult};
-use crate::fs::host::{fill_random, host_cpus};
-use crate::kernel::task::{ExitStatus, Task, RLIMIT_COUNT};
-use crate::kernel::{RELEASE, VERSION};
+use crate::kernel::process::{ExitStatus, Process, Thread};
+use crate::kernel::signal::{SigInfo, ERESTARTSYS};
+use crate::kernel::task::{FsContext, NewMemory, NewTask, Task};
 use crate::loader::{self, ExecRequest};
 
 pub static HANDLERS: Table = &[
     (nr::EXIT, sys_exit, Support::Full),
-    (nr::EXIT_GROUP, sys_exit, Support::Full),
+    (nr::EXIT_GROUP, sys_exit_group, Support::Full),
     (nr::EXECVE, sys_execve, Support::Partial("single-threaded processes")),
     (nr::EXECVEAT, sys_execveat, Support::Partial("single-threaded processes")),
+    (nr::FORK, sys_fork, Support::Partial("memory is copied eagerly, not copy-on-write")),
+    (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
+    (nr::CLONE, sys_clone, Support::Partial("no CLONE_THREAD yet; CLONE_VM without it copies")),
+    (nr::CLONE3, sys_clone3, Support::Partial("no CLONE_THREAD yet; CLONE_VM without it copies")),
+    (nr::WAIT4, sys_wait4, Support::Partial("exited children; no stopped or continued reports yet")),
+    (nr::WAITID, sys_waitid, Support::Partial("exited children; no stopped or continued reports yet")),
     (nr::GETPID, sys_getpid, Support::Full),
     (nr::GETPPID, sys_getppid, Support::Full),
     (nr::GETTID, sys_gettid, Support::Full),
     (nr::GETPGRP, sys_getpgrp, Support::Full),
     (nr::GETPGID, sys_getpgid, Support::Full),
-    (nr::SETPGID, sys_setpgid, Support::Partial("one process")),
+    (nr::SETPGID, sys_setpgid, Support::Full),
     (nr::GETSID, sys_getsid, Support::Full),
-    (nr::SETSID, sys_setsid, Support::Partial("one process")),
-    (nr::SET_TID_ADDRESS, sys_set_tid_address, Support::Full),
-    (nr::SET_ROBUST_LIST, sys_set_robust_list, Support::Partial("list recorded, walked with threads")),
-    (nr::RSEQ, sys_rseq, Support::Partial("ENOSYS, as kernels without rseq answer")),
-    (nr::ARCH_PRCTL, sys_arch_prctl, Support::Partial("FS and GS bases, CPUID faulting queries")),
-    (nr::PRLIMIT64, sys_prlimit64, Support::Partial("limits recorded, enforced for RLIMIT_NOFILE")),
-    (nr::GETRLIMIT, sys_getrlimit, Support::Full),
-    (nr::SETRLIMIT, sys_setrlimit, Support::Full),
-    (nr::UNAME, sys_uname, Support::Full),
-    (nr::SETHOSTNAME, sys_sethostname, Support::Full),
-    (nr::GETUID, sys_getuid, Support::Full),
-    (nr::GETEUID, sys_geteuid, Support::Full),
-    (nr::GETGID, sys_getgid, Support::Full),
-    (nr::GETEGID, sys_getegid, Support::Full),
-    (nr::GETRESUID, sys_getresuid, Support::Full),
-    (nr::GETRESGID, sys_getresgid, Support::Full),
-    (nr::GETGROUPS, sys_getgroups, Support::Full),
-    (nr::GETRANDOM, sys_getrandom, Support::Full),
-    (nr::SCHED_GETAFFINITY, sys_sched_getaffinity, Support::Full),
-    (nr::SCHED_SETAFFINITY, sys_sched_setaffinity, Support::Partial("accepted, not applied")),
-    (nr::SCHED_YIELD, sys_zero, Support::Full),
-    (nr::SCHED_GETSCHEDULER, sys_zero, Support::Partial("always SCHED_OTHER")),
-    (nr::SCHED_GETPARAM, sys_sched_getparam, Support::Partial("always SCHED_OTHER")),
-    (nr::GETPRIORITY, sys_getpriority, Support::Partial("always nice 0")),
-    (nr::PRCTL, sys_prctl, Support::Partial("names, dumpable, no_new_privs, pdeathsig, subreaper")),
-    (nr::RT_SIGACTION, sys_rt_sigaction, Support::Partial("dispositions recorded; delivery comes with signals")),
-    (nr::RT_SIGPROCMASK, sys_rt_sigprocmask, Support::Full),
-    (nr::SIGALTSTACK, sys_sigaltstack, Support::Full),
-    (nr::KILL, sys_kill, Support::Partial("signals to itself: default actions only")),
-    (nr::TGKILL, sys_tgkill, Support::Partial("signals to itself: default actions only")),
-    (nr::TKILL, sys_tkill, Support::Partial("signals to itself: default actions only")),
-    (nr::WAIT4, sys_wait4, Support::Partial("no children yet")),
-    (nr::SYSINFO, sys_sysinfo, Support::Partial("memory figures are the sandbox's own")),
-    (nr::FUTEX, sys_futex, Support::Partial("single thread: wake finds no waiter")),
+    (nr::SETSID, sys_setsid, Support::Full),
 ];
 
-fn sys_zero(_t: &mut Task, _a: &Args) -> SysResult {
+fn sys_exit(t: &mut Task, a: &Args) -> SysResult {
+    t.exiting = Some(ExitStatus::Exited(a.i32(0) & 0xff));
     Ok(0)
 }
 
-fn sys_exit(t: &mut Task, a: &Args) -> SysResult {
-    t.exit = Some(ExitStatus::Exited(a.i32(0) & 0xff));
+fn sys_exit_group(t: &mut Task, a: &Args) -> SysResult {
+    t.process.exit_group(ExitStatus::Exited(a.i32(0) & 0xff));
     Ok(0)
 }
 
@@ -99,13 +76,17 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     let mut path = t.mm.read_cstring(path_addr, crate::vfs::PATH_MAX - 1)?;
     let argv = read_string_vec(t, argv)?;
     let envp = read_string_vec(t, envp)?;
-    let cwd = if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
-        t.fs.cwd.clone()
+    let (root, cwd) = {
+        let fs = t.fs();
+        (fs.root.clone(), fs.cwd.clone())
+    };
+    let start = if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
+        cwd
     } else {
-        let d = t.files.get(dirfd)?.dentry.clone().ok_or(Errno::ENOTDIR)?;
+        let d = t.file(dirfd)?.dentry.clone().ok_or(Errno::ENOTDIR)?;
         if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-            path = d.path_from(&t.fs.root);
-            t.fs.root.clone()
+            path = d.path_from(&root);
+            root.clone()
         } else {
             d
         }
@@ -113,17 +94,20 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let req = ExecRequest { root: &t.fs.root, cwd: &cwd, path, argv, envp, uid: t.creds.euid, gid: t.creds.egid };
+    let req = ExecRequest { root: &root, cwd: &start, path, argv, envp, uid: t.creds.euid, gid: t.creds.egid };
     let image = loader::load(&t.kernel, req).map_err(|e| e.errno)?;
-    t.files.close_on_exec();
-    for act in t.signals.actions.iter_mut() {
+    t.files().close_on_exec();
+    for act in t.process.actions.lock().unwrap().iter_mut() {
         if act.handler != libc::SIG_IGN as u64 {
             *act = SigAction::default();
         }
     }
-    t.signals.altstack = [0, libc::SS_DISABLE as u64, 0];
+    t.altstack = Default::default();
     t.clear_child_tid = 0;
+    t.robust_list = 0;
     t.start_image(image);
+    t.process.state.lock().unwrap().vfork_done = true;
+    t.kernel.events.notify();
     Ok(0)
 }
 
@@ -135,12 +119,333 @@ fn sys_execveat(t: &mut Task, a: &Args) -> SysResult {
     execve_common(t, a.fd(0), a.u64(1), a.u64(2), a.u64(3), a.i32(4))
 }
 
+const CLONE_VM: u64 = libc::CLONE_VM as u64;
+const CLONE_FS: u64 = libc::CLONE_FS as u64;
+const CLONE_FILES: u64 = libc::CLONE_FILES as u64;
+const CLONE_SIGHAND: u64 = libc::CLONE_SIGHAND as u64;
+const CLONE_PIDFD: u64 = libc::CLONE_PIDFD as u64;
+const CLONE_PTRACE: u64 = libc::CLONE_PTRACE as u64;
+const CLONE_VFORK: u64 = libc::CLONE_VFORK as u64;
+const CLONE_PARENT: u64 = libc::CLONE_PARENT as u64;
+const CLONE_THREAD: u64 = libc::CLONE_THREAD as u64;
+const CLONE_SYSVSEM: u64 = libc::CLONE_SYSVSEM as u64;
+const CLONE_SETTLS: u64 = libc::CLONE_SETTLS as u64;
+const CLONE_PARENT_SETTID: u64 = libc::CLONE_PARENT_SETTID as u64;
+const CLONE_CHILD_CLEARTID: u64 = libc::CLONE_CHILD_CLEARTID as u64;
+const CLONE_CHILD_SETTID: u64 = libc::CLONE_CHILD_SETTID as u64;
+const CLONE_NAMESPACES: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u64;
+const CLONE_KNOWN: u64 = CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_PIDFD
+    | CLONE_PTRACE
+    | CLONE_VFORK
+    | CLONE_PARENT
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+    | CLONE_NAMESPACES
+    | libc::CLONE_UNTRACED as u64
+    | libc::CLONE_IO as u64;
+
+/// What `clone` and its relatives were asked for.
+struct CloneArgs {
+    flags: u64,
+    exit_signal: i32,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
+    let f = c.flags;
+    if f & !CLONE_KNOWN != 0 || !(0..=64).contains(&c.exit_signal) {
+        return Err(Errno::EINVAL);
+    }
+    if (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0) || (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0) {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_THREAD != 0 {
+        tracing::warn!("clone with CLONE_THREAD is not supported yet: EAGAIN");
+        return Err(Errno::EAGAIN);
+    }
+    if f & CLONE_NAMESPACES != 0 {
+        return Err(Errno::EPERM);
+    }
+    if f & CLONE_PIDFD != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let kernel = t.kernel.clone();
+    let memory = NewMemory::Copy(t.mm.fork_copy()?);
+    let fpu = t.ctx.fpu(t.mm.space()).map_err(|_| Errno::ENOMEM)?;
+    let files = if f & CLONE_FILES != 0 { t.files.clone() } else { Arc::new(Mutex::new(t.files().clone())) };
+    let fs = if f & CLONE_FS != 0 {
+        t.fs.clone()
+    } else {
+        let fs = t.fs();
+        Arc::new(Mutex::new(FsContext { root: fs.root.clone(), cwd: fs.cwd.clone(), umask: fs.umask }))
+    };
+    let (ppid, pgid, sid, comm) = {
+        let st = t.process.state.lock().unwrap();
+        let ppid = if f & CLONE_PARENT != 0 { st.ppid } else { t.pid() };
+        (ppid, st.pgid, st.sid, st.comm.clone())
+    };
+    let actions = *t.process.actions.lock().unwrap();
+    let rlimits = *t.process.rlimits.lock().unwrap();
+    let pid = kernel.table.lock().unwrap().allocate().ok_or(Errno::EAGAIN)?;
+    let process = Process::new(pid, ppid, pgid, sid, actions, rlimits);
+    let ctx = kernel.platform.new_context();
+    let mask = t.thread.signals.lock().unwrap().mask;
+    let thread = Thread::new(pid, mask, ctx.interrupter());
+    {
+        let mut st = process.state.lock().unwrap();
+        st.threads.push(thread.clone());
+        st.comm = comm;
+        st.exit_signal = c.exit_signal;
+    }
+    let mut cpu = t.cpu;
+    cpu.regs.rax = 0;
+    if c.stack != 0 {
+        cpu.regs.rsp = c.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        cpu.regs.fs_base = c.tls;
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        t.mm.write_val(c.parent_tid, &pid)?;
+    }
+    {
+        let mut table = kernel.table.lock().unwrap();
+        table.processes.insert(pid, process.clone());
+        if let Some(parent) = table.processes.get(&ppid) {
+            parent.state.lock().unwrap().children.insert(pid);
+        }
+    }
+    let new = NewTask {
+        kernel: kernel.clone(),
+        process: process.clone(),
+        thread,
+        cpu,
+        fpu: Some(fpu),
+        memory,
+        ctx,
+        files,
+        fs,
+        creds: t.creds.clone(),
+        exe: t.exe.clone(),
+        altstack: t.altstack,
+        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { c.child_tid } else { 0 },
+        child_settid: if f & CLONE_CHILD_SETTID != 0 { c.child_tid } else { 0 },
+    };
+    if let Err(e) = new.spawn() {
+        tracing::error!("starting a task thread: {e}");
+        forget_process(t, pid);
+        return Err(Errno::EAGAIN);
+    }
+    if f & CLONE_VFORK != 0 {
+        // The parent sleeps until the child execs or exits (killable only, as on Linux).
+        loop {
+            let seen = kernel.events.generation();
+            if process.state.lock().unwrap().vfork_done || t.process.state.lock().unwrap().group_exit.is_some() {
+                break;
+            }
+            kernel.events.wait(seen, None);
+        }
+    }
+    Ok(pid as u64)
+}
+
+/// Undoes the table entries of a child that never started.
+fn forget_process(t: &Task, pid: i32) {
+    let mut table = t.kernel.table.lock().unwrap();
+    table.processes.remove(&pid);
+    table.tids.remove(&pid);
+    t.process.state.lock().unwrap().children.remove(&pid);
+}
+
+fn sys_fork(t: &mut Task, _a: &Args) -> SysResult {
+    do_clone(t, CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+}
+
+fn sys_vfork(t: &mut Task, _a: &Args) -> SysResult {
+    let flags = CLONE_VM | CLONE_VFORK;
+    do_clone(t, CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+}
+
+/// clone(flags, stack, parent_tid, child_tid, tls) — the x86_64 argument order.
+fn sys_clone(t: &mut Task, a: &Args) -> SysResult {
+    let flags = a.u64(0);
+    do_clone(
+        t,
+        CloneArgs {
+            flags: flags & !0xff,
+            exit_signal: (flags & 0xff) as i32,
+            stack: a.u64(1),
+            parent_tid: a.u64(2),
+            child_tid: a.u64(3),
+            tls: a.u64(4),
+        },
+    )
+}
+
+/// clone3(struct clone_args *, size).
+fn sys_clone3(t: &mut Task, a: &Args) -> SysResult {
+    const CLONE_ARGS_SIZE_VER0: usize = 64;
+    let size = a.usize(1);
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut words = [0u64; 11];
+    let n = (size / 8).min(11);
+    for (i, w) in words.iter_mut().enumerate().take(n) {
+        *w = t.mm.read_u64(a.u64(0) + i as u64 * 8)?;
+    }
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] = words;
+    if flags & 0xff != 0 || set_tid != 0 || set_tid_size != 0 || exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let stack = if stack != 0 { stack + stack_size } else { 0 };
+    do_clone(t, CloneArgs { flags, exit_signal: exit_signal as i32, stack, parent_tid, child_tid, tls })
+}
+
+/// Which children a wait call may report.
+#[derive(Clone, Copy)]
+enum Selector {
+    Any,
+    Pid(i32),
+    Group(i32),
+}
+
+const WNOHANG: i32 = libc::WNOHANG;
+const WNOWAIT: i32 = libc::WNOWAIT;
+const WALL: i32 = libc::__WALL;
+const WCLONE: i32 = libc::__WCLONE;
+
+/// Waits for a child matching `sel` to have exited; returns its pid and status, or None
+/// with `WNOHANG` when none has yet.
+fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, ExitStatus)>> {
+    let kernel = &t.kernel;
+    loop {
+        let seen = kernel.events.generation();
+        let mut found_any = false;
+        {
+            let mut table = kernel.table.lock().unwrap();
+            let children: Vec<i32> = t.process.state.lock().unwrap().children.iter().copied().collect();
+            for pid in children {
+                let Some(child) = table.processes.get(&pid).cloned() else { continue };
+                let (pgid, zombie, exit_signal) = {
+                    let st = child.state.lock().unwrap();
+                    (st.pgid, st.zombie, st.exit_signal)
+                };
+                let matches = match sel {
+                    Selector::Any => true,
+                    Selector::Pid(p) => p == pid,
+                    Selector::Group(g) => g == pgid,
+                };
+                // "Clone" children (not reporting with SIGCHLD) only answer __WCLONE or __WALL.
+                let clone_child = exit_signal != libc::SIGCHLD;
+                if !matches || (options & WALL == 0 && clone_child != (options & WCLONE != 0)) {
+                    continue;
+                }
+                found_any = true;
+                if let Some(status) = zombie {
+                    if options & WNOWAIT == 0 {
+                        table.processes.remove(&pid);
+                        table.tids.remove(&pid);
+                        t.process.state.lock().unwrap().children.remove(&pid);
+                    }
+                    return Ok(Some((pid, status)));
+                }
+            }
+        }
+        if !found_any {
+            return Err(Errno::ECHILD);
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        if t.signal_pending() {
+            return Err(ERESTARTSYS);
+        }
+        kernel.events.wait(seen, None);
+    }
+}
+
+fn sys_wait4(t: &mut Task, a: &Args) -> SysResult {
+    let (pid, status_addr, options, rusage) = (a.i32(0), a.u64(1), a.i32(2), a.u64(3));
+    if options & !(WNOHANG | libc::WUNTRACED | libc::WCONTINUED | WALL | WCLONE | libc::__WNOTHREAD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = match pid {
+        -1 => Selector::Any,
+        0 => Selector::Group(t.process.state.lock().unwrap().pgid),
+        p if p < -1 => Selector::Group(-p),
+        p => Selector::Pid(p),
+    };
+    let Some((child, status)) = wait_child(t, sel, options)? else { return Ok(0) };
+    if status_addr != 0 {
+        t.mm.write_val(status_addr, &status.wait_status())?;
+    }
+    if rusage != 0 {
+        t.mm.copy_out(rusage, &[0u8; 144])?;
+    }
+    Ok(child as u64)
+}
+
+fn sys_waitid(t: &mut Task, a: &Args) -> SysResult {
+    const P_ALL: i32 = 0;
+    const P_PID: i32 = 1;
+    const P_PGID: i32 = 2;
+    let (idtype, id, infop, options) = (a.i32(0), a.i32(1), a.u64(2), a.i32(3));
+    let known = WNOHANG | libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | WNOWAIT | WALL | WCLONE | libc::__WNOTHREAD;
+    if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = match idtype {
+        P_ALL => Selector::Any,
+        P_PID if id > 0 => Selector::Pid(id),
+        P_PGID if id > 0 => Selector::Group(id),
+        P_PGID if id == 0 => Selector::Group(t.process.state.lock().unwrap().pgid),
+        _ => return Err(Errno::EINVAL),
+    };
+    if options & libc::WEXITED == 0 {
+        // Only stop and continue reports were asked for, and those do not exist yet.
+        return if options & WNOHANG != 0 { Ok(0) } else { Err(Errno::ECHILD) };
+    }
+    let found = wait_child(t, sel, options)?;
+    if infop != 0 {
+        let bytes = match found {
+            Some((pid, status)) => SigInfo::child(pid, status).to_bytes(),
+            None => [0u8; 128],
+        };
+        t.mm.copy_out(infop, &bytes)?;
+    }
+    if a.u64(4) != 0 {
+        t.mm.copy_out(a.u64(4), &[0u8; 144])?;
+    }
+    Ok(0)
+}
+
 fn sys_getpid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(t.tgid as u64)
+    Ok(t.pid() as u64)
 }
 
 fn sys_getppid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(t.ppid as u64)
+    Ok(t.process.state.lock().unwrap().ppid as u64)
 }
 
 fn sys_gettid(t: &mut Task, _a: &Args) -> SysResult {
@@ -148,434 +453,71 @@ fn sys_gettid(t: &mut Task, _a: &Args) -> SysResult {
 }
 
 fn sys_getpgrp(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(t.pgid as u64)
+    Ok(t.process.state.lock().unwrap().pgid as u64)
 }
 
-/// The only process is the caller: `pid` must be 0 or its own.
-fn own_pid(t: &Task, pid: i32) -> SysResult<()> {
-    if pid == 0 || pid == t.tgid {
-        Ok(())
-    } else if pid < 0 {
-        Err(Errno::EINVAL)
-    } else {
-        Err(Errno::ESRCH)
+/// The process `pid` names: the caller for 0, else a live process in the table.
+fn target(t: &Task, pid: i32) -> SysResult<Arc<Process>> {
+    match pid {
+        0 => Ok(t.process.clone()),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => t.kernel.process(p).ok_or(Errno::ESRCH),
     }
 }
 
 fn sys_getpgid(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    Ok(t.pgid as u64)
-}
-
-fn sys_setpgid(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let pgid = a.i32(1);
-    if pgid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if t.sid == t.tgid {
-        // A session leader cannot change its group.
-        return if pgid == 0 || pgid == t.pgid { Ok(0) } else { Err(Errno::EPERM) };
-    }
-    t.pgid = if pgid == 0 { t.tgid } else { pgid };
-    Ok(0)
+    let p = target(t, a.i32(0))?;
+    let pgid = p.state.lock().unwrap().pgid;
+    Ok(pgid as u64)
 }
 
 fn sys_getsid(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    Ok(t.sid as u64)
+    let p = target(t, a.i32(0))?;
+    let sid = p.state.lock().unwrap().sid;
+    Ok(sid as u64)
+}
+
+/// setpgid(2): the caller or one of its children (before it execs, which is not tracked),
+/// into a group of the same session.
+fn sys_setpgid(t: &mut Task, a: &Args) -> SysResult {
+    let (pid, pgid) = (a.i32(0), a.i32(1));
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = target(t, pid)?;
+    let my_sid = t.process.state.lock().unwrap().sid;
+    if p.pid != t.pid() && !t.process.state.lock().unwrap().children.contains(&p.pid) {
+        return Err(Errno::ESRCH);
+    }
+    let pgid = if pgid == 0 { p.pid } else { pgid };
+    if pgid != p.pid {
+        let exists = t.kernel.processes().iter().any(|q| {
+            let st = q.state.lock().unwrap();
+            st.pgid == pgid && st.sid == my_sid && st.zombie.is_none()
+        });
+        if !exists {
+            return Err(Errno::EPERM);
+        }
+    }
+    let mut st = p.state.lock().unwrap();
+    if st.sid == p.pid {
+        return Err(Errno::EPERM);
+    }
+    if st.sid != my_sid {
+        return Err(Errno::EPERM);
+    }
+    st.pgid = pgid;
+    Ok(0)
 }
 
 fn sys_setsid(t: &mut Task, _a: &Args) -> SysResult {
-    if t.pgid == t.tgid {
+    let pid = t.pid();
+    let leads_a_group = t.kernel.processes().iter().any(|q| q.pid != pid && q.state.lock().unwrap().pgid == pid);
+    let mut st = t.process.state.lock().unwrap();
+    if st.pgid == pid || leads_a_group {
         return Err(Errno::EPERM);
     }
-    t.sid = t.tgid;
-    t.pgid = t.tgid;
-    Ok(t.sid as u64)
-}
-
-fn sys_set_tid_address(t: &mut Task, a: &Args) -> SysResult {
-    t.clear_child_tid = a.u64(0);
-    Ok(t.tid as u64)
-}
-
-fn sys_set_robust_list(_t: &mut Task, a: &Args) -> SysResult {
-    // struct robust_list_head is 24 bytes on x86_64.
-    if a.usize(1) != 24 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
-fn sys_rseq(_t: &mut Task, _a: &Args) -> SysResult {
-    Err(Errno::ENOSYS)
-}
-
-fn sys_arch_prctl(t: &mut Task, a: &Args) -> SysResult {
-    const ARCH_SET_GS: i32 = 0x1001;
-    const ARCH_SET_FS: i32 = 0x1002;
-    const ARCH_GET_FS: i32 = 0x1003;
-    const ARCH_GET_GS: i32 = 0x1004;
-    const ARCH_GET_CPUID: i32 = 0x1011;
-    const ARCH_SET_CPUID: i32 = 0x1012;
-    let addr = a.u64(1);
-    let canonical = addr < t.mm.max_addr();
-    match a.i32(0) {
-        ARCH_SET_FS if canonical => t.cpu.regs.fs_base = addr,
-        ARCH_SET_GS if canonical => t.cpu.regs.gs_base = addr,
-        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
-        ARCH_GET_FS => t.mm.write_val(addr, &t.cpu.regs.fs_base)?,
-        ARCH_GET_GS => t.mm.write_val(addr, &t.cpu.regs.gs_base)?,
-        ARCH_GET_CPUID => return Ok(1),
-        ARCH_SET_CPUID => return Err(Errno::ENODEV),
-        _ => return Err(Errno::EINVAL),
-    }
-    Ok(0)
-}
-
-fn resource(r: u32) -> SysResult<usize> {
-    usize::try_from(r).ok().filter(|&r| r < RLIMIT_COUNT).ok_or(Errno::EINVAL)
-}
-
-fn set_rlimit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
-    if new.cur > new.max {
-        return Err(Errno::EINVAL);
-    }
-    if r == libc::RLIMIT_NOFILE as usize && new.max > 1 << 20 {
-        return Err(Errno::EPERM);
-    }
-    t.rlimits[r] = new;
-    Ok(())
-}
-
-fn sys_prlimit64(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let r = resource(a.u32(1))?;
-    let old = t.rlimits[r];
-    if a.u64(2) != 0 {
-        let new: Rlimit = t.mm.read_val(a.u64(2))?;
-        set_rlimit(t, r, new)?;
-    }
-    if a.u64(3) != 0 {
-        t.mm.write_val(a.u64(3), &old)?;
-    }
-    Ok(0)
-}
-
-fn sys_getrlimit(t: &mut Task, a: &Args) -> SysResult {
-    let r = resource(a.u32(0))?;
-    t.mm.write_val(a.u64(1), &t.rlimits[r])?;
-    Ok(0)
-}
-
-fn sys_setrlimit(t: &mut Task, a: &Args) -> SysResult {
-    let r = resource(a.u32(0))?;
-    let new: Rlimit = t.mm.read_val(a.u64(1))?;
-    set_rlimit(t, r, new).map(|_| 0)
-}
-
-fn sys_uname(t: &mut Task, a: &Args) -> SysResult {
-    let mut u = Utsname { fields: [[0; 65]; 6] };
-    let hostname = t.kernel.hostname.lock().unwrap().clone();
-    let values: [&[u8]; 6] = [b"Linux", &hostname, RELEASE.as_bytes(), VERSION.as_bytes(), b"x86_64", b"(none)"];
-    for (field, value) in u.fields.iter_mut().zip(values) {
-        let n = value.len().min(64);
-        field[..n].copy_from_slice(&value[..n]);
-    }
-    t.mm.write_val(a.u64(0), &u)?;
-    Ok(0)
-}
-
-fn sys_sethostname(t: &mut Task, a: &Args) -> SysResult {
-    let len = usize::try_from(a.i32(1)).map_err(|_| Errno::EINVAL)?;
-    if len > 64 {
-        return Err(Errno::EINVAL);
-    }
-    if t.creds.euid != 0 {
-        return Err(Errno::EPERM);
-    }
-    let mut name = vec![0u8; len];
-    t.mm.copy_in(a.u64(0), &mut name)?;
-    *t.kernel.hostname.lock().unwrap() = name;
-    Ok(0)
-}
-
-fn sys_getuid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.uid))
-}
-
-fn sys_geteuid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.euid))
-}
-
-fn sys_getgid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.gid))
-}
-
-fn sys_getegid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.egid))
-}
-
-fn sys_getresuid(t: &mut Task, a: &Args) -> SysResult {
-    let c = &t.creds;
-    for (i, v) in [c.uid, c.euid, c.suid].into_iter().enumerate() {
-        t.mm.write_val(a.u64(i), &v)?;
-    }
-    Ok(0)
-}
-
-fn sys_getresgid(t: &mut Task, a: &Args) -> SysResult {
-    let c = &t.creds;
-    for (i, v) in [c.gid, c.egid, c.sgid].into_iter().enumerate() {
-        t.mm.write_val(a.u64(i), &v)?;
-    }
-    Ok(0)
-}
-
-fn sys_getgroups(t: &mut Task, a: &Args) -> SysResult {
-    let size = usize::try_from(a.i32(0)).map_err(|_| Errno::EINVAL)?;
-    let groups = &t.creds.groups;
-    if size == 0 {
-        return Ok(groups.len() as u64);
-    }
-    if size < groups.len() {
-        return Err(Errno::EINVAL);
-    }
-    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
-    t.mm.copy_out(a.u64(1), &bytes)?;
-    Ok(groups.len() as u64)
-}
-
-fn sys_getrandom(t: &mut Task, a: &Args) -> SysResult {
-    const KNOWN: u32 = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
-    let flags = a.u32(2);
-    if flags & !KNOWN != 0 || flags & (libc::GRND_RANDOM | libc::GRND_INSECURE) == libc::GRND_RANDOM | libc::GRND_INSECURE {
-        return Err(Errno::EINVAL);
-    }
-    let len = a.usize(1).min(32 << 20);
-    let mut buf = vec![0u8; len];
-    fill_random(&mut buf);
-    let n = t.mm.copy_out_partial(a.u64(0), &buf);
-    if n == 0 && len > 0 {
-        return Err(Errno::EFAULT);
-    }
-    Ok(n as u64)
-}
-
-fn sys_sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let size = a.usize(1);
-    if size < 8 || !size.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    let cpus = host_cpus().min(64);
-    let mask: u64 = if cpus == 64 { u64::MAX } else { (1 << cpus) - 1 };
-    t.mm.write_val(a.u64(2), &mask)?;
-    Ok(8)
-}
-
-fn sys_sched_setaffinity(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let _mask: u64 = t.mm.read_val(a.u64(2))?;
-    Ok(0)
-}
-
-fn sys_sched_getparam(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    t.mm.write_val(a.u64(1), &0i32)?;
-    Ok(0)
-}
-
-fn sys_getpriority(t: &mut Task, a: &Args) -> SysResult {
-    if a.i32(0) != libc::PRIO_PROCESS as i32 {
-        return Err(Errno::EINVAL);
-    }
-    own_pid(t, a.i32(1))?;
-    // The kernel returns 20 - nice.
-    Ok(20)
-}
-
-fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
-    match a.i32(0) {
-        libc::PR_SET_NAME => {
-            let name = t.mm.read_cstring(a.u64(1), 4096)?;
-            t.comm = name.into_iter().take(15).collect();
-            Ok(0)
-        }
-        libc::PR_GET_NAME => {
-            let mut buf = [0u8; 16];
-            buf[..t.comm.len()].copy_from_slice(&t.comm);
-            t.mm.copy_out(a.u64(1), &buf)?;
-            Ok(0)
-        }
-        libc::PR_GET_DUMPABLE => Ok(1),
-        libc::PR_SET_DUMPABLE | libc::PR_SET_PDEATHSIG | libc::PR_SET_CHILD_SUBREAPER | libc::PR_SET_NO_NEW_PRIVS => Ok(0),
-        libc::PR_GET_PDEATHSIG | libc::PR_GET_CHILD_SUBREAPER => {
-            t.mm.write_val(a.u64(1), &0i32)?;
-            Ok(0)
-        }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
-        libc::PR_CAPBSET_READ => Ok(u64::from(a.u32(1) <= 40)),
-        _ => Err(Errno::EINVAL),
-    }
-}
-
-fn sys_rt_sigaction(t: &mut Task, a: &Args) -> SysResult {
-    let sig = a.i32(0);
-    if a.usize(3) != 8 || !(1..=64).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
-    let idx = (sig - 1).unsigned_abs() as usize;
-    let new = if a.u64(1) != 0 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            return Err(Errno::EINVAL);
-        }
-        Some(t.mm.read_val::<SigAction>(a.u64(1))?)
-    } else {
-        None
-    };
-    if a.u64(2) != 0 {
-        t.mm.write_val(a.u64(2), &t.signals.actions[idx])?;
-    }
-    if let Some(mut act) = new {
-        act.mask &= !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
-        t.signals.actions[idx] = act;
-    }
-    Ok(0)
-}
-
-fn sys_rt_sigprocmask(t: &mut Task, a: &Args) -> SysResult {
-    if a.usize(3) != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let old = t.signals.mask;
-    if a.u64(1) != 0 {
-        let set: u64 = t.mm.read_val(a.u64(1))?;
-        let set = set & !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
-        t.signals.mask = match a.i32(0) {
-            libc::SIG_BLOCK => old | set,
-            libc::SIG_UNBLOCK => old & !set,
-            libc::SIG_SETMASK => set,
-            _ => return Err(Errno::EINVAL),
-        };
-    }
-    if a.u64(2) != 0 {
-        t.mm.write_val(a.u64(2), &old)?;
-    }
-    Ok(0)
-}
-
-fn sys_sigaltstack(t: &mut Task, a: &Args) -> SysResult {
-    // stack_t: sp, flags (int, padded), size.
-    let old = t.signals.altstack;
-    if a.u64(1) != 0 {
-        t.mm.write_val(a.u64(1), &old)?;
-    }
-    if a.u64(0) != 0 {
-        let new: [u64; 3] = t.mm.read_val(a.u64(0))?;
-        let flags = new[1] as i32;
-        if flags & !(libc::SS_DISABLE | (1 << 31)) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if flags & libc::SS_DISABLE == 0 && new[2] < host_min_sigstksz() {
-            return Err(Errno::ENOMEM);
-        }
-        t.signals.altstack = new;
-    }
-    Ok(0)
-}
-
-fn host_min_sigstksz() -> u64 {
-    2048
-}
-
-/// Signals the caller sends itself: ignored ones vanish, default ones act, handled ones wait
-/// for signal delivery.
-fn signal_self(t: &mut Task, sig: i32) -> SysResult {
-    if sig == 0 {
-        return Ok(0);
-    }
-    if !(1..=64).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
-    let act = t.signals.actions[(sig - 1).unsigned_abs() as usize];
-    let ignored_by_default = matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT);
-    let blocked = t.signals.mask & (1 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP;
-    if act.handler == libc::SIG_IGN as u64 || (act.handler == libc::SIG_DFL as u64 && ignored_by_default) || blocked {
-        return Ok(0);
-    }
-    if act.handler == libc::SIG_DFL as u64 && !matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
-        t.exit = Some(ExitStatus::Signaled(sig));
-    }
-    Ok(0)
-}
-
-fn sys_kill(t: &mut Task, a: &Args) -> SysResult {
-    let pid = a.i32(0);
-    if pid == 0 || pid == -1 || pid == t.tgid || pid == -t.pgid {
-        return signal_self(t, a.i32(1));
-    }
-    if !(1..=64).contains(&a.i32(1)) && a.i32(1) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    Err(Errno::ESRCH)
-}
-
-fn sys_tgkill(t: &mut Task, a: &Args) -> SysResult {
-    if a.i32(0) <= 0 || a.i32(1) <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if a.i32(0) != t.tgid || a.i32(1) != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(t, a.i32(2))
-}
-
-fn sys_tkill(t: &mut Task, a: &Args) -> SysResult {
-    if a.i32(0) <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    if a.i32(0) != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    signal_self(t, a.i32(1))
-}
-
-fn sys_wait4(_t: &mut Task, _a: &Args) -> SysResult {
-    Err(Errno::ECHILD)
-}
-
-fn sys_sysinfo(t: &mut Task, a: &Args) -> SysResult {
-    let uptime = t.kernel.boot_time.elapsed().as_secs();
-    let info = Sysinfo {
-        uptime: i64::try_from(uptime).unwrap_or(i64::MAX),
-        totalram: 4 << 30,
-        freeram: 3 << 30,
-        procs: 1,
-        mem_unit: 1,
-        ..Sysinfo::default()
-    };
-    t.mm.write_val(a.u64(0), &info)?;
-    Ok(0)
-}
-
-fn sys_futex(t: &mut Task, a: &Args) -> SysResult {
-    const FUTEX_CMD_MASK: i32 = !(128 | 256);
-    match a.i32(1) & FUTEX_CMD_MASK {
-        libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET | libc::FUTEX_WAKE_OP | libc::FUTEX_REQUEUE | libc::FUTEX_CMP_REQUEUE => {
-            let _word: u32 = t.mm.read_val(a.u64(0))?;
-            Ok(0)
-        }
-        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
-            let word: u32 = t.mm.read_val(a.u64(0))?;
-            if word != a.u32(2) {
-                return Err(Errno::EAGAIN);
-            }
-            // No other thread could ever wake a lone thread: like Linux, it would sleep until its
-            // timeout, which the single-threaded case reports at once.
-            Err(Errno::ETIMEDOUT)
-        }
-        _ => Err(Errno::ENOSYS),
-    }
+    st.sid = pid;
+    st.pgid = pid;
+    Ok(pid as u64)
 }

@@ -4,7 +4,7 @@
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use syscall_tables::nr;
 
@@ -12,6 +12,7 @@ use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::host_clock;
+use crate::kernel::signal::ERESTART_RESTARTBLOCK;
 use crate::kernel::task::Task;
 
 pub static HANDLERS: Table = &[
@@ -19,8 +20,8 @@ pub static HANDLERS: Table = &[
     (nr::CLOCK_GETRES, sys_clock_getres, Support::Full),
     (nr::GETTIMEOFDAY, sys_gettimeofday, Support::Full),
     (nr::TIME, sys_time, Support::Full),
-    (nr::NANOSLEEP, sys_nanosleep, Support::Partial("not interruptible by signals yet")),
-    (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep, Support::Partial("not interruptible by signals yet")),
+    (nr::NANOSLEEP, sys_nanosleep, Support::Full),
+    (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep, Support::Full),
 ];
 
 /// The host clock that answers for `clock`, or `EINVAL`.
@@ -91,10 +92,30 @@ fn duration(ts: Timespec) -> Duration {
     Duration::new(u64::try_from(ts.sec).unwrap_or(0), u32::try_from(ts.nsec).unwrap_or(0))
 }
 
+/// Sleeps until `deadline` unless a signal comes first; then writes what was left to `rem`
+/// (if given) and asks for a restart, which becomes `EINTR` when a handler runs.
+fn sleep_until(t: &Task, deadline: Instant, rem: u64) -> SysResult {
+    loop {
+        let seen = t.kernel.events.generation();
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(0);
+        }
+        if t.signal_pending() {
+            if rem != 0 {
+                let left = deadline - now;
+                let ts = Timespec { sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX), nsec: i64::from(left.subsec_nanos()) };
+                t.mm.write_val(rem, &ts)?;
+            }
+            return Err(ERESTART_RESTARTBLOCK);
+        }
+        t.kernel.events.wait(seen, Some(deadline));
+    }
+}
+
 fn sys_nanosleep(t: &mut Task, a: &Args) -> SysResult {
     let req = read_timespec(t, a.u64(0))?;
-    std::thread::sleep(duration(req));
-    Ok(0)
+    sleep_until(t, Instant::now() + duration(req), a.u64(1))
 }
 
 fn sys_clock_nanosleep(t: &mut Task, a: &Args) -> SysResult {
@@ -104,13 +125,14 @@ fn sys_clock_nanosleep(t: &mut Task, a: &Args) -> SysResult {
     }
     let id = host_clock_id(clock).map_err(|_| Errno::EINVAL)?;
     let req = read_timespec(t, a.u64(2))?;
-    let wait = if flags & libc::TIMER_ABSTIME != 0 {
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    let wait = if absolute {
         let now = host_clock(id);
-        let left = (req.sec - now.sec) as i128 * 1_000_000_000 + i128::from(req.nsec - now.nsec);
+        let left = i128::from(req.sec - now.sec) * 1_000_000_000 + i128::from(req.nsec - now.nsec);
         Duration::from_nanos(u64::try_from(left.max(0)).unwrap_or(u64::MAX))
     } else {
         duration(req)
     };
-    std::thread::sleep(wait);
-    Ok(0)
+    // An absolute sleep leaves nothing to report and restarts with the same deadline.
+    sleep_until(t, Instant::now() + wait, if absolute { 0 } else { a.u64(3) })
 }

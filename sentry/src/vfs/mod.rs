@@ -6,15 +6,23 @@
 //! do something. Dentries cache lookups, negative ones included; a dentry with a filesystem
 //! mounted on it is replaced by that filesystem's root during the walk.
 //!
+//! Namespace changes (`create`, `mkdir`, `unlink`, `rename`…) are methods of the *directory*
+//! inode and take a single name; the syscall layer splits the path, walks to the parent, calls
+//! the method, and then keeps the dentry cache coherent with [`Dentry::insert`] /
+//! [`Dentry::invalidate`] (see their docs). Filesystems do no permission checks: the syscall
+//! layer checks access against `stat()` and the caller's credentials, applies the umask, and
+//! refuses `EBUSY` on mount points before calling in.
+//!
 //! Lock order: a dentry's `children` lock is never held while calling into an inode.
 
 pub mod file;
 pub mod walk;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::abi::Stat;
+use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
 use crate::mm::MemoryManager;
 
@@ -25,6 +33,14 @@ pub const S_IFDIR: u32 = libc::S_IFDIR;
 pub const S_IFLNK: u32 = libc::S_IFLNK;
 pub const S_IFREG: u32 = libc::S_IFREG;
 pub const S_IFCHR: u32 = libc::S_IFCHR;
+pub const S_IFBLK: u32 = libc::S_IFBLK;
+pub const S_IFIFO: u32 = libc::S_IFIFO;
+pub const S_IFSOCK: u32 = libc::S_IFSOCK;
+
+/// `renameat2` flags.
+pub const RENAME_NOREPLACE: u32 = libc::RENAME_NOREPLACE;
+pub const RENAME_EXCHANGE: u32 = libc::RENAME_EXCHANGE;
+pub const RENAME_WHITEOUT: u32 = libc::RENAME_WHITEOUT;
 
 /// Longest path the kernel accepts, including the NUL.
 pub const PATH_MAX: usize = 4096;
@@ -39,6 +55,60 @@ pub struct DirEntry {
     pub next: u64,
     pub kind: u8,
     pub name: Vec<u8>,
+}
+
+/// Who a new file belongs to: the caller's filesystem uid and gid. (A filesystem may still
+/// give the file its directory's group when the directory is set-group-ID.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A new access or modification time for [`Inode::setattr`] (`utimensat`'s `UTIME_OMIT`,
+/// `UTIME_NOW`, or a value).
+#[derive(Clone, Copy, Debug, Default)]
+pub enum SetTime {
+    #[default]
+    Omit,
+    Now,
+    At(Timespec),
+}
+
+/// Attribute changes for [`Inode::setattr`]; `None`/`Omit` fields are left alone. Any change
+/// also sets the change time. Changing `size` of a regular file sets mtime and ctime when the
+/// size really changes; `truncate(2)` and `O_TRUNC` also pass `mtime: Now` as Linux does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SetAttr {
+    /// Permission bits (`0o7777`); the file type bits are ignored.
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: SetTime,
+    pub mtime: SetTime,
+}
+
+impl SetAttr {
+    /// True when nothing would change (then `setattr` does nothing, ctime included).
+    pub fn is_empty(&self) -> bool {
+        self.mode.is_none()
+            && self.uid.is_none()
+            && self.gid.is_none()
+            && self.size.is_none()
+            && matches!(self.atime, SetTime::Omit)
+            && matches!(self.mtime, SetTime::Omit)
+    }
+}
+
+/// The errno for a namespace change asked of an inode that cannot make it: `ENOTDIR` when it
+/// is not a directory, else `EROFS` (a read-only or fixed filesystem).
+fn cannot_change(file_type: u32) -> Errno {
+    if file_type == S_IFDIR {
+        Errno::EROFS
+    } else {
+        Errno::ENOTDIR
+    }
 }
 
 /// A file in some filesystem.
@@ -61,6 +131,64 @@ pub trait Inode: Send + Sync {
 
     /// Opens the file; `flags` are the open(2) flags.
     fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>>;
+
+    /// Creates the regular file `name` in this directory with permission bits `mode` (umask
+    /// already applied). `EEXIST` if the name is taken.
+    fn create(&self, _name: &[u8], _mode: u32, _owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Creates the directory `name`.
+    fn mkdir(&self, _name: &[u8], _mode: u32, _owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Creates a node: `mode` carries the type (`S_IFIFO`, `S_IFCHR`, `S_IFBLK`, `S_IFSOCK`,
+    /// `S_IFREG`); `rdev` is only recorded. `S_IFDIR` gives `EPERM`, other types `EINVAL`.
+    fn mknod(&self, _name: &[u8], _mode: u32, _rdev: u64, _owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Creates the symbolic link `name` pointing at `target`.
+    fn symlink(&self, _name: &[u8], _target: &[u8], _owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Adds the name `name` for the existing file `target`; returns the inode now found at
+    /// `name` (for the dentry cache). `EXDEV` if `target` is in another filesystem, `EPERM`
+    /// for a directory.
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> SysResult<Arc<dyn Inode>> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Removes the non-directory `name` (`EISDIR` for a directory).
+    fn unlink(&self, _name: &[u8]) -> SysResult<()> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Removes the empty directory `name` (`ENOTDIR`, `ENOTEMPTY`).
+    fn rmdir(&self, _name: &[u8]) -> SysResult<()> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Moves `old_name` of this directory to `new_name` of `new_dir` (`renameat2` semantics,
+    /// `flags` of `RENAME_*`): `EXDEV` across filesystems, `EEXIST` with `RENAME_NOREPLACE`,
+    /// `ENOTDIR`/`EISDIR` for a directory over a file and the reverse, `ENOTEMPTY` over a
+    /// non-empty directory, `EINVAL` for a directory into itself.
+    fn rename(&self, _old_name: &[u8], _new_dir: &Arc<dyn Inode>, _new_name: &[u8], _flags: u32) -> SysResult<()> {
+        Err(cannot_change(self.file_type()))
+    }
+
+    /// Changes attributes: `chmod`, `chown`, `truncate`, `utimensat`.
+    fn setattr(&self, _attr: &SetAttr) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+
+    /// The concrete inode, for a filesystem to recognise its own inodes (`link`, `rename`) and
+    /// for mmap to find a tmpfs file's pages. `None` for inodes that need no downcasting.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
 
 /// I/O on an open file. `offset` is ignored by files that are not seekable.
@@ -88,7 +216,29 @@ pub trait FileOps: Send + Sync {
     fn ioctl(&self, _mm: &MemoryManager, _request: u32, _arg: u64) -> SysResult<u64> {
         Err(Errno::ENOTTY)
     }
+
+    /// Readiness for poll/select/epoll (`POLLIN`, `POLLOUT`…). Files that never block are
+    /// always ready.
+    fn poll(&self) -> u32 {
+        POLL_ALWAYS
+    }
+
+    /// Whether readiness can change without the sentry noticing (host descriptors): waiters
+    /// then re-check on a short timer instead of sleeping until a wake-up.
+    fn polls_host(&self) -> bool {
+        false
+    }
+
+    /// The concrete open file, for downcasting: mmap of a tmpfs file looks for
+    /// `fs::tmpfs::TmpfsFile`, of an overlay file for `fs::overlay::OverlayFile` (whose
+    /// `inner()` is the tmpfs or lower file serving it). `None` for files that need none.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
+
+/// What a file that never blocks reports to poll.
+pub const POLL_ALWAYS: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32;
 
 /// A name in the file tree, with its inode and cached children.
 pub struct Dentry {
@@ -159,6 +309,42 @@ impl Dentry {
 
     pub fn is_dir(&self) -> bool {
         self.inode.file_type() == S_IFDIR
+    }
+
+    /// True when a filesystem is mounted here (`unlink`, `rmdir` and `rename` of it give
+    /// `EBUSY`).
+    pub fn is_mountpoint(&self) -> bool {
+        self.mounted.get().is_some()
+    }
+
+    /// Forgets the cached lookup of `name`, positive or negative, so the next walk asks the
+    /// inode. Call it on the parent after `unlink`, `rmdir`, and on both parents after
+    /// `rename`. A child that is a mount point is kept (returns false): callers refuse to
+    /// remove mount points first.
+    ///
+    /// A dentry dropped from the cache stays valid for whoever holds it (open files, cwd): it
+    /// still names the same inode, but its `parent` and `name` are those it had.
+    pub fn invalidate(&self, name: &[u8]) -> bool {
+        let mut children = self.children.lock().unwrap();
+        if children.get(name).is_some_and(|c| c.as_ref().is_some_and(|d| d.is_mountpoint())) {
+            return false;
+        }
+        children.remove(name);
+        true
+    }
+
+    /// Records that `name` now names `inode` (after `create`, `mkdir`, `mknod`, `symlink`,
+    /// `link`), replacing a negative entry; returns the new dentry.
+    pub fn insert(self: &Arc<Dentry>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        let d = Arc::new(Dentry {
+            name: name.to_vec(),
+            parent: Some(self.clone()),
+            inode,
+            children: Mutex::default(),
+            mounted: OnceLock::new(),
+        });
+        self.children.lock().unwrap().insert(name.to_vec(), Some(d.clone()));
+        d
     }
 
     /// The absolute path of this dentry as seen from `root`.

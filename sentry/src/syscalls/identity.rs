@@ -1,0 +1,309 @@
+//! Identity and resources: uname and hostname, credentials, rlimits, randomness, scheduling
+//! queries, prctl, arch_prctl, thread-library registrations.
+// Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
+// the kernel ABI does; the casts below are that reinterpretation.
+#![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+
+use syscall_tables::nr;
+
+use super::{Args, Support, Table};
+use crate::abi::{Rlimit, Sysinfo, Utsname};
+use crate::errno::{Errno, SysResult};
+use crate::fs::host::{fill_random, host_cpus};
+use crate::kernel::process::RLIMIT_COUNT;
+use crate::kernel::task::Task;
+use crate::kernel::{RELEASE, VERSION};
+
+pub static HANDLERS: Table = &[
+    (nr::SET_TID_ADDRESS, sys_set_tid_address, Support::Full),
+    (nr::SET_ROBUST_LIST, sys_set_robust_list, Support::Partial("list recorded; not walked at exit yet")),
+    (nr::RSEQ, sys_rseq, Support::Partial("ENOSYS, as kernels without rseq answer")),
+    (nr::ARCH_PRCTL, sys_arch_prctl, Support::Partial("FS and GS bases, CPUID faulting queries")),
+    (nr::PRLIMIT64, sys_prlimit64, Support::Partial("limits recorded, enforced for RLIMIT_NOFILE")),
+    (nr::GETRLIMIT, sys_getrlimit, Support::Full),
+    (nr::SETRLIMIT, sys_setrlimit, Support::Full),
+    (nr::UNAME, sys_uname, Support::Full),
+    (nr::SETHOSTNAME, sys_sethostname, Support::Full),
+    (nr::GETUID, sys_getuid, Support::Full),
+    (nr::GETEUID, sys_geteuid, Support::Full),
+    (nr::GETGID, sys_getgid, Support::Full),
+    (nr::GETEGID, sys_getegid, Support::Full),
+    (nr::GETRESUID, sys_getresuid, Support::Full),
+    (nr::GETRESGID, sys_getresgid, Support::Full),
+    (nr::GETGROUPS, sys_getgroups, Support::Full),
+    (nr::GETRANDOM, sys_getrandom, Support::Full),
+    (nr::SCHED_GETAFFINITY, sys_sched_getaffinity, Support::Full),
+    (nr::SCHED_SETAFFINITY, sys_sched_setaffinity, Support::Partial("accepted, not applied")),
+    (nr::SCHED_YIELD, sys_zero, Support::Full),
+    (nr::SCHED_GETSCHEDULER, sys_zero, Support::Partial("always SCHED_OTHER")),
+    (nr::SCHED_GETPARAM, sys_sched_getparam, Support::Partial("always SCHED_OTHER")),
+    (nr::GETPRIORITY, sys_getpriority, Support::Partial("always nice 0")),
+    (nr::PRCTL, sys_prctl, Support::Partial("names, dumpable, no_new_privs, pdeathsig, subreaper")),
+    (nr::SYSINFO, sys_sysinfo, Support::Partial("memory figures are the sandbox's own")),
+];
+
+fn sys_zero(_t: &mut Task, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+fn sys_set_tid_address(t: &mut Task, a: &Args) -> SysResult {
+    t.clear_child_tid = a.u64(0);
+    Ok(t.tid as u64)
+}
+
+fn sys_set_robust_list(_t: &mut Task, a: &Args) -> SysResult {
+    // struct robust_list_head is 24 bytes on x86_64.
+    if a.usize(1) != 24 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+fn sys_rseq(_t: &mut Task, _a: &Args) -> SysResult {
+    Err(Errno::ENOSYS)
+}
+
+fn sys_arch_prctl(t: &mut Task, a: &Args) -> SysResult {
+    const ARCH_SET_GS: i32 = 0x1001;
+    const ARCH_SET_FS: i32 = 0x1002;
+    const ARCH_GET_FS: i32 = 0x1003;
+    const ARCH_GET_GS: i32 = 0x1004;
+    const ARCH_GET_CPUID: i32 = 0x1011;
+    const ARCH_SET_CPUID: i32 = 0x1012;
+    let addr = a.u64(1);
+    let canonical = addr < t.mm.max_addr();
+    match a.i32(0) {
+        ARCH_SET_FS if canonical => t.cpu.regs.fs_base = addr,
+        ARCH_SET_GS if canonical => t.cpu.regs.gs_base = addr,
+        ARCH_SET_FS | ARCH_SET_GS => return Err(Errno::EPERM),
+        ARCH_GET_FS => t.mm.write_val(addr, &t.cpu.regs.fs_base)?,
+        ARCH_GET_GS => t.mm.write_val(addr, &t.cpu.regs.gs_base)?,
+        ARCH_GET_CPUID => return Ok(1),
+        ARCH_SET_CPUID => return Err(Errno::ENODEV),
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+fn resource(r: u32) -> SysResult<usize> {
+    usize::try_from(r).ok().filter(|&r| r < RLIMIT_COUNT).ok_or(Errno::EINVAL)
+}
+
+fn set_rlimit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
+    if new.cur > new.max {
+        return Err(Errno::EINVAL);
+    }
+    if r == libc::RLIMIT_NOFILE as usize && new.max > 1 << 20 {
+        return Err(Errno::EPERM);
+    }
+    t.process.rlimits.lock().unwrap()[r] = new;
+    Ok(())
+}
+
+fn sys_prlimit64(t: &mut Task, a: &Args) -> SysResult {
+    own_pid(t, a.i32(0))?;
+    let r = resource(a.u32(1))?;
+    let old = t.process.rlimits.lock().unwrap()[r];
+    if a.u64(2) != 0 {
+        let new: Rlimit = t.mm.read_val(a.u64(2))?;
+        set_rlimit(t, r, new)?;
+    }
+    if a.u64(3) != 0 {
+        t.mm.write_val(a.u64(3), &old)?;
+    }
+    Ok(0)
+}
+
+fn sys_getrlimit(t: &mut Task, a: &Args) -> SysResult {
+    let r = resource(a.u32(0))?;
+    let limit = t.process.rlimits.lock().unwrap()[r];
+    t.mm.write_val(a.u64(1), &limit)?;
+    Ok(0)
+}
+
+fn sys_setrlimit(t: &mut Task, a: &Args) -> SysResult {
+    let r = resource(a.u32(0))?;
+    let new: Rlimit = t.mm.read_val(a.u64(1))?;
+    set_rlimit(t, r, new).map(|_| 0)
+}
+
+fn sys_uname(t: &mut Task, a: &Args) -> SysResult {
+    let mut u = Utsname { fields: [[0; 65]; 6] };
+    let hostname = t.kernel.hostname.lock().unwrap().clone();
+    let values: [&[u8]; 6] = [b"Linux", &hostname, RELEASE.as_bytes(), VERSION.as_bytes(), b"x86_64", b"(none)"];
+    for (field, value) in u.fields.iter_mut().zip(values) {
+        let n = value.len().min(64);
+        field[..n].copy_from_slice(&value[..n]);
+    }
+    t.mm.write_val(a.u64(0), &u)?;
+    Ok(0)
+}
+
+fn sys_sethostname(t: &mut Task, a: &Args) -> SysResult {
+    let len = usize::try_from(a.i32(1)).map_err(|_| Errno::EINVAL)?;
+    if len > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut name = vec![0u8; len];
+    t.mm.copy_in(a.u64(0), &mut name)?;
+    *t.kernel.hostname.lock().unwrap() = name;
+    Ok(0)
+}
+
+fn sys_getuid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.uid))
+}
+
+fn sys_geteuid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.euid))
+}
+
+fn sys_getgid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.gid))
+}
+
+fn sys_getegid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.egid))
+}
+
+fn sys_getresuid(t: &mut Task, a: &Args) -> SysResult {
+    let c = &t.creds;
+    for (i, v) in [c.uid, c.euid, c.suid].into_iter().enumerate() {
+        t.mm.write_val(a.u64(i), &v)?;
+    }
+    Ok(0)
+}
+
+fn sys_getresgid(t: &mut Task, a: &Args) -> SysResult {
+    let c = &t.creds;
+    for (i, v) in [c.gid, c.egid, c.sgid].into_iter().enumerate() {
+        t.mm.write_val(a.u64(i), &v)?;
+    }
+    Ok(0)
+}
+
+fn sys_getgroups(t: &mut Task, a: &Args) -> SysResult {
+    let size = usize::try_from(a.i32(0)).map_err(|_| Errno::EINVAL)?;
+    let groups = &t.creds.groups;
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if size < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+    t.mm.copy_out(a.u64(1), &bytes)?;
+    Ok(groups.len() as u64)
+}
+
+fn sys_getrandom(t: &mut Task, a: &Args) -> SysResult {
+    const KNOWN: u32 = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
+    let flags = a.u32(2);
+    if flags & !KNOWN != 0 || flags & (libc::GRND_RANDOM | libc::GRND_INSECURE) == libc::GRND_RANDOM | libc::GRND_INSECURE {
+        return Err(Errno::EINVAL);
+    }
+    let len = a.usize(1).min(32 << 20);
+    let mut buf = vec![0u8; len];
+    fill_random(&mut buf);
+    let n = t.mm.copy_out_partial(a.u64(0), &buf);
+    if n == 0 && len > 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(n as u64)
+}
+
+fn sys_sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
+    own_pid(t, a.i32(0))?;
+    let size = a.usize(1);
+    if size < 8 || !size.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    let cpus = host_cpus().min(64);
+    let mask: u64 = if cpus == 64 { u64::MAX } else { (1 << cpus) - 1 };
+    t.mm.write_val(a.u64(2), &mask)?;
+    Ok(8)
+}
+
+fn sys_sched_setaffinity(t: &mut Task, a: &Args) -> SysResult {
+    own_pid(t, a.i32(0))?;
+    let _mask: u64 = t.mm.read_val(a.u64(2))?;
+    Ok(0)
+}
+
+fn sys_sched_getparam(t: &mut Task, a: &Args) -> SysResult {
+    own_pid(t, a.i32(0))?;
+    t.mm.write_val(a.u64(1), &0i32)?;
+    Ok(0)
+}
+
+fn sys_getpriority(t: &mut Task, a: &Args) -> SysResult {
+    if a.i32(0) != libc::PRIO_PROCESS as i32 {
+        return Err(Errno::EINVAL);
+    }
+    own_pid(t, a.i32(1))?;
+    // The kernel returns 20 - nice.
+    Ok(20)
+}
+
+fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
+    match a.i32(0) {
+        libc::PR_SET_NAME => {
+            let name = t.mm.read_cstring(a.u64(1), 4096)?;
+            t.process.state.lock().unwrap().comm = name.into_iter().take(15).collect();
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut buf = [0u8; 16];
+            let comm = t.process.state.lock().unwrap().comm.clone();
+            buf[..comm.len()].copy_from_slice(&comm);
+            t.mm.copy_out(a.u64(1), &buf)?;
+            Ok(0)
+        }
+        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_SET_CHILD_SUBREAPER => {
+            t.process.state.lock().unwrap().subreaper = a.u64(1) != 0;
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let on = i32::from(t.process.state.lock().unwrap().subreaper);
+            t.mm.write_val(a.u64(1), &on)?;
+            Ok(0)
+        }
+        libc::PR_SET_DUMPABLE | libc::PR_SET_PDEATHSIG | libc::PR_SET_NO_NEW_PRIVS => Ok(0),
+        libc::PR_GET_PDEATHSIG => {
+            t.mm.write_val(a.u64(1), &0i32)?;
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
+        libc::PR_CAPBSET_READ => Ok(u64::from(a.u32(1) <= 40)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn sys_sysinfo(t: &mut Task, a: &Args) -> SysResult {
+    let uptime = t.kernel.boot_time.elapsed().as_secs();
+    let info = Sysinfo {
+        uptime: i64::try_from(uptime).unwrap_or(i64::MAX),
+        totalram: 4 << 30,
+        freeram: 3 << 30,
+        procs: 1,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    t.mm.write_val(a.u64(0), &info)?;
+    Ok(0)
+}
+
+/// The only process is the caller: `pid` must be 0 or its own.
+pub(super) fn own_pid(t: &Task, pid: i32) -> SysResult<()> {
+    if pid == 0 || pid == t.pid() {
+        Ok(())
+    } else if pid < 0 {
+        Err(Errno::EINVAL)
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
