@@ -4,25 +4,58 @@
 //! one record per message, strictly one request then one reply. A message is a 16-byte
 //! little-endian header (op, payload length, status, fd count) and a hand-encoded payload, at most
 //! 64 KiB in all; host fds travel only as `SCM_RIGHTS` (see [`proto`] for the byte layout).
-//! Operations act on *fids*: ids the server hands out and never reuses. `Attach` (which carries
-//! the protocol version) gives the root; `Walk` gives new fids for names under a directory;
-//! `Stat`, `Open` (donates a host fd), `Readlink`, `Getdents` act on a fid; `Clunk` releases it.
-//! This version serves one tree, read-only.
+//! Operations act on *fids*: ids the server hands out and never reuses.
 //!
-//! Security invariants of the server:
-//! - It is fd-based, never path-based: the root is opened once, every other file is reached with
-//!   `openat(parent_fd, name, O_PATH|O_NOFOLLOW)` one component at a time, and `Open` re-opens
-//!   the same (parent, name) and checks the result is the same inode. Nothing goes through
-//!   `/proc/self/fd` or an absolute path.
+//! # Mounts
+//!
+//! One gofer serves several [`Mount`]s, each from a host root opened once, before the gofer
+//! [`confine`]s itself: the root (named `""`, a directory, always read-only for now: the sentry's
+//! overlay keeps writes in memory) and any bind mounts (named by their guest path, e.g. `/data`;
+//! a directory or a regular file; read-write, or read-only with `:ro`). `Attach` (which carries
+//! the protocol version) names a mount and gives a fid for its root and whether it is read-only.
+//! Every fid belongs to the mount it was reached from; nothing crosses from one to another
+//! (`Rename` and `Link` between mounts are `EXDEV`, even on one host file system).
+//!
+//! # Operations
+//!
+//! - Reading, on any mount: `Walk` gives new fids for names under a directory; `Stat`, `Open`
+//!   (donates a host fd), `Readlink`, `Getdents`, `Statfs` act on a fid; `Clunk` releases it.
+//! - Changing, on a writable mount only (a read-only one answers `EROFS` to every one, and to an
+//!   `Open` asking for anything but `O_RDONLY`): `Create` (a new regular file, opened and donated),
+//!   `Mkdir`, `Symlink`, `Link`, `Unlink`, `Rename`, `Setattr`, and `Open` for writing
+//!   (`O_WRONLY`/`O_RDWR`/`O_TRUNC`/`O_APPEND`). They name their file as (directory fid, one
+//!   name), except `Setattr`, which acts on a fid.
+//!
+//! # Security invariants of the server
+//!
+//! - It is fd-based, never path-based: each mount's root is opened once, every other file is
+//!   reached with `openat(parent_fd, name, O_PATH|O_NOFOLLOW)` one component at a time, and
+//!   `Open` re-opens the same (parent, name) and checks the result is the same inode. Nothing
+//!   goes through `/proc/self/fd` or an absolute path (after [`confine`] there is none: the
+//!   process's root is an empty tmpfs).
 //! - A name is one component: empty, `.`, `..`, containing `/` or NUL, or longer than 255 bytes is
-//!   `EINVAL`. The server never follows a symlink (a walk stops at one; the client resolves it),
-//!   so no request can name a file outside the tree.
+//!   `EINVAL`, in every request that carries one. The server never follows a symlink: a walk
+//!   stops at one (the client resolves it); `Create` is always `O_CREAT|O_EXCL|O_NOFOLLOW`;
+//!   `Mkdir`, `Symlink`, `Link` fail with `EEXIST` on any existing name; `Link` links a symlink
+//!   itself; `Unlink` and `Rename` act on the name; `Setattr` changes a symlink's owner or times
+//!   (never its mode: `EOPNOTSUPP`) through its own `O_PATH` fd with `AT_EMPTY_PATH`; a size is
+//!   set through an fd re-opened `O_WRONLY|O_NOFOLLOW` and checked to be the same inode. So no
+//!   request can name, read or change a file outside its mount.
 //! - Only regular files are opened (directories give `EISDIR` and are listed with `Getdents`,
-//!   because a donated directory fd would let its holder `openat(fd, "..")` on the host),
-//!   read-only, with `O_NONBLOCK` while opening so a file swapped for a fifo cannot hang the
-//!   server.
+//!   because a donated directory fd would let its holder `openat(fd, "..")` on the host), with
+//!   `O_NONBLOCK` while opening so a file swapped for a fifo cannot hang the server. `O_TRUNC`
+//!   truncates only after the inode check.
+//! - The root of a mount has no (parent, name) in its own mount; where another writable mount
+//!   overlaps it on the host, removing, moving or replacing it through that mount is `EBUSY`.
+//! - Modes are applied exactly (the server runs with umask 0); files are created as the gofer's
+//!   user, and the client sets owners with `Setattr`. The server does no permission checks of its
+//!   own: the sentry checks the application's credentials.
 //! - A malformed request gets an errno reply (`EINVAL`, `EBADF` for an unknown fid), never a
-//!   panic, and the loop goes on; a failed request changes no state.
+//!   panic, and the loop goes on. A failed request changes nothing: every check runs before the
+//!   host is touched (and an entry made by a request that then fails is removed again). The
+//!   exceptions: host processes racing with the server (which give `ESTALE`), and a `Setattr` of
+//!   several fields whose later step the host refuses after an earlier one succeeded (e.g. a
+//!   chown when the gofer is not root): the earlier ones stay, as with separate syscalls.
 
 mod client;
 mod confine;

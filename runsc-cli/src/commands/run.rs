@@ -171,13 +171,18 @@ fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) 
         cmd.arg("--mount").arg(v.gofer_arg());
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
-    // SAFETY: between fork and exec only async-signal-safe calls (dup2, prctl) are made.
+    // SAFETY: between fork and exec only async-signal-safe calls (dup2, prctl, close_range) are
+    // made.
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(raw, 3) < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // Whatever else our caller left open must not reach the gofer: mark it close-on-exec
+            // (closing it here would also close the pipe std uses to report a failed exec).
+            // Best effort: CLOSE_RANGE_CLOEXEC needs Linux 5.11.
+            libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
             Ok(())
         });
     }

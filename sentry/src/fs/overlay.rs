@@ -31,6 +31,7 @@
 //!   one (lower files on several host devices may still share numbers).
 //! - Hard links in the lower tree are copied up separately (each name gets its own copy),
 //!   like overlayfs without `index`.
+//! - A merged directory reports `nlink` 1, as overlayfs does.
 //! - A directory listing is a snapshot taken at the first `readdir` from cookie 0 (open or
 //!   rewind); cookies are positions in it.
 //!
@@ -56,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use super::tmpfs::{anon_dev, dirent_type, is_dot, Tmpfs, TmpfsInode};
 use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
-use crate::mm::MemoryManager;
+use crate::mm::{MemoryManager, PAGE_SIZE};
 use crate::vfs::{
     DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT,
     S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
@@ -161,9 +162,10 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// An overlay of `lower` (a directory, never written) under the fresh tmpfs `upper`;
-    /// returns its root, to mount. The root takes the lower root's mode, owner and times.
-    pub fn new(lower: Arc<dyn Inode>, upper: Arc<Tmpfs>) -> SysResult<Arc<OverlayInode>> {
+    /// Makes an overlay of `lower` (a directory, never written) under the fresh tmpfs
+    /// `upper`; returns its root, to mount. The root takes the lower root's mode, owner and
+    /// times.
+    pub fn mount(lower: Arc<dyn Inode>, upper: Arc<Tmpfs>) -> SysResult<Arc<OverlayInode>> {
         if lower.file_type() != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
@@ -458,12 +460,18 @@ impl OverlayInode {
                 if n == 0 {
                     break;
                 }
-                // All-zero chunks stay holes.
-                let mut done = 0;
-                if buf[..n].iter().any(|&b| b != 0) {
-                    while done < n {
-                        done += up.write_at(off + done as u64, &buf[done..n])?;
+                // Page by page (aligned in the file); all-zero pages stay holes.
+                let mut pos = 0;
+                while pos < n {
+                    let page_end = usize::try_from(PAGE_SIZE - (off + pos as u64) % PAGE_SIZE).unwrap_or(n);
+                    let piece = &buf[pos..n.min(pos + page_end)];
+                    if piece.iter().any(|&b| b != 0) {
+                        let mut done = 0;
+                        while done < piece.len() {
+                            done += up.write_at(off + (pos + done) as u64, &piece[done..])?;
+                        }
                     }
+                    pos += piece.len();
                 }
                 off += n as u64;
             }
@@ -608,6 +616,9 @@ impl OverlayInode {
 impl Inode for OverlayInode {
     fn stat(&self) -> SysResult<Stat> {
         let mut s = match self.layers() {
+            // A merged directory has an unknown number of subdirectories: nlink 1, as
+            // overlayfs says (so `find` does not trust it to count them).
+            (Some(u), Some(_)) if self.kind == S_IFDIR => Stat { nlink: 1, ..u.stat()? },
             (Some(u), _) => u.stat()?,
             (None, Some(l)) => l.stat()?,
             (None, None) => return Err(Errno::EIO),

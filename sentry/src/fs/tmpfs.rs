@@ -49,6 +49,8 @@ const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 const BOGO_DIRENT_SIZE: i64 = 20;
 /// Entries handed out per `readdir` call; the caller asks again from the last cookie.
 const READDIR_BATCH: usize = 512;
+const ZERO_PAGE: [u8; 4096] = [0; 4096];
+const _: () = assert!(PAGE_SIZE == 4096);
 /// Longest extended attribute value.
 const XATTR_SIZE_MAX: usize = 65536;
 
@@ -603,8 +605,7 @@ impl TmpfsInode {
             return;
         }
         if let Some(&off) = r.pages.get(&(r.size / PAGE_SIZE)) {
-            let zeros = [0u8; PAGE_SIZE as usize];
-            self.fs.mf.write(off + in_page, &zeros[..usize::try_from(PAGE_SIZE - in_page).unwrap_or(0)]);
+            self.fs.mf.write(off + in_page, &ZERO_PAGE[..usize::try_from(PAGE_SIZE - in_page).unwrap_or(0)]);
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod process;
 pub mod signal;
 pub mod task;
+pub mod timer;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -41,6 +42,7 @@ pub struct Kernel {
     pub strace: bool,
     pub table: Mutex<PidTable>,
     pub events: Arc<Events>,
+    pub timers: Arc<timer::Timers>,
     /// Tasks blocked in `futex` waits.
     pub futexes: Mutex<Vec<Arc<crate::syscalls::futex::Waiter>>>,
 }
@@ -72,6 +74,7 @@ impl PidTable {
 
 impl Kernel {
     pub fn new(platform: Arc<dyn Platform>, memfile: Arc<MemoryFile>, root: Arc<Dentry>, hostname: Vec<u8>, strace: bool) -> Kernel {
+        let events = Arc::new(Events::default());
         Kernel {
             platform,
             memfile,
@@ -80,7 +83,8 @@ impl Kernel {
             boot_time: Instant::now(),
             strace,
             table: Mutex::new(PidTable::default()),
-            events: Arc::new(Events::default()),
+            events: events.clone(),
+            timers: timer::Timers::new(events),
             futexes: Mutex::new(Vec::new()),
         }
     }

@@ -42,6 +42,16 @@ pub struct Process {
     /// Signal dispositions, shared by the threads.
     pub actions: Mutex<[SigAction; 64]>,
     pub rlimits: Mutex<[Rlimit; RLIMIT_COUNT]>,
+    pub timers: Mutex<ProcessTimers>,
+}
+
+/// The process's timers, as ids in the kernel's timer service.
+#[derive(Default)]
+pub struct ProcessTimers {
+    /// `ITIMER_REAL` (also `alarm`).
+    pub real: Option<u64>,
+    /// `timer_create` timers by the id the application sees.
+    pub posix: std::collections::BTreeMap<i32, u64>,
 }
 
 pub struct ProcessState {
@@ -86,6 +96,7 @@ impl Process {
             }),
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),
+            timers: Mutex::new(ProcessTimers::default()),
         })
     }
 

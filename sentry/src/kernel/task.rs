@@ -352,6 +352,10 @@ fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thre
 /// The last thread has gone: reparent the children, become a zombie, tell the parent.
 fn end_process(kernel: &Kernel, table: &mut super::PidTable, process: &Arc<Process>, status: ExitStatus) {
     let pid = process.pid;
+    let timers = std::mem::take(&mut *process.timers.lock().unwrap());
+    for id in timers.real.into_iter().chain(timers.posix.into_values()) {
+        kernel.timers.delete(id);
+    }
     let (ppid, children, exit_signal) = {
         let mut st = process.state.lock().unwrap();
         st.zombie = Some(status);

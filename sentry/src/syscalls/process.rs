@@ -97,6 +97,10 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     let req = ExecRequest { root: &root, cwd: &start, path, argv, envp, uid: t.creds.euid, gid: t.creds.egid };
     let image = loader::load(&t.kernel, req).map_err(|e| e.errno)?;
     t.files().close_on_exec();
+    let posix_timers = std::mem::take(&mut t.process.timers.lock().unwrap().posix);
+    for id in posix_timers.into_values() {
+        t.kernel.timers.delete(id);
+    }
     for act in t.process.actions.lock().unwrap().iter_mut() {
         if act.handler != libc::SIG_IGN as u64 {
             *act = SigAction::default();

@@ -4,6 +4,7 @@
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use syscall_tables::nr;
@@ -12,7 +13,8 @@ use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::host_clock;
-use crate::kernel::signal::ERESTART_RESTARTBLOCK;
+use crate::kernel::signal::{SigInfo, ERESTART_RESTARTBLOCK};
+use crate::kernel::timer::{Setting, Target};
 use crate::kernel::task::Task;
 
 pub static HANDLERS: Table = &[
@@ -21,6 +23,16 @@ pub static HANDLERS: Table = &[
     (nr::GETTIMEOFDAY, sys_gettimeofday, Support::Full),
     (nr::TIME, sys_time, Support::Full),
     (nr::NANOSLEEP, sys_nanosleep, Support::Full),
+    (nr::ALARM, sys_alarm, Support::Full),
+    (nr::SETITIMER, sys_setitimer, Support::Partial("ITIMER_VIRTUAL and ITIMER_PROF never expire")),
+    (nr::GETITIMER, sys_getitimer, Support::Partial("ITIMER_VIRTUAL and ITIMER_PROF never expire")),
+    (nr::TIMER_CREATE, sys_timer_create, Support::Partial("CPU-time clocks count wall time")),
+    (nr::TIMER_SETTIME, sys_timer_settime, Support::Full),
+    (nr::TIMER_GETTIME, sys_timer_gettime, Support::Full),
+    (nr::TIMER_GETOVERRUN, sys_timer_getoverrun, Support::Full),
+    (nr::TIMER_DELETE, sys_timer_delete, Support::Full),
+    (nr::TIMES, sys_times, Support::Partial("CPU times are not accounted yet")),
+    (nr::GETRUSAGE, sys_getrusage, Support::Partial("CPU times and counters are not accounted yet")),
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep, Support::Full),
 ];
 
@@ -135,4 +147,178 @@ fn sys_clock_nanosleep(t: &mut Task, a: &Args) -> SysResult {
     };
     // An absolute sleep leaves nothing to report and restarts with the same deadline.
     sleep_until(t, Instant::now() + wait, if absolute { 0 } else { a.u64(3) })
+}
+
+fn to_timeval(d: Option<Duration>) -> Timeval {
+    d.map_or(Timeval::default(), |d| Timeval { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), usec: i64::from(d.subsec_micros()) })
+}
+
+fn to_timespec(d: Option<Duration>) -> Timespec {
+    d.map_or(Timespec::default(), |d| Timespec { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nsec: i64::from(d.subsec_nanos()) })
+}
+
+fn from_timeval(tv: Timeval) -> SysResult<Option<Duration>> {
+    if tv.sec < 0 || !(0..1_000_000).contains(&tv.usec) {
+        return Err(Errno::EINVAL);
+    }
+    let d = Duration::new(tv.sec as u64, tv.usec as u32 * 1000);
+    Ok((!d.is_zero()).then_some(d))
+}
+
+fn from_timespec(ts: Timespec) -> SysResult<Option<Duration>> {
+    if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let d = duration(ts);
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// The process's `ITIMER_REAL`, created on first use; it sends SIGALRM to the process.
+fn real_timer(t: &Task) -> u64 {
+    let mut timers = t.process.timers.lock().unwrap();
+    *timers.real.get_or_insert_with(|| t.kernel.timers.create(Target::Process(Arc::downgrade(&t.process)), SigInfo::kernel(libc::SIGALRM)))
+}
+
+fn sys_alarm(t: &mut Task, a: &Args) -> SysResult {
+    let secs = u64::from(a.u32(0));
+    let id = real_timer(t);
+    let old = t.kernel.timers.set(id, Setting { value: (secs > 0).then(|| Duration::from_secs(secs)), interval: None });
+    // Whole seconds left, rounded up as Linux does (a pending alarm never reads as 0).
+    Ok(old.value.map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0)))
+}
+
+fn sys_setitimer(t: &mut Task, a: &Args) -> SysResult {
+    let which = a.i32(0);
+    if !matches!(which, libc::ITIMER_REAL | libc::ITIMER_VIRTUAL | libc::ITIMER_PROF) {
+        return Err(Errno::EINVAL);
+    }
+    let new = if a.u64(1) != 0 {
+        let [interval, value]: [Timeval; 2] = t.mm.read_val(a.u64(1))?;
+        Some(Setting { value: from_timeval(value)?, interval: from_timeval(interval)? })
+    } else {
+        None
+    };
+    let old = if which == libc::ITIMER_REAL {
+        let id = real_timer(t);
+        match new {
+            Some(n) => t.kernel.timers.set(id, n),
+            None => t.kernel.timers.get(id),
+        }
+    } else {
+        Setting::default()
+    };
+    if a.u64(2) != 0 {
+        t.mm.write_val(a.u64(2), &[to_timeval(old.interval), to_timeval(old.value)])?;
+    }
+    Ok(0)
+}
+
+fn sys_getitimer(t: &mut Task, a: &Args) -> SysResult {
+    let which = a.i32(0);
+    let cur = match which {
+        libc::ITIMER_REAL => t.kernel.timers.get(real_timer(t)),
+        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Setting::default(),
+        _ => return Err(Errno::EINVAL),
+    };
+    t.mm.write_val(a.u64(1), &[to_timeval(cur.interval), to_timeval(cur.value)])?;
+    Ok(0)
+}
+
+const SIGEV_SIGNAL: i32 = 0;
+const SIGEV_NONE: i32 = 1;
+const SIGEV_THREAD_ID: i32 = 4;
+const SI_TIMER: i32 = -2;
+
+fn sys_timer_create(t: &mut Task, a: &Args) -> SysResult {
+    host_clock_id(a.i32(0))?;
+    let (target, info) = if a.u64(1) == 0 {
+        (Target::Process(Arc::downgrade(&t.process)), SigInfo { signo: libc::SIGALRM, code: SI_TIMER, ..SigInfo::default() })
+    } else {
+        let ev: [u64; 3] = t.mm.read_val(a.u64(1))?;
+        let (value, signo, notify, tid) = (ev[0], ev[1] as u32 as i32, (ev[1] >> 32) as u32 as i32, ev[2] as u32 as i32);
+        let info = SigInfo { signo, code: SI_TIMER, value, ..SigInfo::default() };
+        match notify {
+            SIGEV_NONE => (Target::Nothing, info),
+            SIGEV_SIGNAL | SIGEV_THREAD_ID if !(1..=64).contains(&signo) => return Err(Errno::EINVAL),
+            SIGEV_SIGNAL => (Target::Process(Arc::downgrade(&t.process)), info),
+            SIGEV_THREAD_ID => {
+                let thread = t.process.state.lock().unwrap().threads.iter().find(|th| th.tid == tid).cloned().ok_or(Errno::EINVAL)?;
+                (Target::Thread(Arc::downgrade(&t.process), Arc::downgrade(&thread)), info)
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    let mut timers = t.process.timers.lock().unwrap();
+    let user_id = (0..i32::MAX).find(|i| !timers.posix.contains_key(i)).ok_or(Errno::EAGAIN)?;
+    let mut info = info;
+    if a.u64(1) == 0 {
+        info.value = user_id as u64;
+    }
+    let id = t.kernel.timers.create(target, info);
+    timers.posix.insert(user_id, id);
+    drop(timers);
+    if let Err(e) = t.mm.write_val(a.u64(2), &user_id) {
+        if let Some(id) = t.process.timers.lock().unwrap().posix.remove(&user_id) {
+            t.kernel.timers.delete(id);
+        }
+        return Err(e);
+    }
+    Ok(0)
+}
+
+fn posix_timer(t: &Task, user_id: i32) -> SysResult<u64> {
+    t.process.timers.lock().unwrap().posix.get(&user_id).copied().ok_or(Errno::EINVAL)
+}
+
+fn sys_timer_settime(t: &mut Task, a: &Args) -> SysResult {
+    let id = posix_timer(t, a.i32(0))?;
+    let flags = a.i32(1);
+    if flags & !libc::TIMER_ABSTIME != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let [interval, value]: [Timespec; 2] = t.mm.read_val(a.u64(2))?;
+    let mut value = from_timespec(value)?;
+    if flags & libc::TIMER_ABSTIME != 0 {
+        // Absolute times are on the timer's clock; the service counts from now.
+        let now = host_clock(libc::CLOCK_MONOTONIC);
+        value = value.map(|v| v.saturating_sub(duration(now)).max(Duration::from_nanos(1)));
+    }
+    let old = t.kernel.timers.set(id, Setting { value, interval: from_timespec(interval)? });
+    if a.u64(3) != 0 {
+        t.mm.write_val(a.u64(3), &[to_timespec(old.interval), to_timespec(old.value)])?;
+    }
+    Ok(0)
+}
+
+fn sys_timer_gettime(t: &mut Task, a: &Args) -> SysResult {
+    let cur = t.kernel.timers.get(posix_timer(t, a.i32(0))?);
+    t.mm.write_val(a.u64(1), &[to_timespec(cur.interval), to_timespec(cur.value)])?;
+    Ok(0)
+}
+
+fn sys_timer_getoverrun(t: &mut Task, a: &Args) -> SysResult {
+    Ok(t.kernel.timers.overruns(posix_timer(t, a.i32(0))?).min(i32::MAX as u64))
+}
+
+fn sys_timer_delete(t: &mut Task, a: &Args) -> SysResult {
+    let id = t.process.timers.lock().unwrap().posix.remove(&a.i32(0)).ok_or(Errno::EINVAL)?;
+    t.kernel.timers.delete(id);
+    Ok(0)
+}
+
+fn sys_times(t: &mut Task, a: &Args) -> SysResult {
+    if a.u64(0) != 0 {
+        t.mm.write_val(a.u64(0), &[0u64; 4])?;
+    }
+    // Clock ticks (100 Hz) since boot.
+    let ts = host_clock(libc::CLOCK_BOOTTIME);
+    Ok((ts.sec as u64) * 100 + (ts.nsec as u64) / 10_000_000)
+}
+
+fn sys_getrusage(t: &mut Task, a: &Args) -> SysResult {
+    if !matches!(a.i32(0), libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD) {
+        return Err(Errno::EINVAL);
+    }
+    t.mm.copy_out(a.u64(1), &[0u8; 144])?;
+    Ok(0)
 }

@@ -483,3 +483,41 @@ fn dentry_cache_stays_coherent_with_insert_and_invalidate() {
     assert!(m.is_mountpoint());
     assert!(!root.invalidate(b"m"), "mount points stay");
 }
+
+#[test]
+fn concurrent_creates_and_renames_keep_counts_right() {
+    let fs = mount();
+    let root = dyn_root(&fs);
+    let a = root.mkdir(b"a", 0o755, ROOT).unwrap();
+    let b = root.mkdir(b"b", 0o755, ROOT).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (a, b) = (a.clone(), b.clone());
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let name = format!("t{t}-{i}");
+                    if i % 5 == 0 {
+                        a.mkdir(name.as_bytes(), 0o755, ROOT).unwrap();
+                    } else {
+                        let f = a.create(name.as_bytes(), 0o644, ROOT).unwrap();
+                        write(&f, 0, name.as_bytes());
+                    }
+                    if i % 2 == 0 {
+                        a.rename(name.as_bytes(), &b, name.as_bytes(), 0).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(names(&a).len(), 2 + 8 * 25);
+    assert_eq!(names(&b).len(), 2 + 8 * 25);
+    // Directories: i % 5 == 0, half of them (even i) moved to b.
+    assert_eq!(st(&a).nlink, 2 + 8 * 5);
+    assert_eq!(st(&b).nlink, 2 + 8 * 5);
+    let cookies: std::collections::HashSet<u64> = b.open(libc::O_RDONLY).unwrap().readdir(0).unwrap().iter().map(|e| e.next).collect();
+    assert_eq!(cookies.len(), 2 + 8 * 25);
+    assert_eq!(read(&b.lookup(b"t3-4").unwrap(), 0, 10), b"t3-4");
+}

@@ -1,0 +1,166 @@
+//! Interval and POSIX timers: one sentry thread sleeps until the earliest deadline and sends
+//! the timer's signal when it passes, re-arming periodic timers.
+//!
+//! A timer is owned by its process (`alarm`/`setitimer` use the process's real timer; each
+//! `timer_create` adds one). Targets are held weakly: a timer never keeps a dead process alive.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use super::process::{Process, Thread};
+use super::signal::SigInfo;
+use super::Events;
+
+/// Where an expiring timer's signal goes.
+#[derive(Clone)]
+pub enum Target {
+    Process(Weak<Process>),
+    Thread(Weak<Process>, Weak<Thread>),
+    /// `SIGEV_NONE`: the timer only counts.
+    Nothing,
+}
+
+struct Timer {
+    deadline: Option<Instant>,
+    interval: Option<Duration>,
+    target: Target,
+    info: SigInfo,
+    overruns: u64,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    timers: BTreeMap<u64, Timer>,
+    service_started: bool,
+}
+
+/// All timers of the sandbox.
+pub struct Timers {
+    state: Mutex<State>,
+    changed: Condvar,
+    events: Arc<Events>,
+}
+
+/// A timer's setting: time to the next expiry (None: disarmed) and its period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Setting {
+    pub value: Option<Duration>,
+    pub interval: Option<Duration>,
+}
+
+impl Timers {
+    pub fn new(events: Arc<Events>) -> Arc<Timers> {
+        Arc::new(Timers { state: Mutex::new(State::default()), changed: Condvar::new(), events })
+    }
+
+    /// A new, disarmed timer.
+    pub fn create(self: &Arc<Timers>, target: Target, info: SigInfo) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.timers.insert(id, Timer { deadline: None, interval: None, target, info, overruns: 0 });
+        id
+    }
+
+    pub fn delete(&self, id: u64) {
+        self.state.lock().unwrap().timers.remove(&id);
+        self.changed.notify_all();
+    }
+
+    /// The current setting.
+    pub fn get(&self, id: u64) -> Setting {
+        let st = self.state.lock().unwrap();
+        let Some(t) = st.timers.get(&id) else { return Setting::default() };
+        let now = Instant::now();
+        Setting { value: t.deadline.map(|d| d.saturating_duration_since(now).max(Duration::from_nanos(1))), interval: t.interval }
+    }
+
+    /// Arms (or with `value: None` disarms) a timer; returns the old setting.
+    pub fn set(self: &Arc<Timers>, id: u64, new: Setting) -> Setting {
+        let old = self.get(id);
+        let mut st = self.state.lock().unwrap();
+        if let Some(t) = st.timers.get_mut(&id) {
+            t.deadline = new.value.filter(|v| !v.is_zero()).map(|v| Instant::now() + v);
+            t.interval = new.interval.filter(|i| !i.is_zero());
+            t.overruns = 0;
+        }
+        if !st.service_started {
+            st.service_started = true;
+            let timers = self.clone();
+            if std::thread::Builder::new().name("timers".into()).spawn(move || timers.serve()).is_err() {
+                st.service_started = false;
+                tracing::error!("cannot start the timer thread");
+            }
+        }
+        drop(st);
+        self.changed.notify_all();
+        old
+    }
+
+    pub fn overruns(&self, id: u64) -> u64 {
+        self.state.lock().unwrap().timers.get(&id).map_or(0, |t| t.overruns)
+    }
+
+    /// The timer thread: fires what is due, sleeps until the next deadline.
+    fn serve(self: Arc<Timers>) {
+        let mut st = self.state.lock().unwrap();
+        loop {
+            let now = Instant::now();
+            let mut due = Vec::new();
+            for t in st.timers.values_mut() {
+                let Some(deadline) = t.deadline else { continue };
+                if deadline > now {
+                    continue;
+                }
+                due.push((t.target.clone(), t.info));
+                t.deadline = match t.interval {
+                    Some(i) => {
+                        // Periods missed while late count as overruns, as Linux reports them.
+                        let late = now - deadline;
+                        let missed = u64::try_from(late.as_nanos() / i.as_nanos().max(1)).unwrap_or(u64::MAX);
+                        t.overruns = missed;
+                        Some(deadline + i * u32::try_from(missed + 1).unwrap_or(u32::MAX))
+                    }
+                    None => None,
+                };
+            }
+            if !due.is_empty() {
+                drop(st);
+                for (target, info) in due {
+                    fire(&target, info);
+                }
+                self.events.notify();
+                st = self.state.lock().unwrap();
+                continue;
+            }
+            let next = st.timers.values().filter_map(|t| t.deadline).min();
+            st = match next {
+                Some(d) => self.changed.wait_timeout(st, d.saturating_duration_since(now)).unwrap().0,
+                None => self.changed.wait(st).unwrap(),
+            };
+        }
+    }
+}
+
+fn fire(target: &Target, info: SigInfo) {
+    match target {
+        Target::Process(p) => {
+            if let Some(p) = p.upgrade() {
+                // The first process only gets signals it handles (pid namespace init).
+                if p.pid != 1 || p.action(info.signo).handler != libc::SIG_DFL as u64 {
+                    p.send(info);
+                }
+            }
+        }
+        Target::Thread(p, t) => {
+            if let (Some(p), Some(t)) = (p.upgrade(), t.upgrade()) {
+                if !super::signal::ignored(p.action(info.signo), info.signo) {
+                    t.send(info);
+                }
+            }
+        }
+        Target::Nothing => {}
+    }
+}
