@@ -74,6 +74,23 @@ pub struct ProcessState {
     pub vfork_done: bool,
     /// `PR_SET_CHILD_SUBREAPER`.
     pub subreaper: bool,
+    /// What the process uses, for `/proc`; None once it is a zombie.
+    pub resources: Option<Resources>,
+}
+
+/// The memory, files and names of a live process, as `/proc` shows them. Updated at exec and
+/// clone; the first thread's view stands for the process.
+#[derive(Clone)]
+pub struct Resources {
+    pub mm: Arc<crate::mm::MemoryManager>,
+    pub files: Arc<Mutex<crate::vfs::FdTable>>,
+    pub fs: Arc<Mutex<super::task::FsContext>>,
+    pub exe: Arc<crate::vfs::Dentry>,
+    /// Where the argument and environment strings are in `mm`.
+    pub args: std::ops::Range<u64>,
+    pub env: std::ops::Range<u64>,
+    /// Credentials of the first thread.
+    pub creds: super::task::Creds,
 }
 
 impl Process {
@@ -93,6 +110,7 @@ impl Process {
                 comm: Vec::new(),
                 vfork_done: false,
                 subreaper: false,
+                resources: None,
             }),
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),

@@ -61,6 +61,9 @@ pub struct Task {
     pub saved_mask: Option<u64>,
     /// Set by `exit`: this thread leaves (the rest of the process may go on).
     pub exiting: Option<ExitStatus>,
+    /// Argument and environment strings of the running program (for `/proc`).
+    pub args: std::ops::Range<u64>,
+    pub env: std::ops::Range<u64>,
 }
 
 fn default_rlimits() -> [Rlimit; RLIMIT_COUNT] {
@@ -104,6 +107,8 @@ pub struct NewTask {
     pub clear_child_tid: u64,
     /// Where to write the child's tid in its own memory (`CLONE_CHILD_SETTID`).
     pub child_settid: u64,
+    pub args: std::ops::Range<u64>,
+    pub env: std::ops::Range<u64>,
 }
 
 impl NewTask {
@@ -133,6 +138,14 @@ impl NewTask {
 
     /// On the task's own thread: builds its address space and becomes a task.
     fn start(self) -> SysResult<Task> {
+        let task = self.build()?;
+        if task.tid == task.process.pid {
+            task.publish_resources();
+        }
+        Ok(task)
+    }
+
+    fn build(self) -> SysResult<Task> {
         let mm = match self.memory {
             NewMemory::Shared(mm) => mm,
             NewMemory::Copy(copy) => {
@@ -170,6 +183,8 @@ impl NewTask {
             restart: None,
             saved_mask: None,
             exiting: None,
+            args: self.args,
+            env: self.env,
         })
     }
 }
@@ -222,6 +237,8 @@ impl Task {
                 restart: None,
                 saved_mask: None,
                 exiting: None,
+                args: 0..0,
+                env: 0..0,
             };
             task.start_image(image);
             let _ = tx.send(Ok(()));
@@ -245,7 +262,24 @@ impl Task {
         self.cpu.regs.eflags = 0x202;
         self.mm = image.mm;
         self.exe = image.exe;
+        self.args = image.args;
+        self.env = image.env;
         self.process.state.lock().unwrap().comm = image.name.into_iter().take(15).collect();
+        self.publish_resources();
+    }
+
+    /// Records what `/proc` shows of this process.
+    pub fn publish_resources(&self) {
+        let r = super::process::Resources {
+            mm: self.mm.clone(),
+            files: self.files.clone(),
+            fs: self.fs.clone(),
+            exe: self.exe.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            creds: self.creds.clone(),
+        };
+        self.process.state.lock().unwrap().resources = Some(r);
     }
 
     pub fn files(&self) -> MutexGuard<'_, FdTable> {
@@ -359,6 +393,7 @@ fn end_process(kernel: &Kernel, table: &mut super::PidTable, process: &Arc<Proce
     let (ppid, children, exit_signal) = {
         let mut st = process.state.lock().unwrap();
         st.zombie = Some(status);
+        st.resources = None;
         st.vfork_done = true;
         (st.ppid, std::mem::take(&mut st.children), st.exit_signal)
     };

@@ -52,6 +52,10 @@ pub struct Image {
     pub exe: Arc<Dentry>,
     /// The file name of the executable, for `comm`.
     pub name: Vec<u8>,
+    /// Where the argument strings lie on the new stack (`/proc/PID/cmdline`).
+    pub args: std::ops::Range<u64>,
+    /// Where the environment strings lie (`/proc/PID/environ`).
+    pub env: std::ops::Range<u64>,
 }
 
 /// Why a load failed: the errno `execve` returns, and what it was about.
@@ -212,8 +216,8 @@ fn load_elf(kernel: &Kernel, req: &ExecRequest, exe: Opened) -> Result<Image, Lo
     };
 
     let auxv = Auxv { main: &main, base, uid: req.uid, gid: req.gid };
-    let sp = build_stack(&mm, stack_top, &req.argv, &req.envp, &req.path, &auxv)?;
-    Ok(Image { mm, entry, stack_pointer: sp, exe: exe.dentry, name })
+    let stack = build_stack(&mm, stack_top, &req.argv, &req.envp, &req.path, &auxv)?;
+    Ok(Image { mm, entry, stack_pointer: stack.sp, exe: exe.dentry, name, args: stack.args, env: stack.env })
 }
 
 fn random_pages(range: u64) -> u64 {
@@ -322,8 +326,16 @@ const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
 const AT_MINSIGSTKSZ: u64 = 51;
 
-/// Writes strings, auxv, envp, argv and argc below `top`; returns the initial stack pointer.
-fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>], execfn: &[u8], aux: &Auxv) -> SysResult<u64> {
+/// The initial stack: its pointer, and where the argument and environment strings are.
+struct Stack {
+    sp: u64,
+    args: std::ops::Range<u64>,
+    env: std::ops::Range<u64>,
+}
+
+/// Writes strings, auxv, envp, argv and argc below `top`. The argument strings and then the
+/// environment strings are contiguous, in order, as Linux lays them out.
+fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>], execfn: &[u8], aux: &Auxv) -> SysResult<Stack> {
     let total: usize = argv.iter().chain(envp).map(|s| s.len() + 1).sum();
     if total > MAX_ARG_BYTES || argv.iter().chain(envp).any(|s| s.len() >= MAX_ARG_STRLEN) {
         return Err(Errno::E2BIG);
@@ -336,8 +348,26 @@ fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>],
         Ok(sp)
     };
     let execfn_addr = push(execfn)?;
-    let env_addrs = envp.iter().map(|s| push(s)).collect::<SysResult<Vec<u64>>>()?;
-    let arg_addrs = argv.iter().map(|s| push(s)).collect::<SysResult<Vec<u64>>>()?;
+    let strings = total as u64;
+    let arg_start = sp - strings;
+    let mut at = arg_start;
+    let mut place = |s: &Vec<u8>| -> SysResult<u64> {
+        let addr = at;
+        mm.poke(addr, s)?;
+        mm.poke(addr + s.len() as u64, &[0])?;
+        at += s.len() as u64 + 1;
+        Ok(addr)
+    };
+    let arg_addrs = argv.iter().map(&mut place).collect::<SysResult<Vec<u64>>>()?;
+    let env_addrs = envp.iter().map(&mut place).collect::<SysResult<Vec<u64>>>()?;
+    let env_start = env_addrs.first().copied().unwrap_or(arg_start + strings);
+    sp = arg_start;
+    let mut push = |bytes: &[u8]| -> SysResult<u64> {
+        sp -= bytes.len() as u64 + 1;
+        mm.poke(sp, bytes)?;
+        mm.poke(sp + bytes.len() as u64, &[0])?;
+        Ok(sp)
+    };
     let platform_addr = push(b"x86_64")?;
     let mut random = [0u8; 16];
     fill_random(&mut random);
@@ -380,7 +410,7 @@ fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>],
     sp = (sp - words.len() as u64 * 8) & !15;
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     mm.poke(sp, &bytes)?;
-    Ok(sp)
+    Ok(Stack { sp, args: arg_start..env_start, env: env_start..arg_start + strings })
 }
 
 #[cfg(test)]

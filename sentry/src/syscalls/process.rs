@@ -251,6 +251,8 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         altstack: t.altstack,
         clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { c.child_tid } else { 0 },
         child_settid: if f & CLONE_CHILD_SETTID != 0 { c.child_tid } else { 0 },
+        args: t.args.clone(),
+        env: t.env.clone(),
     };
     if let Err(e) = new.spawn() {
         tracing::error!("starting a task thread: {e}");
