@@ -117,6 +117,18 @@ pub trait AddressSpace: Send + Sync {
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;
     /// Changes the protection of `[addr, addr + len)`.
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+    /// Prepares one more application thread in this address space; called by a sentry thread
+    /// that runs in it. The token is handed to the sentry thread that will run the new thread,
+    /// which passes it to [`AddressSpace::adopt_thread`].
+    fn new_thread(&self) -> Result<u64>;
+    /// Makes the calling sentry thread the runner of a thread made by `new_thread`.
+    fn adopt_thread(&self, token: u64) -> Result<()>;
+    /// The calling sentry thread will not run in this address space again.
+    fn release_thread(&self);
+    /// If the calling sentry thread must outlive its use of the address space (the ptrace
+    /// stub's leader is bound to its tracer), a wait to run once the caller is otherwise done:
+    /// it returns when the address space has been dropped.
+    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>>;
     /// Lets a context find its implementation's own type.
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -5,13 +5,17 @@
 //! resumes. Host system calls run in a stub only when the sentry injects them, to map, unmap
 //! and protect ranges of the memory file ([`AddressSpace`]).
 //!
-//! ptrace requests are only accepted from the tracing thread, so a stub is bound to the sentry
-//! thread that created it: that thread must make every call on its address space and context.
+//! ptrace requests are only accepted from the tracing thread, so each stub thread is bound to
+//! one sentry thread, which makes every call for it. An address space has one stub thread per
+//! sentry thread running application threads in it: more are made with `clone` injected into
+//! an existing one (they park in the stub page's `pause` loop) and attached with
+//! `PTRACE_SEIZE` by the sentry thread that will run them.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
-use crate::stub::{self, STUB_BASE, STUB_RETURN, STUB_SIZE, USER_TOP};
+use crate::stub::{self, SPAWN_ENTRY, SPAWN_RETURN, STUB_BASE, STUB_RETURN, STUB_SIZE, USER_TOP};
 use crate::{AddressSpace, Context, CpuState, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
 
 const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
@@ -70,11 +74,30 @@ fn host(what: &'static str) -> Error {
     Error::Host { what, errno: errno() }
 }
 
-/// A stub process traced by the sentry thread that created it.
+thread_local! {
+    /// The host tid of the calling sentry thread (cached: looked up on every switch).
+    static SENTRY_TID: i32 = {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() }
+    };
+}
+
+fn sentry_tid() -> i32 {
+    SENTRY_TID.with(|t| *t)
+}
+
+/// A stub process: one address space, with one host thread per sentry thread that runs
+/// application code in it. Each stub thread is traced by its sentry thread; the first (the
+/// process leader) by the sentry thread that created the stub, which must therefore stay until
+/// the address space is dropped (see [`AddressSpace::release_thread`]).
 pub struct Stub {
     pid: i32,
     memfd: i32,
     dead: AtomicBool,
+    /// Stub thread tid by the host tid of the sentry thread that traces it.
+    threads: Mutex<HashMap<i32, i32>>,
+    /// Set when the address space is dropped, for a leader tracer waiting to let go.
+    dropped: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl Stub {
@@ -85,8 +108,10 @@ impl Stub {
 
     fn new(memfd: i32) -> Result<Stub> {
         let pid = stub::fork_stub(memfd)?;
-        let stub = Stub { pid, memfd, dead: AtomicBool::new(false) };
-        let status = stub.wait()?;
+        let mut threads = HashMap::new();
+        threads.insert(sentry_tid(), pid);
+        let stub = Stub { pid, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default() };
+        let status = stub.wait(pid)?;
         if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGSTOP {
             return Err(stub.lost(format!("unexpected first stop, status {status:#x}")));
         }
@@ -95,37 +120,28 @@ impl Stub {
         if unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) } != 0 {
             return Err(host("PTRACE_SETOPTIONS on a new stub"));
         }
-        stub.share_cpu_with_tracer();
-        stub.unregister_rseq()?;
+        share_cpu_with_tracer(pid);
+        stub.unregister_rseq(pid)?;
         // Strip the inherited copy of the sentry: everything below and above the stub page.
-        stub.inject(libc::SYS_munmap, [0, STUB_BASE, 0, 0, 0, 0])?;
+        stub.inject(pid, libc::SYS_munmap, [0, STUB_BASE, 0, 0, 0, 0])?;
         let above = STUB_BASE + STUB_SIZE;
-        stub.inject(libc::SYS_munmap, [above, USER_TOP - above, 0, 0, 0, 0])?;
+        stub.inject(pid, libc::SYS_munmap, [above, USER_TOP - above, 0, 0, 0, 0])?;
         Ok(stub)
     }
 
-    /// Pins the stub and its tracer to the CPU the tracer runs on. Every event is a hand-off
-    /// between the two; on one CPU it is a plain context switch, across CPUs it costs a wake-up
-    /// IPI (a VM exit under virtualisation), which makes the round trip about twice as slow.
-    fn share_cpu_with_tracer(&self) {
-        // SAFETY: sched_getcpu has no preconditions.
-        let cpu = unsafe { libc::sched_getcpu() };
-        let Ok(cpu) = usize::try_from(cpu) else { return };
-        // SAFETY: cpu_set_t is a plain bit mask; all-zero is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: CPU_SET writes one bit of `set`; cpu is below CPU_SETSIZE on any real host.
-        unsafe { libc::CPU_SET(cpu, &mut set) };
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: `set` is a valid cpu_set_t of `size` bytes; 0 names the calling thread.
-        unsafe {
-            libc::sched_setaffinity(0, size, &set);
-            libc::sched_setaffinity(self.pid, size, &set);
-        }
+    /// The stub thread the calling sentry thread traces in this address space.
+    fn current(&self) -> Result<i32> {
+        self.threads
+            .lock()
+            .unwrap()
+            .get(&sentry_tid())
+            .copied()
+            .ok_or_else(|| Error::StubLost { pid: self.pid, detail: "no stub thread for this sentry thread".into() })
     }
 
     /// Undoes the rseq registration inherited from the sentry's libc: its area is about to be
     /// unmapped, and the kernel would then fault the stub on every return to user space.
-    fn unregister_rseq(&self) -> Result<()> {
+    fn unregister_rseq(&self, tid: i32) -> Result<()> {
         const PTRACE_GET_RSEQ_CONFIGURATION: libc::c_uint = 0x420f;
         const RSEQ_FLAG_UNREGISTER: u64 = 1;
         #[repr(C)]
@@ -140,12 +156,12 @@ impl Stub {
         let mut cfg = RseqConfig::default();
         let size = std::mem::size_of::<RseqConfig>();
         // SAFETY: cfg is a writable buffer of `size` bytes, as the request expects.
-        let r = unsafe { libc::ptrace(PTRACE_GET_RSEQ_CONFIGURATION, self.pid, size, &mut cfg as *mut RseqConfig) };
+        let r = unsafe { libc::ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, size, &mut cfg as *mut RseqConfig) };
         if r <= 0 || cfg.pointer == 0 {
             return Ok(());
         }
         let args = [cfg.pointer, u64::from(cfg.size), RSEQ_FLAG_UNREGISTER, u64::from(cfg.signature), 0, 0];
-        self.inject_checked("unregistering rseq in a new stub", libc::SYS_rseq, args)
+        self.inject_checked(tid, "unregistering rseq in a new stub", libc::SYS_rseq, args)
     }
 
     fn lost(&self, detail: String) -> Error {
@@ -153,13 +169,13 @@ impl Stub {
         Error::StubLost { pid: self.pid, detail }
     }
 
-    /// Waits for the next stop of the stub; a stub that exited instead is lost.
-    fn wait(&self) -> Result<i32> {
+    /// Waits for the next stop of stub thread `tid`; a thread that exited instead is lost.
+    fn wait(&self, tid: i32) -> Result<i32> {
         let mut status = 0;
         loop {
             // SAFETY: status is a valid out pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
-            if r == self.pid {
+            let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+            if r == tid {
                 break;
             }
             if r < 0 && errno() == libc::EINTR {
@@ -168,66 +184,67 @@ impl Stub {
             return Err(self.lost(format!("waitpid failed: {}", std::io::Error::last_os_error())));
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            return Err(self.lost(format!("exited with status {status:#x}")));
+            return Err(self.lost(format!("thread {tid} exited with status {status:#x}")));
         }
         Ok(status)
     }
 
-    fn get_regs(&self, regs: &mut Regs) -> Result<()> {
+    fn get_regs(&self, tid: i32, regs: &mut Regs) -> Result<()> {
         // SAFETY: regs is a valid, writable user_regs_struct.
-        if unsafe { libc::ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Regs) } != 0 {
+        if unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, regs as *mut Regs) } != 0 {
             return Err(self.lost(format!("PTRACE_GETREGS: {}", std::io::Error::last_os_error())));
         }
         Ok(())
     }
 
-    fn set_regs(&self, regs: &Regs) -> Result<()> {
+    fn set_regs(&self, tid: i32, regs: &Regs) -> Result<()> {
         // SAFETY: regs is a valid user_regs_struct; the kernel only reads it.
-        if unsafe { libc::ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Regs) } != 0 {
+        if unsafe { libc::ptrace(libc::PTRACE_SETREGS, tid, 0, regs as *const Regs) } != 0 {
             return Err(self.lost(format!("PTRACE_SETREGS: {}", std::io::Error::last_os_error())));
         }
         Ok(())
     }
 
-    fn reset_fpu(&self) -> Result<()> {
+    fn reset_fpu(&self, tid: i32) -> Result<()> {
         let mut fp: FpState = [0; 512];
         fp[0..2].copy_from_slice(&0x37fu16.to_le_bytes()); // x87 control word
         fp[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // MXCSR
         fp[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR mask
-        self.set_fpu(&fp)
+        self.set_fpu(tid, &fp)
     }
 
-    fn get_fpu(&self) -> Result<FpState> {
+    fn get_fpu(&self, tid: i32) -> Result<FpState> {
         let mut fp: FpState = [0; 512];
         // SAFETY: fp is 512 writable bytes, the size of user_fpregs_struct.
-        if unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, self.pid, 0, fp.as_mut_ptr()) } != 0 {
+        if unsafe { libc::ptrace(libc::PTRACE_GETFPREGS, tid, 0, fp.as_mut_ptr()) } != 0 {
             return Err(self.lost(format!("PTRACE_GETFPREGS: {}", std::io::Error::last_os_error())));
         }
         Ok(fp)
     }
 
-    fn set_fpu(&self, fp: &FpState) -> Result<()> {
+    fn set_fpu(&self, tid: i32, fp: &FpState) -> Result<()> {
         // SAFETY: fp is 512 bytes, the size of user_fpregs_struct; the kernel only reads it.
-        if unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, self.pid, 0, fp.as_ptr()) } != 0 {
+        if unsafe { libc::ptrace(libc::PTRACE_SETFPREGS, tid, 0, fp.as_ptr()) } != 0 {
             return Err(self.lost(format!("PTRACE_SETFPREGS: {}", std::io::Error::last_os_error())));
         }
         Ok(())
     }
 
-    fn resume(&self, request: libc::c_uint) -> Result<()> {
+    fn resume(&self, tid: i32, request: libc::c_uint) -> Result<()> {
         // SAFETY: resumes our stopped tracee with no signal.
-        if unsafe { libc::ptrace(request, self.pid, 0, 0) } != 0 {
+        if unsafe { libc::ptrace(request, tid, 0, 0) } != 0 {
             return Err(self.lost(format!("resuming: {}", std::io::Error::last_os_error())));
         }
         Ok(())
     }
 
-    /// Runs one host system call in the stub and returns its raw result.
-    fn inject(&self, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+    /// Runs a routine of the stub page in thread `tid` with `rax = nr` and `args`, until it
+    /// traps at `returns`; gives back `rax`.
+    fn call(&self, tid: i32, entry: u64, returns: u64, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
         // SAFETY: user_regs_struct is plain integers; all-zero is valid.
         let mut regs: Regs = unsafe { std::mem::zeroed() };
-        self.get_regs(&mut regs)?;
-        regs.rip = STUB_BASE;
+        self.get_regs(tid, &mut regs)?;
+        regs.rip = entry;
         regs.rax = nr.cast_unsigned();
         regs.orig_rax = u64::MAX;
         regs.rdi = args[0];
@@ -236,35 +253,80 @@ impl Stub {
         regs.r10 = args[3];
         regs.r8 = args[4];
         regs.r9 = args[5];
-        self.set_regs(&regs)?;
-        self.resume(libc::PTRACE_CONT)?;
-        let status = self.wait()?;
-        self.get_regs(&mut regs)?;
-        if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP {
+        self.set_regs(tid, &regs)?;
+        self.resume(tid, libc::PTRACE_CONT)?;
+        let status = self.wait(tid)?;
+        self.get_regs(tid, &mut regs)?;
+        if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGTRAP || regs.rip != returns {
             return Err(self.lost(format!("injected syscall {nr} stopped with {status:#x} at {:#x}", regs.rip)));
         }
-        if regs.rip != STUB_RETURN {
-            return Err(self.lost(format!("injected syscall {nr} returned to {:#x}", regs.rip)));
-        }
-        Ok(regs.rax as i64)
+        Ok(regs.rax.cast_signed())
     }
 
-    fn inject_checked(&self, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<()> {
-        let r = self.inject(nr, args)?;
+    /// Runs one host system call in stub thread `tid` and returns its raw result.
+    fn inject(&self, tid: i32, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        self.call(tid, STUB_BASE, STUB_RETURN, nr, args)
+    }
+
+    fn inject_checked(&self, tid: i32, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<()> {
+        let r = self.inject(tid, nr, args)?;
         if (-4095..0).contains(&r) {
             return Err(Error::Host { what, errno: i32::try_from(-r).unwrap_or(libc::EIO) });
         }
         Ok(())
     }
+
+    /// Ends stub thread `tid` (not the leader) and reaps it.
+    fn end_thread(&self, tid: i32) {
+        // SAFETY: user_regs_struct is plain integers; all-zero is valid.
+        let mut regs: Regs = unsafe { std::mem::zeroed() };
+        if self.get_regs(tid, &mut regs).is_err() {
+            return;
+        }
+        regs.rip = STUB_BASE;
+        regs.rax = libc::SYS_exit.cast_unsigned();
+        regs.orig_rax = u64::MAX;
+        regs.rdi = 0;
+        if self.set_regs(tid, &regs).is_ok() && self.resume(tid, libc::PTRACE_CONT).is_ok() {
+            // SAFETY: reaps our own traced thread; a null status pointer is allowed.
+            unsafe { libc::waitpid(tid, std::ptr::null_mut(), libc::__WALL) };
+        }
+    }
+}
+
+/// Pins the calling sentry thread and stub thread `tid` to the CPU the sentry thread runs on.
+/// Every event is a hand-off between the two; on one CPU it is a plain context switch, across
+/// CPUs it costs a wake-up IPI (a VM exit under virtualisation), which makes the round trip
+/// about twice as slow.
+fn share_cpu_with_tracer(tid: i32) {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    let Ok(cpu) = usize::try_from(cpu) else { return };
+    // SAFETY: cpu_set_t is a plain bit mask; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `set`; cpu is below CPU_SETSIZE on any real host.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `set` is a valid cpu_set_t of `size` bytes; 0 names the calling thread.
+    unsafe {
+        libc::sched_setaffinity(0, size, &set);
+        libc::sched_setaffinity(tid, size, &set);
+    }
 }
 
 impl Drop for Stub {
     fn drop(&mut self) {
-        // SAFETY: kills and reaps our own child; no memory is involved.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL);
+        // SAFETY: kills our own stub process; no memory is involved.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let leader_is_ours = self.threads.lock().unwrap().get(&sentry_tid()) == Some(&self.pid);
+        if leader_is_ours {
+            // SAFETY: reaps our own traced child; a null status pointer is allowed.
+            unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
         }
+        // A leader tracer waiting in release_thread reaps it instead.
+        let (done, cv) = &*self.dropped;
+        *done.lock().unwrap() = true;
+        cv.notify_all();
     }
 }
 
@@ -276,15 +338,70 @@ impl AddressSpace for Stub {
     fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let fd = u64::from(self.memfd.unsigned_abs());
-        self.inject_checked("mapping memory in a stub", libc::SYS_mmap, [addr, len, prot_arg(prot), flags, fd, offset])
+        let tid = self.current()?;
+        self.inject_checked(tid, "mapping memory in a stub", libc::SYS_mmap, [addr, len, prot_arg(prot), flags, fd, offset])
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
-        self.inject_checked("unmapping memory in a stub", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+        let tid = self.current()?;
+        self.inject_checked(tid, "unmapping memory in a stub", libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
     }
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
-        self.inject_checked("protecting memory in a stub", libc::SYS_mprotect, [addr, len, prot_arg(prot), 0, 0, 0])
+        let tid = self.current()?;
+        self.inject_checked(tid, "protecting memory in a stub", libc::SYS_mprotect, [addr, len, prot_arg(prot), 0, 0, 0])
+    }
+
+    fn new_thread(&self) -> Result<u64> {
+        let tid = self.current()?;
+        let flags = (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD | libc::CLONE_SYSVSEM) as u64;
+        let r = self.call(tid, SPAWN_ENTRY, SPAWN_RETURN, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])?;
+        match u64::try_from(r) {
+            Ok(child) if child > 0 => Ok(child),
+            _ => Err(Error::Host { what: "creating a stub thread", errno: i32::try_from(-r).unwrap_or(libc::EIO) }),
+        }
+    }
+
+    fn adopt_thread(&self, token: u64) -> Result<()> {
+        let tid = i32::try_from(token).map_err(|_| self.lost(format!("bad thread token {token}")))?;
+        let options = (libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD) as usize;
+        // SAFETY: attaches to a thread of our own stub; no memory is passed.
+        if unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0, options) } != 0 {
+            return Err(host("PTRACE_SEIZE of a new stub thread"));
+        }
+        // SAFETY: stops the thread we just seized; no memory is passed.
+        if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) } != 0 {
+            return Err(host("PTRACE_INTERRUPT of a new stub thread"));
+        }
+        self.wait(tid)?;
+        share_cpu_with_tracer(tid);
+        self.threads.lock().unwrap().insert(sentry_tid(), tid);
+        Ok(())
+    }
+
+    fn release_thread(&self) {
+        let Ok(tid) = self.current() else { return };
+        if tid != self.pid {
+            self.threads.lock().unwrap().remove(&sentry_tid());
+            self.end_thread(tid);
+        }
+    }
+
+    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        if self.current().ok() != Some(self.pid) {
+            return None;
+        }
+        let (pid, dropped) = (self.pid, self.dropped.clone());
+        Some(Box::new(move || {
+            let (done, cv) = &*dropped;
+            let mut d = done.lock().unwrap();
+            while !*d {
+                d = cv.wait(d).unwrap();
+            }
+            drop(d);
+            // SAFETY: reaps the stub leader we trace; a null status pointer is allowed.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL) };
+        }))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -293,21 +410,23 @@ impl AddressSpace for Stub {
 }
 
 /// Interrupts a context: a flag checked before every resume, and a host signal that stops the
-/// stub if it is running.
+/// stub thread if it is running.
 #[derive(Default)]
 struct PtraceInterrupt {
     requested: AtomicBool,
-    /// The stub the context is running, 0 when none.
-    running: AtomicI32,
+    /// The stub process and thread the context is running, 0 when none.
+    running_pid: AtomicI32,
+    running_tid: AtomicI32,
 }
 
 impl Interrupt for PtraceInterrupt {
     fn interrupt(&self) {
         self.requested.store(true, Ordering::SeqCst);
-        let pid = self.running.load(Ordering::SeqCst);
-        if pid != 0 {
-            // SAFETY: sends a signal to our own stub; no memory is involved.
-            unsafe { libc::kill(pid, INTERRUPT_SIGNAL) };
+        let tid = self.running_tid.load(Ordering::SeqCst);
+        let pid = self.running_pid.load(Ordering::SeqCst);
+        if tid != 0 {
+            // SAFETY: sends a signal to a thread of our own stub; no memory is involved.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, INTERRUPT_SIGNAL) };
         }
     }
 }
@@ -322,27 +441,31 @@ fn stub_of(space: &Arc<dyn AddressSpace>) -> &Stub {
 }
 
 impl PtraceContext {
-    fn run(&self, stub: &Stub, state: &mut CpuState) -> Result<Event> {
+    fn run(&self, stub: &Stub, tid: i32, state: &mut CpuState) -> Result<Event> {
         let mut ran = false;
         loop {
             if self.interrupt.requested.swap(false, Ordering::SeqCst) {
                 if ran {
-                    stub.get_regs(&mut state.regs)?;
+                    stub.get_regs(tid, &mut state.regs)?;
                 }
                 return Ok(Event::Interrupted);
             }
             ran = true;
-            stub.resume(libc::PTRACE_SYSEMU)?;
-            let status = stub.wait()?;
+            stub.resume(tid, libc::PTRACE_SYSEMU)?;
+            let status = stub.wait(tid)?;
             let sig = libc::WSTOPSIG(status);
             if sig == SYSCALL_STOP {
-                stub.get_regs(&mut state.regs)?;
+                stub.get_regs(tid, &mut state.regs)?;
                 return Ok(Event::Syscall);
+            }
+            // A ptrace event stop (PTRACE_INTERRUPT of a seized thread) is no fault.
+            if status >> 16 != 0 {
+                continue;
             }
             match sig {
                 libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
-                    stub.get_regs(&mut state.regs)?;
-                    return Self::fault(stub, sig);
+                    stub.get_regs(tid, &mut state.regs)?;
+                    return Self::fault(stub, tid, sig);
                 }
                 // Any other signal (the interrupt kick, or one sent to the stub from outside)
                 // is not the application's: it is dropped, and the flag above decides.
@@ -351,11 +474,11 @@ impl PtraceContext {
         }
     }
 
-    fn fault(stub: &Stub, signo: i32) -> Result<Event> {
+    fn fault(stub: &Stub, tid: i32, signo: i32) -> Result<Event> {
         // SAFETY: siginfo_t is plain data; all-zero is valid.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: info is a valid, writable siginfo_t.
-        if unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, stub.pid, 0, &mut info as *mut _) } != 0 {
+        if unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut _) } != 0 {
             return Err(stub.lost(format!("PTRACE_GETSIGINFO: {}", std::io::Error::last_os_error())));
         }
         // SAFETY: si_addr is meaningful for the fault signals this is called for.
@@ -370,14 +493,16 @@ impl Context for PtraceContext {
         if stub.dead.load(Ordering::Relaxed) {
             return Err(Error::StubLost { pid: stub.pid, detail: "already lost".into() });
         }
+        let tid = stub.current()?;
         if state.reset_fpu {
-            stub.reset_fpu()?;
+            stub.reset_fpu(tid)?;
             state.reset_fpu = false;
         }
-        stub.set_regs(&state.regs)?;
-        self.interrupt.running.store(stub.pid, Ordering::SeqCst);
-        let event = self.run(stub, state);
-        self.interrupt.running.store(0, Ordering::SeqCst);
+        stub.set_regs(tid, &state.regs)?;
+        self.interrupt.running_pid.store(stub.pid, Ordering::SeqCst);
+        self.interrupt.running_tid.store(tid, Ordering::SeqCst);
+        let event = self.run(stub, tid, state);
+        self.interrupt.running_tid.store(0, Ordering::SeqCst);
         event
     }
 
@@ -386,10 +511,12 @@ impl Context for PtraceContext {
     }
 
     fn fpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<FpState> {
-        stub_of(space).get_fpu()
+        let stub = stub_of(space);
+        stub.get_fpu(stub.current()?)
     }
 
     fn set_fpu(&mut self, space: &Arc<dyn AddressSpace>, fpu: &FpState) -> Result<()> {
-        stub_of(space).set_fpu(fpu)
+        let stub = stub_of(space);
+        stub.set_fpu(stub.current()?, fpu)
     }
 }

@@ -5,9 +5,13 @@
 //! tracer then unmaps everything in it but the stub code page, so no byte of the sentry stays
 //! reachable from application code.
 //!
-//! The stub code page sits at [`STUB_BASE`], above every application address. It holds
-//! `syscall; int3`: the tracer injects a host system call by pointing `rip` at it, and the
-//! `int3` hands control back once the call returns.
+//! The stub code page sits at [`STUB_BASE`], above every application address. It holds two
+//! routines:
+//! - at [`STUB_BASE`], `syscall; int3`: the tracer injects a host system call by pointing `rip`
+//!   at it, and the `int3` hands control back once the call returns;
+//! - at [`SPAWN_ENTRY`], the same for `clone`, except that the new thread does not reach the
+//!   `int3`: it parks in a `pause` loop, untraced, until the sentry thread that will run it
+//!   attaches.
 
 use crate::{Error, Result};
 
@@ -25,9 +29,24 @@ const STUB_LEN: usize = 0x1000;
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
 /// Where `rip` stands after an injected call: just past the `int3`.
 pub const STUB_RETURN: u64 = STUB_BASE + 3;
+/// Entry of the thread-spawning routine.
+pub const SPAWN_ENTRY: u64 = STUB_BASE + 0x10;
+/// Where `rip` stands in the parent after the spawning routine.
+pub const SPAWN_RETURN: u64 = STUB_BASE + 0x21;
 
-/// `syscall; int3`.
-const STUB_CODE: [u8; 3] = [0x0f, 0x05, 0xcc];
+/// The code page's contents.
+const STUB_CODE: [u8; 0x21] = [
+    0x0f, 0x05, // 0x00: syscall
+    0xcc, // 0x02: int3
+    0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, // nop padding
+    0x0f, 0x05, // 0x10: syscall (clone)
+    0x48, 0x85, 0xc0, // 0x12: test rax, rax
+    0x75, 0x09, // 0x15: jnz 0x20 (the parent)
+    0xb8, 0x22, 0x00, 0x00, 0x00, // 0x17: mov eax, 34 (pause) — the new thread
+    0x0f, 0x05, // 0x1c: syscall
+    0xeb, 0xf7, // 0x1e: jmp 0x17
+    0xcc, // 0x20: int3 (the parent)
+];
 
 fn host_err(what: &'static str) -> Error {
     Error::Host { what, errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0) }

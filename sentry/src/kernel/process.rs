@@ -76,6 +76,8 @@ pub struct ProcessState {
     pub subreaper: bool,
     /// What the process uses, for `/proc`; None once it is a zombie.
     pub resources: Option<Resources>,
+    /// The thread running `execve` while the others leave.
+    pub exec_by: Option<i32>,
 }
 
 /// The memory, files and names of a live process, as `/proc` shows them. Updated at exec and
@@ -111,6 +113,7 @@ impl Process {
                 vfork_done: false,
                 subreaper: false,
                 resources: None,
+                exec_by: None,
             }),
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),

@@ -95,8 +95,10 @@ pub struct NewTask {
     pub process: Arc<Process>,
     pub thread: Arc<Thread>,
     pub cpu: CpuState,
-    /// The creator's floating-point state, for a new address space.
+    /// The creator's floating-point state (a new thread starts with a copy).
     pub fpu: Option<platform::FpState>,
+    /// For a thread in its creator's address space: the platform's token for it.
+    pub stub_thread: Option<u64>,
     pub memory: NewMemory,
     pub ctx: Box<dyn Context>,
     pub files: Arc<Mutex<FdTable>>,
@@ -147,7 +149,15 @@ impl NewTask {
 
     fn build(self) -> SysResult<Task> {
         let mm = match self.memory {
-            NewMemory::Shared(mm) => mm,
+            NewMemory::Shared(mm) => {
+                if let Some(token) = self.stub_thread {
+                    mm.space().adopt_thread(token).map_err(|e| {
+                        tracing::error!("attaching a new thread: {e}");
+                        Errno::EAGAIN
+                    })?;
+                }
+                mm
+            }
             NewMemory::Copy(copy) => {
                 let space = self.kernel.platform.new_address_space().map_err(|e| {
                     tracing::error!("creating an address space: {e}");
@@ -303,9 +313,11 @@ impl Task {
         self.process.pid
     }
 
-    /// Whether the thread must stop running application code for good.
+    /// Whether the thread must stop running application code for good: it exits, its process
+    /// exits, or another thread of it is executing a new program.
     fn leaving(&self) -> bool {
-        self.exiting.is_some() || self.process.state.lock().unwrap().group_exit.is_some()
+        let st = self.process.state.lock().unwrap();
+        self.exiting.is_some() || st.group_exit.is_some() || st.exec_by.is_some_and(|tid| tid != self.tid)
     }
 
     /// Runs the task until it exits.
@@ -359,8 +371,17 @@ impl Task {
             .unwrap_or(ExitStatus::Exited(0));
         let kernel = self.kernel.clone();
         let (process, thread) = (self.process.clone(), self.thread.clone());
-        drop(self);
         retire_thread(&kernel, &process, &thread, status);
+        // Let go of the platform's thread; a thread the platform binds to the address space's
+        // lifetime waits, owning nothing else, until the others are done with it.
+        let space = self.mm.space().clone();
+        space.release_thread();
+        let holder = space.leader_holder();
+        drop(space);
+        drop(self);
+        if let Some(wait) = holder {
+            wait();
+        }
     }
 }
 

@@ -25,6 +25,16 @@ impl AddressSpace for FakeSpace {
         self.calls.lock().unwrap().push(format!("protect {addr:#x} {len:#x} {prot}"));
         Ok(())
     }
+    fn new_thread(&self) -> platform::Result<u64> {
+        Ok(0)
+    }
+    fn adopt_thread(&self, _token: u64) -> platform::Result<()> {
+        Ok(())
+    }
+    fn release_thread(&self) {}
+    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        None
+    }
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }

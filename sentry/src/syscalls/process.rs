@@ -19,12 +19,12 @@ use crate::loader::{self, ExecRequest};
 pub static HANDLERS: Table = &[
     (nr::EXIT, sys_exit, Support::Full),
     (nr::EXIT_GROUP, sys_exit_group, Support::Full),
-    (nr::EXECVE, sys_execve, Support::Partial("single-threaded processes")),
-    (nr::EXECVEAT, sys_execveat, Support::Partial("single-threaded processes")),
+    (nr::EXECVE, sys_execve, Support::Partial("from a thread other than the first, the thread keeps its id")),
+    (nr::EXECVEAT, sys_execveat, Support::Partial("from a thread other than the first, the thread keeps its id")),
     (nr::FORK, sys_fork, Support::Partial("memory is copied eagerly, not copy-on-write")),
     (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
-    (nr::CLONE, sys_clone, Support::Partial("no CLONE_THREAD yet; CLONE_VM without it copies")),
-    (nr::CLONE3, sys_clone3, Support::Partial("no CLONE_THREAD yet; CLONE_VM without it copies")),
+    (nr::CLONE, sys_clone, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
+    (nr::CLONE3, sys_clone3, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
     (nr::WAIT4, sys_wait4, Support::Partial("exited children; no stopped or continued reports yet")),
     (nr::WAITID, sys_waitid, Support::Partial("exited children; no stopped or continued reports yet")),
     (nr::GETPID, sys_getpid, Support::Full),
@@ -96,6 +96,7 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     }
     let req = ExecRequest { root: &root, cwd: &start, path, argv, envp, uid: t.creds.euid, gid: t.creds.egid };
     let image = loader::load(&t.kernel, req).map_err(|e| e.errno)?;
+    leave_alone(t)?;
     t.files().close_on_exec();
     let posix_timers = std::mem::take(&mut t.process.timers.lock().unwrap().posix);
     for id in posix_timers.into_values() {
@@ -109,10 +110,40 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     t.altstack = Default::default();
     t.clear_child_tid = 0;
     t.robust_list = 0;
+    // This sentry thread stops running in the old address space.
+    t.mm.space().release_thread();
     t.start_image(image);
     t.process.state.lock().unwrap().vfork_done = true;
     t.kernel.events.notify();
     Ok(0)
+}
+
+/// execve in a multi-threaded process: every other thread leaves first.
+fn leave_alone(t: &Task) -> SysResult<()> {
+    let others: Vec<Arc<Thread>> = {
+        let mut st = t.process.state.lock().unwrap();
+        if st.threads.len() <= 1 {
+            return Ok(());
+        }
+        if st.exec_by.is_some() || st.group_exit.is_some() {
+            return Err(Errno::EAGAIN);
+        }
+        st.exec_by = Some(t.tid);
+        st.threads.iter().filter(|th| th.tid != t.tid).cloned().collect()
+    };
+    for th in &others {
+        th.interrupter.interrupt();
+    }
+    t.kernel.events.notify();
+    loop {
+        let seen = t.kernel.events.generation();
+        if t.process.state.lock().unwrap().threads.len() <= 1 {
+            break;
+        }
+        t.kernel.events.wait(seen, Some(std::time::Instant::now() + std::time::Duration::from_millis(50)));
+    }
+    t.process.state.lock().unwrap().exec_by = None;
+    Ok(())
 }
 
 fn sys_execve(t: &mut Task, a: &Args) -> SysResult {
@@ -180,15 +211,14 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
     if (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0) || (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0) {
         return Err(Errno::EINVAL);
     }
-    if f & CLONE_THREAD != 0 {
-        tracing::warn!("clone with CLONE_THREAD is not supported yet: EAGAIN");
-        return Err(Errno::EAGAIN);
-    }
     if f & CLONE_NAMESPACES != 0 {
         return Err(Errno::EPERM);
     }
     if f & CLONE_PIDFD != 0 {
         return Err(Errno::EINVAL);
+    }
+    if f & CLONE_THREAD != 0 {
+        return clone_thread(t, c);
     }
     let kernel = t.kernel.clone();
     let memory = NewMemory::Copy(t.mm.fork_copy()?);
@@ -218,14 +248,7 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         st.comm = comm;
         st.exit_signal = c.exit_signal;
     }
-    let mut cpu = t.cpu;
-    cpu.regs.rax = 0;
-    if c.stack != 0 {
-        cpu.regs.rsp = c.stack;
-    }
-    if f & CLONE_SETTLS != 0 {
-        cpu.regs.fs_base = c.tls;
-    }
+    let cpu = child_registers(t, &c);
     if f & CLONE_PARENT_SETTID != 0 {
         t.mm.write_val(c.parent_tid, &pid)?;
     }
@@ -242,6 +265,7 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         thread,
         cpu,
         fpu: Some(fpu),
+        stub_thread: None,
         memory,
         ctx,
         files,
@@ -270,6 +294,75 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         }
     }
     Ok(pid as u64)
+}
+
+/// The registers a new task starts with: its creator's, returning 0 from clone.
+fn child_registers(t: &Task, c: &CloneArgs) -> platform::CpuState {
+    let mut cpu = t.cpu;
+    cpu.regs.rax = 0;
+    cpu.regs.orig_rax = u64::MAX;
+    if c.stack != 0 {
+        cpu.regs.rsp = c.stack;
+    }
+    if c.flags & CLONE_SETTLS != 0 {
+        cpu.regs.fs_base = c.tls;
+    }
+    cpu
+}
+
+/// clone with CLONE_THREAD: a new thread of the caller's process, in its address space.
+fn clone_thread(t: &mut Task, c: CloneArgs) -> SysResult {
+    let f = c.flags;
+    if f & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let kernel = t.kernel.clone();
+    let fpu = t.ctx.fpu(t.mm.space()).map_err(|_| Errno::ENOMEM)?;
+    let token = t.mm.space().new_thread().map_err(|e| {
+        tracing::error!("creating a stub thread: {e}");
+        Errno::EAGAIN
+    })?;
+    let tid = kernel.table.lock().unwrap().allocate().ok_or(Errno::EAGAIN)?;
+    let ctx = kernel.platform.new_context();
+    let mask = t.thread.signals.lock().unwrap().mask;
+    let thread = Thread::new(tid, mask, ctx.interrupter());
+    t.process.state.lock().unwrap().threads.push(thread.clone());
+    if f & CLONE_PARENT_SETTID != 0 {
+        t.mm.write_val(c.parent_tid, &tid)?;
+    }
+    let files = if f & CLONE_FILES != 0 { t.files.clone() } else { Arc::new(Mutex::new(t.files().clone())) };
+    let fs = if f & CLONE_FS != 0 {
+        t.fs.clone()
+    } else {
+        let fs = t.fs();
+        Arc::new(Mutex::new(FsContext { root: fs.root.clone(), cwd: fs.cwd.clone(), umask: fs.umask }))
+    };
+    let new = NewTask {
+        kernel: kernel.clone(),
+        process: t.process.clone(),
+        thread: thread.clone(),
+        cpu: child_registers(t, &c),
+        fpu: Some(fpu),
+        stub_thread: Some(token),
+        memory: NewMemory::Shared(t.mm.clone()),
+        ctx,
+        files,
+        fs,
+        creds: t.creds.clone(),
+        exe: t.exe.clone(),
+        altstack: Default::default(),
+        clear_child_tid: if f & CLONE_CHILD_CLEARTID != 0 { c.child_tid } else { 0 },
+        child_settid: if f & CLONE_CHILD_SETTID != 0 { c.child_tid } else { 0 },
+        args: t.args.clone(),
+        env: t.env.clone(),
+    };
+    if let Err(e) = new.spawn() {
+        tracing::error!("starting a task thread: {e}");
+        t.process.state.lock().unwrap().threads.retain(|th| !Arc::ptr_eq(th, &thread));
+        kernel.table.lock().unwrap().tids.remove(&tid);
+        return Err(Errno::EAGAIN);
+    }
+    Ok(tid as u64)
 }
 
 /// Undoes the table entries of a child that never started.

@@ -237,17 +237,16 @@ fn sys_kill(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// A thread by (process, thread) id; only first threads exist until threads arrive.
+/// The process holding thread `tid` (within process `tgid` if given).
 fn thread_of(t: &Task, tgid: Option<i32>, tid: i32) -> SysResult<Arc<Process>> {
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
         return Err(Errno::EINVAL);
     }
-    let p = t.kernel.process(tgid.unwrap_or(tid)).ok_or(Errno::ESRCH)?;
-    let found = p.state.lock().unwrap().threads.iter().any(|th| th.tid == tid);
-    if !found {
-        return Err(Errno::ESRCH);
-    }
-    Ok(p)
+    let candidates = match tgid {
+        Some(g) => t.kernel.process(g).into_iter().collect(),
+        None => t.kernel.processes(),
+    };
+    candidates.into_iter().find(|p| p.state.lock().unwrap().threads.iter().any(|th| th.tid == tid)).ok_or(Errno::ESRCH)
 }
 
 fn send_to_thread(t: &Task, p: &Arc<Process>, tid: i32, info: SigInfo) {
