@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod errno;
 pub mod fs;
+pub mod host_signals;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
@@ -122,6 +123,7 @@ fn stdio_table(stdio: [Option<OwnedFd>; 3]) -> FdTable {
 
 /// Starts the sandbox and runs its first program to the end.
 pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
+    host_signals::block();
     platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
     let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
@@ -131,6 +133,7 @@ pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
     let argv = cfg.args.into_iter().map(String::into_bytes).collect();
     let envp = cfg.env.into_iter().map(String::into_bytes).collect();
     let files = stdio_table(cfg.stdio);
+    host_signals::forward(kernel.clone());
     Task::spawn_init(kernel.clone(), files, path, argv, envp).map_err(|e| BootError::Exec {
         program: cfg.program.clone(),
         errno: e.errno,

@@ -183,6 +183,8 @@ fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) 
             // (closing it here would also close the pipe std uses to report a failed exec).
             // Best effort: CLOSE_RANGE_CLOEXEC needs Linux 5.11.
             libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            // A session of its own: keyboard signals meant for the sandbox never reach it.
+            libc::setsid();
             Ok(())
         });
     }

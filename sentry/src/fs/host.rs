@@ -106,6 +106,11 @@ impl HostStream {
     fn require_tty(&self) -> SysResult<()> {
         self.host_ioctl(libc::TCGETS, &mut Termios::default())
     }
+
+    /// Whether the host descriptor is a terminal.
+    pub fn is_terminal(&self) -> bool {
+        self.require_tty().is_ok()
+    }
 }
 
 impl FileOps for HostStream {
@@ -148,6 +153,10 @@ impl FileOps for HostStream {
 
     fn polls_host(&self) -> bool {
         !self.seekable
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn ioctl(&self, mm: &MemoryManager, request: u32, arg: u64) -> SysResult<u64> {
@@ -235,4 +244,14 @@ pub fn status_flags(fd: i32) -> i32 {
     } else {
         f
     }
+}
+
+/// Bytes of RAM on the host (tmpfs sizes its default limits from it, as Linux does).
+pub fn host_total_ram() -> u64 {
+    static RAM: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *RAM.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+        u64::try_from(pages).unwrap_or(0).saturating_mul(u64::try_from(size).unwrap_or(4096)).max(1 << 30)
+    })
 }

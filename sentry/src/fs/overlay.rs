@@ -59,8 +59,8 @@ use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
 use crate::mm::{MemoryManager, PAGE_SIZE};
 use crate::vfs::{
-    DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, NAME_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT,
-    S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, StatFs, NAME_MAX, OVERLAYFS_MAGIC, RENAME_EXCHANGE,
+    RENAME_NOREPLACE, RENAME_WHITEOUT, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 /// Upper-layer attribute holding the lower inode number a copied-up file came from.
@@ -154,8 +154,8 @@ fn restore_times(dir: &TmpfsInode, s: &Stat) -> SysResult<()> {
 /// One overlay mount: what its inodes share.
 pub struct Overlay {
     dev: u64,
-    /// Keeps the upper mount alive.
-    _upper: Arc<Tmpfs>,
+    /// The upper mount (its figures are the overlay's `statfs`).
+    upper: Arc<Tmpfs>,
     work: Arc<TmpfsInode>,
     ns: Mutex<()>,
     tmp_seq: AtomicU64,
@@ -184,7 +184,7 @@ impl Overlay {
             mtime: at(ls.mtime, ls.mtime_nsec),
             size: None,
         })?;
-        let ov = Arc::new(Overlay { dev: anon_dev(), _upper: upper, work, ns: Mutex::new(()), tmp_seq: AtomicU64::new(0) });
+        let ov = Arc::new(Overlay { dev: anon_dev(), upper, work, ns: Mutex::new(()), tmp_seq: AtomicU64::new(0) });
         OverlayInode::new_node(&ov, None, b"/", Some(up), Some(lower))
     }
 
@@ -708,7 +708,7 @@ impl Inode for OverlayInode {
         check_name(name)?;
         {
             let _ns = self.ov.lock_ns();
-            if target.deleted() && target.upper().is_none_or(|u| u.stat().is_ok_and(|s| s.nlink == 0)) {
+            if target.deleted() && target.upper().is_none_or(|u| u.stat().is_ok_and(|s| s.nlink == 0) && !u.is_linkable()) {
                 return Err(Errno::ENOENT);
             }
             // Copy the target up first; `make_entry` takes `ns` itself.
@@ -863,6 +863,28 @@ impl Inode for OverlayInode {
         Ok(())
     }
 
+    fn tmpfile(&self, mode: u32, owner: Owner, linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        if self.kind != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let _ns = self.ov.lock_ns();
+        if self.deleted() {
+            return Err(Errno::ENOENT);
+        }
+        // The set-group-ID rule of this directory; the file itself is made in the work
+        // directory of the upper layer (never named there), so that `linkat` can move it in.
+        let ds = self.stat()?;
+        let owner = if ds.mode & libc::S_ISGID != 0 { Owner { uid: owner.uid, gid: ds.gid } } else { owner };
+        let up = self.ov.work.new_tmpfile(mode, owner, linkable)?;
+        let node = OverlayInode::new_node(&self.ov, Some(self.this()), b"", Some(up), None)?;
+        node.lock().deleted = true;
+        Ok(node)
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs { fs_type: OVERLAYFS_MAGIC, ..self.ov.upper.statfs() })
+    }
+
     fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
         if attr.is_empty() {
             return Ok(());
@@ -927,6 +949,14 @@ impl FileOps for OverlayFile {
 
     fn write(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
         self.current()?.write(offset, buf)
+    }
+
+    fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
+        self.current()?.append(buf)
+    }
+
+    fn fallocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+        self.current()?.fallocate(mode, offset, len)
     }
 
     fn stat(&self) -> SysResult<Stat> {

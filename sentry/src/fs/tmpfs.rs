@@ -39,8 +39,8 @@ use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
 use crate::mm::{MemoryFile, MemoryManager, PAGE_SIZE};
 use crate::vfs::{
-    DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, NAME_MAX, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE,
-    RENAME_WHITEOUT, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+    DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, StatFs, NAME_MAX, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE,
+    RENAME_WHITEOUT, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY, TMPFS_MAGIC,
 };
 
 /// Largest file size (`MAX_LFS_FILESIZE`).
@@ -128,6 +128,8 @@ struct Shared {
     /// Page limit from `max_bytes`.
     max_pages: Option<u64>,
     used_pages: AtomicU64,
+    /// Inodes alive (for `statfs`).
+    inodes: AtomicU64,
     read_only: AtomicBool,
     /// Serialises namespace changes (see the module docs).
     ns: Mutex<()>,
@@ -174,6 +176,7 @@ impl Tmpfs {
             next_ino: AtomicU64::new(1),
             max_pages: opts.max_bytes.map(|b| b / PAGE_SIZE),
             used_pages: AtomicU64::new(0),
+            inodes: AtomicU64::new(0),
             read_only: AtomicBool::new(false),
             ns: Mutex::new(()),
         });
@@ -203,6 +206,34 @@ impl Tmpfs {
     pub fn used_bytes(&self) -> u64 {
         self.shared.used_pages.load(Ordering::Relaxed) * PAGE_SIZE
     }
+
+    /// The mount's `statfs` figures.
+    pub fn statfs(&self) -> StatFs {
+        self.shared.statfs()
+    }
+}
+
+impl Shared {
+    fn statfs(&self) -> StatFs {
+        let used = self.used_pages.load(Ordering::Relaxed);
+        let blocks = self.max_pages.unwrap_or_else(|| super::host::host_total_ram() / 2 / PAGE_SIZE).max(used);
+        let inodes = self.inodes.load(Ordering::Relaxed);
+        // Linux's default inode limit: half the pages of RAM.
+        let files = (super::host::host_total_ram() / 2 / PAGE_SIZE).max(inodes);
+        StatFs {
+            fs_type: TMPFS_MAGIC,
+            bsize: PAGE_SIZE,
+            blocks,
+            bfree: blocks - used,
+            bavail: blocks - used,
+            files,
+            ffree: files - inodes,
+            fsid: 0,
+            namelen: NAME_MAX as u64,
+            frsize: PAGE_SIZE,
+            flags: if self.read_only.load(Ordering::Relaxed) { ST_RDONLY } else { 0 },
+        }
+    }
 }
 
 struct Meta {
@@ -214,6 +245,8 @@ struct Meta {
     atime: Timespec,
     mtime: Timespec,
     ctime: Timespec,
+    /// An `O_TMPFILE` file that `linkat` may still give a name (link count 0).
+    linkable: bool,
 }
 
 impl Meta {
@@ -298,6 +331,7 @@ pub struct TmpfsInode {
 
 impl Drop for TmpfsInode {
     fn drop(&mut self) {
+        self.fs.inodes.fetch_sub(1, Ordering::Relaxed);
         if let Data::Reg(r) = &mut self.state.get_mut().unwrap_or_else(|e| e.into_inner()).data {
             for &off in r.pages.values().chain(r.retired.iter()) {
                 self.fs.free_page(off);
@@ -321,6 +355,7 @@ impl TmpfsInode {
             _ => Data::Special,
         });
         let nlink = if kind == S_IFDIR { 2 } else { 1 };
+        fs.inodes.fetch_add(1, Ordering::Relaxed);
         Arc::new_cyclic(|me| TmpfsInode {
             fs: fs.clone(),
             me: me.clone(),
@@ -328,7 +363,7 @@ impl TmpfsInode {
             kind,
             rdev,
             state: Mutex::new(State {
-                meta: Meta { mode, uid: owner.uid, gid: owner.gid, nlink, atime: now, mtime: now, ctime: now },
+                meta: Meta { mode, uid: owner.uid, gid: owner.gid, nlink, atime: now, mtime: now, ctime: now, linkable: false },
                 data,
                 xattrs: BTreeMap::new(),
             }),
@@ -550,15 +585,100 @@ impl TmpfsInode {
     /// Writes file data at `offset`, allocating pages as needed. A write that runs out of
     /// space after some progress returns the bytes written.
     pub fn write_at(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
+        let mut st = self.lock();
+        self.write_locked(&mut st, Some(offset), buf).map(|(n, _)| n)
+    }
+
+    /// Writes `buf` at the end of the file in one step (`O_APPEND`); gives the count and the
+    /// new end.
+    pub fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
+        let mut st = self.lock();
+        self.write_locked(&mut st, None, buf)
+    }
+
+    /// fallocate(2): mode 0 allocates the range and extends the size over it; with
+    /// `FALLOC_FL_KEEP_SIZE` the size stays (only the space is checked: pages past the end
+    /// are never held); `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` frees the whole pages of
+    /// the range and zeroes the partial ones (pages of a mapped file are zeroed in place, so
+    /// mappings stay coherent).
+    pub fn fallocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+        let end = offset.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        let mut st = self.lock();
+        let st = &mut *st;
+        let Data::Reg(r) = &mut st.data else { return Err(Errno::ENODEV) };
+        if mode & libc::FALLOC_FL_PUNCH_HOLE != 0 {
+            let first = offset.div_ceil(PAGE_SIZE);
+            let last = end / PAGE_SIZE;
+            let zero = |from: u64, to: u64| {
+                if from >= to {
+                    return;
+                }
+                if let Some(&off) = r.pages.get(&(from / PAGE_SIZE)) {
+                    let at = from % PAGE_SIZE;
+                    self.fs.mf.write(off + at, &ZERO_PAGE[..usize::try_from(to - from).unwrap_or(0)]);
+                }
+            };
+            if first > last {
+                // Inside one page.
+                zero(offset, end);
+            } else {
+                zero(offset, first * PAGE_SIZE);
+                zero(last * PAGE_SIZE, end);
+                let whole: Vec<u64> = r.pages.range(first..last).map(|(&p, _)| p).collect();
+                for p in whole {
+                    if r.mappers > 0 {
+                        if let Some(&off) = r.pages.get(&p) {
+                            self.fs.mf.write(off, &ZERO_PAGE);
+                        }
+                    } else if let Some(off) = r.pages.remove(&p) {
+                        self.fs.free_page(off);
+                    }
+                }
+            }
+            st.meta.modified();
+            return Ok(());
+        }
+        let keep_size = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
+        let alloc_end = if keep_size { end.min(r.size) } else { end };
+        let first = offset / PAGE_SIZE;
+        let last = alloc_end.div_ceil(PAGE_SIZE);
+        let missing = (first..last).filter(|p| !r.pages.contains_key(p)).count() as u64;
+        if let Some(max) = self.fs.max_pages {
+            let wanted = if keep_size { (offset / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).filter(|p| !r.pages.contains_key(p)).count() as u64 } else { missing };
+            if self.fs.used_pages.load(Ordering::Relaxed) + wanted > max {
+                return Err(Errno::ENOSPC);
+            }
+        }
+        if !keep_size && end > r.size {
+            self.zero_tail(r);
+        }
+        for p in first..last {
+            if let std::collections::btree_map::Entry::Vacant(v) = r.pages.entry(p) {
+                v.insert(self.fs.alloc_page()?);
+            }
+        }
+        if !keep_size && end > r.size {
+            r.size = end;
+            st.meta.ctime = now();
+        }
+        Ok(())
+    }
+
+    /// Writes under the inode's lock: at `offset`, or at the end when `None`.
+    fn write_locked(&self, st: &mut State, offset: Option<u64>, buf: &[u8]) -> SysResult<(usize, u64)> {
+        let size = match &st.data {
+            Data::Reg(r) => r.size,
+            Data::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        };
+        let offset = offset.unwrap_or(size);
         if buf.is_empty() {
-            return Ok(0);
+            return Ok((0, offset));
         }
         if offset >= MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
         let len = usize::try_from(MAX_FILE_SIZE - offset).unwrap_or(usize::MAX).min(buf.len());
-        let mut st = self.lock();
-        let st = &mut *st;
         let r = match &mut st.data {
             Data::Reg(r) => r,
             Data::Dir(_) => return Err(Errno::EISDIR),
@@ -595,7 +715,7 @@ impl TmpfsInode {
         }
         r.size = r.size.max(offset + done as u64);
         st.meta.modified();
-        Ok(done)
+        Ok((done, offset + done as u64))
     }
 
     /// Zeroes the last page past the size (before the file grows over it).
@@ -660,6 +780,33 @@ impl TmpfsInode {
             out.push(off);
         }
         Ok(out)
+    }
+
+    /// `O_TMPFILE` in this directory: a regular file with no name (link count 0); `linkat`
+    /// may give it one if `linkable`.
+    pub fn new_tmpfile(&self, mode: u32, owner: Owner, linkable: bool) -> SysResult<Arc<TmpfsInode>> {
+        if self.kind != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        self.fs.writable()?;
+        let st = self.lock();
+        if st.meta.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let (mode, owner) = Self::inherit(&st.meta, S_IFREG | (mode & 0o7777), owner);
+        drop(st);
+        let node = TmpfsInode::new_node(&self.fs, mode, 0, owner, None);
+        let mut st = node.lock();
+        st.meta.nlink = 0;
+        st.meta.linkable = linkable;
+        drop(st);
+        Ok(node)
+    }
+
+    /// An `O_TMPFILE` file that `linkat` may still name.
+    pub fn is_linkable(&self) -> bool {
+        let st = self.lock();
+        st.meta.nlink == 0 && st.meta.linkable
     }
 
     /// Registers a shared mapping of this file (see [`TmpfsInode::page_offsets`]).
@@ -864,12 +1011,16 @@ impl Inode for TmpfsInode {
         self.check_new(name)?;
         let _ns = self.lock_ns();
         // Under `ns`, no unlink can race with this check.
-        if target.lock().meta.nlink == 0 {
-            return Err(Errno::ENOENT);
+        {
+            let st = target.lock();
+            if st.meta.nlink == 0 && !st.meta.linkable {
+                return Err(Errno::ENOENT);
+            }
         }
         self.add_new(name, |_| target.clone())?;
         let mut st = target.lock();
         st.meta.nlink += 1;
+        st.meta.linkable = false;
         st.meta.ctime = now();
         drop(st);
         Ok(target)
@@ -994,6 +1145,14 @@ impl Inode for TmpfsInode {
         Ok(())
     }
 
+    fn tmpfile(&self, mode: u32, owner: Owner, linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        Ok(self.new_tmpfile(mode, owner, linkable)?)
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(self.fs.statfs())
+    }
+
     fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
         if attr.is_empty() {
             return Ok(());
@@ -1068,6 +1227,14 @@ impl FileOps for TmpfsFile {
 
     fn write(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
         self.node.write_at(offset, buf)
+    }
+
+    fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
+        self.node.append(buf)
+    }
+
+    fn fallocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+        self.node.fallocate(mode, offset, len)
     }
 
     fn stat(&self) -> SysResult<Stat> {

@@ -43,6 +43,8 @@ pub struct Kernel {
     pub table: Mutex<PidTable>,
     pub events: Arc<Events>,
     pub timers: Arc<timer::Timers>,
+    /// The sandbox's terminal (the host terminal of its standard streams, if any).
+    pub terminal: Mutex<Terminal>,
     /// Tasks blocked in `futex` waits.
     pub futexes: Mutex<Vec<Arc<crate::syscalls::futex::Waiter>>>,
 }
@@ -86,6 +88,7 @@ impl Kernel {
             events: events.clone(),
             timers: timer::Timers::new(events),
             futexes: Mutex::new(Vec::new()),
+            terminal: Mutex::new(Terminal { foreground: 1, session: 1 }),
         }
     }
 
@@ -102,6 +105,26 @@ impl Kernel {
     /// Every live process (not yet reaped).
     pub fn processes(&self) -> Vec<Arc<Process>> {
         self.table.lock().unwrap().processes.values().cloned().collect()
+    }
+}
+
+/// Job-control state of the sandbox's terminal.
+pub struct Terminal {
+    /// The process group that gets keyboard signals.
+    pub foreground: i32,
+    pub session: i32,
+}
+
+impl Kernel {
+    /// Sends a signal from outside the sandbox (the host terminal, or a signal to the sandbox
+    /// process) to every process of `pgid`.
+    pub fn signal_group(&self, pgid: i32, sig: i32) {
+        for p in self.processes() {
+            if p.state.lock().unwrap().pgid == pgid {
+                p.send(signal::SigInfo::kernel(sig));
+            }
+        }
+        self.events.notify();
     }
 }
 

@@ -772,6 +772,9 @@ fn sys_ioctl(t: &mut Task, a: &Args) -> SysResult {
     let fd = a.fd(0);
     let file = t.file(fd)?;
     let request = a.u32(1);
+    if let Some(r) = super::tty::job_control_ioctl(t, &file, request, a.u64(2)) {
+        return r;
+    }
     match u64::from(request) {
         libc::FIOCLEX => t.files().set_cloexec(fd, true).map(|_| 0),
         libc::FIONCLEX => t.files().set_cloexec(fd, false).map(|_| 0),

@@ -15,6 +15,7 @@ mod poll;
 mod process;
 mod signal;
 mod time;
+pub mod tty;
 
 pub use futex::futex_wake;
 

@@ -101,6 +101,49 @@ impl SetAttr {
     }
 }
 
+/// `struct statfs` as `statfs(2)` reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatFs {
+    /// `f_type`: the filesystem's magic number.
+    pub fs_type: u64,
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: u64,
+    pub namelen: u64,
+    pub frsize: u64,
+    /// `ST_*` flags (`ST_RDONLY`…); `ST_VALID` is added by the syscall layer.
+    pub flags: u64,
+}
+
+/// `TMPFS_MAGIC`.
+pub const TMPFS_MAGIC: u64 = 0x0102_1994;
+/// `OVERLAYFS_SUPER_MAGIC`.
+pub const OVERLAYFS_MAGIC: u64 = 0x794c_7630;
+/// `f_flags` bit of a read-only mount.
+pub const ST_RDONLY: u64 = 1;
+
+impl StatFs {
+    /// The sentry's own small filesystems (`/dev`…): a tmpfs with nothing free.
+    pub fn synthetic() -> StatFs {
+        StatFs { fs_type: TMPFS_MAGIC, bsize: 4096, namelen: NAME_MAX as u64, frsize: 4096, ..StatFs::default() }
+    }
+
+    /// The kernel layout: type, bsize, blocks, bfree, bavail, files, ffree, fsid[2], namelen,
+    /// frsize, flags, spare[4].
+    pub fn to_abi(self) -> [u64; 15] {
+        let f = self;
+        [f.fs_type, f.bsize, f.blocks, f.bfree, f.bavail, f.files, f.ffree, f.fsid, f.namelen, f.frsize, f.flags, 0, 0, 0, 0]
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.flags & ST_RDONLY != 0
+    }
+}
+
 /// The errno for a namespace change asked of an inode that cannot make it: `ENOTDIR` when it
 /// is not a directory, else `EROFS` (a read-only or fixed filesystem).
 fn cannot_change(file_type: u32) -> Errno {
@@ -184,6 +227,22 @@ pub trait Inode: Send + Sync {
         Err(Errno::EROFS)
     }
 
+    /// `O_TMPFILE`: a new regular file in this directory's filesystem that has no name (link
+    /// count 0) until `linkat` gives it one; `linkable` false (`O_EXCL`) forbids that.
+    /// `EOPNOTSUPP` where the filesystem cannot.
+    fn tmpfile(&self, _mode: u32, _owner: Owner, _linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        if self.file_type() != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Statistics of the filesystem holding this file (`statfs`). The default describes the
+    /// sentry's small synthetic filesystems.
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs::synthetic())
+    }
+
     /// The concrete inode, for a filesystem to recognise its own inodes (`link`, `rename`) and
     /// for mmap to find a tmpfs file's pages. `None` for inodes that need no downcasting.
     fn as_any(&self) -> Option<&dyn Any> {
@@ -229,6 +288,20 @@ pub trait FileOps: Send + Sync {
         false
     }
 
+    /// `O_APPEND` writes: writes `buf` at the end of the file, as one step where the
+    /// filesystem can; returns the count and the new end (the file position after).
+    fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
+        let end = u64::try_from(self.stat()?.size).unwrap_or(0);
+        let n = self.write(end, buf)?;
+        Ok((n, end + n as u64))
+    }
+
+    /// fallocate(2) of a regular file: `mode` is 0, `FALLOC_FL_KEEP_SIZE`, or
+    /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` (the syscall layer has checked the rest).
+    fn fallocate(&self, _mode: i32, _offset: u64, _len: u64) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// The concrete open file, for downcasting: mmap of a tmpfs file looks for
     /// `fs::tmpfs::TmpfsFile`, of an overlay file for `fs::overlay::OverlayFile` (whose
     /// `inner()` is the tmpfs or lower file serving it). `None` for files that need none.
@@ -241,26 +314,62 @@ pub trait FileOps: Send + Sync {
 pub const POLL_ALWAYS: u32 = (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32;
 
 /// A name in the file tree, with its inode and cached children.
+///
+/// A dentry's place (parent and name) changes when it is renamed; `name` keeps the name it
+/// was looked up with (what `exec` records as the command name).
 pub struct Dentry {
+    /// The name it was looked up or created with. [`Dentry::current_name`] follows renames.
     pub name: Vec<u8>,
-    /// None only for the root of the whole tree.
-    parent: Option<Arc<Dentry>>,
+    /// Parent (None only for the root of the whole tree) and current name.
+    place: Mutex<(Option<Arc<Dentry>>, Vec<u8>)>,
     pub inode: Arc<dyn Inode>,
     /// Cached lookups; `None` remembers that a name does not exist.
     children: Mutex<HashMap<Vec<u8>, Option<Arc<Dentry>>>>,
     /// The root of a filesystem mounted here, if any.
     mounted: OnceLock<Arc<Dentry>>,
+    /// This dentry is the root of a mounted filesystem (it covers a mount point).
+    mount_root: bool,
 }
 
 impl Dentry {
+    fn new(parent: Option<Arc<Dentry>>, name: &[u8], inode: Arc<dyn Inode>, mount_root: bool) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            name: name.to_vec(),
+            place: Mutex::new((parent, name.to_vec())),
+            inode,
+            children: Mutex::default(),
+            mounted: OnceLock::new(),
+            mount_root,
+        })
+    }
+
     /// The root of a tree.
     pub fn root(inode: Arc<dyn Inode>) -> Arc<Dentry> {
-        Arc::new(Dentry { name: b"/".to_vec(), parent: None, inode, children: Mutex::default(), mounted: OnceLock::new() })
+        Dentry::new(None, b"/", inode, false)
+    }
+
+    /// A dentry for a file that has no name in `parent` (an `O_TMPFILE` file): it is never
+    /// found by a lookup; its path shows `name`.
+    pub fn detached(parent: &Arc<Dentry>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        Dentry::new(Some(parent.clone()), name, inode, false)
+    }
+
+    fn place(&self) -> std::sync::MutexGuard<'_, (Option<Arc<Dentry>>, Vec<u8>)> {
+        self.place.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Option<Arc<Dentry>>>> {
+        self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The parent, or `None` at the root of the tree.
-    pub fn parent(&self) -> Option<&Arc<Dentry>> {
-        self.parent.as_ref()
+    pub fn parent(&self) -> Option<Arc<Dentry>> {
+        self.place().0.clone()
+    }
+
+    /// The name in its parent now (after any rename).
+    pub fn current_name(&self) -> Vec<u8> {
+        self.place().1.clone()
     }
 
     /// What the walk sees at this dentry: the root of whatever is mounted on it.
@@ -275,34 +384,23 @@ impl Dentry {
     /// Mounts the filesystem whose root is `inode` on this dentry.
     pub fn mount(self: &Arc<Dentry>, inode: Arc<dyn Inode>) -> SysResult<Arc<Dentry>> {
         let at = self.mounted_root();
-        let root = Arc::new(Dentry {
-            name: at.name.clone(),
-            parent: at.parent.clone(),
-            inode,
-            children: Mutex::default(),
-            mounted: OnceLock::new(),
-        });
+        let (parent, name) = at.place().clone();
+        let root = Dentry::new(parent, &name, inode, true);
         at.mounted.set(root.clone()).map_err(|_| Errno::EBUSY)?;
         Ok(root)
     }
 
     /// Looks `name` up, through the cache.
     pub fn child(self: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
-        if let Some(hit) = self.children.lock().unwrap().get(name) {
+        if let Some(hit) = self.children().get(name) {
             return hit.clone().map(|d| d.mounted_root()).ok_or(Errno::ENOENT);
         }
         let found = match self.inode.lookup(name) {
-            Ok(inode) => Some(Arc::new(Dentry {
-                name: name.to_vec(),
-                parent: Some(self.clone()),
-                inode,
-                children: Mutex::default(),
-                mounted: OnceLock::new(),
-            })),
+            Ok(inode) => Some(Dentry::new(Some(self.clone()), name, inode, false)),
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
         };
-        let mut children = self.children.lock().unwrap();
+        let mut children = self.children();
         let entry = children.entry(name.to_vec()).or_insert(found);
         entry.clone().map(|d| d.mounted_root()).ok_or(Errno::ENOENT)
     }
@@ -317,6 +415,12 @@ impl Dentry {
         self.mounted.get().is_some()
     }
 
+    /// True for the root of a mounted filesystem: what the walk gives for a mount point (and
+    /// what `unlink`, `rmdir` and `rename` refuse with `EBUSY`), or the root of the tree.
+    pub fn is_mount_root(&self) -> bool {
+        self.mount_root || self.place().0.is_none()
+    }
+
     /// Forgets the cached lookup of `name`, positive or negative, so the next walk asks the
     /// inode. Call it on the parent after `unlink`, `rmdir`, and on both parents after
     /// `rename`. A child that is a mount point is kept (returns false): callers refuse to
@@ -325,7 +429,7 @@ impl Dentry {
     /// A dentry dropped from the cache stays valid for whoever holds it (open files, cwd): it
     /// still names the same inode, but its `parent` and `name` are those it had.
     pub fn invalidate(&self, name: &[u8]) -> bool {
-        let mut children = self.children.lock().unwrap();
+        let mut children = self.children();
         if children.get(name).is_some_and(|c| c.as_ref().is_some_and(|d| d.is_mountpoint())) {
             return false;
         }
@@ -336,15 +440,53 @@ impl Dentry {
     /// Records that `name` now names `inode` (after `create`, `mkdir`, `mknod`, `symlink`,
     /// `link`), replacing a negative entry; returns the new dentry.
     pub fn insert(self: &Arc<Dentry>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
-        let d = Arc::new(Dentry {
-            name: name.to_vec(),
-            parent: Some(self.clone()),
-            inode,
-            children: Mutex::default(),
-            mounted: OnceLock::new(),
-        });
-        self.children.lock().unwrap().insert(name.to_vec(), Some(d.clone()));
+        let d = Dentry::new(Some(self.clone()), name, inode, false);
+        self.children().insert(name.to_vec(), Some(d.clone()));
         d
+    }
+
+    /// Records that `old_parent/old_name` is now `new_parent/new_name` (after a `rename`):
+    /// the cached dentry moves, so holders of it (cwd, open directories) and of dentries
+    /// below it see the new path; whatever was cached at the new name is dropped. With
+    /// `exchange`, the two names swap their dentries.
+    pub fn renamed(old_parent: &Arc<Dentry>, old_name: &[u8], new_parent: &Arc<Dentry>, new_name: &[u8], exchange: bool) {
+        let (src, dst) = if Arc::ptr_eq(old_parent, new_parent) {
+            let mut m = old_parent.children();
+            let src = m.remove(old_name).flatten();
+            let dst = m.remove(new_name).flatten();
+            if let Some(s) = &src {
+                m.insert(new_name.to_vec(), Some(s.clone()));
+            }
+            if let (true, Some(d)) = (exchange, &dst) {
+                m.insert(old_name.to_vec(), Some(d.clone()));
+            }
+            (src, dst)
+        } else {
+            // Both children locks, taken in address order so that two renames cannot
+            // deadlock.
+            let (mut om, mut nm) = if Arc::as_ptr(old_parent) < Arc::as_ptr(new_parent) {
+                let o = old_parent.children();
+                (o, new_parent.children())
+            } else {
+                let n = new_parent.children();
+                (old_parent.children(), n)
+            };
+            let src = om.remove(old_name).flatten();
+            let dst = nm.remove(new_name).flatten();
+            if let Some(s) = &src {
+                nm.insert(new_name.to_vec(), Some(s.clone()));
+            }
+            if let (true, Some(d)) = (exchange, &dst) {
+                om.insert(old_name.to_vec(), Some(d.clone()));
+            }
+            (src, dst)
+        };
+        if let Some(s) = &src {
+            *s.place() = (Some(new_parent.clone()), new_name.to_vec());
+        }
+        if let (true, Some(d)) = (exchange, &dst) {
+            *d.place() = (Some(old_parent.clone()), old_name.to_vec());
+        }
     }
 
     /// The absolute path of this dentry as seen from `root`.
@@ -352,8 +494,9 @@ impl Dentry {
         let mut names = Vec::new();
         let mut d = self.clone();
         while !Arc::ptr_eq(&d, root) {
-            let Some(p) = d.parent.clone() else { break };
-            names.push(d.name.clone());
+            let (parent, name) = d.place().clone();
+            let Some(p) = parent else { break };
+            names.push(name);
             d = p.mounted_root();
         }
         if names.is_empty() {

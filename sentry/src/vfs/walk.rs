@@ -19,11 +19,17 @@ impl Walker<'_> {
     /// Resolves `path` relative to `start`. The last component is followed if it is a symlink
     /// when `follow` is set (or when the path ends with a slash).
     pub fn resolve(&self, start: &Arc<Dentry>, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
-        let mut links = 0;
-        self.walk(start, path, follow, &mut links)
+        self.resolve_checked(start, path, follow, &|_| Ok(()))
     }
 
-    fn walk(&self, start: &Arc<Dentry>, path: &[u8], follow: bool, links: &mut u32) -> SysResult<Arc<Dentry>> {
+    /// [`Walker::resolve`] that asks `may_search` before looking a name up in (or leaving
+    /// with `..`) each directory: search permission for callers that need it (`EACCES`).
+    pub fn resolve_checked(&self, start: &Arc<Dentry>, path: &[u8], follow: bool, may_search: &dyn Fn(&Dentry) -> SysResult<()>) -> SysResult<Arc<Dentry>> {
+        let mut links = 0;
+        self.walk(start, path, follow, &mut links, may_search)
+    }
+
+    fn walk(&self, start: &Arc<Dentry>, path: &[u8], follow: bool, links: &mut u32, may_search: &dyn Fn(&Dentry) -> SysResult<()>) -> SysResult<Arc<Dentry>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -35,6 +41,7 @@ impl Walker<'_> {
             if !cur.is_dir() {
                 return Err(Errno::ENOTDIR);
             }
+            may_search(&cur)?;
             match *name {
                 b"." => continue,
                 b".." => {
@@ -53,7 +60,7 @@ impl Walker<'_> {
                     return Err(Errno::ELOOP);
                 }
                 let target = child.inode.readlink()?;
-                cur = self.walk(&cur, &target, true, links)?;
+                cur = self.walk(&cur, &target, true, links, may_search)?;
             } else {
                 cur = child;
             }
@@ -69,6 +76,6 @@ impl Walker<'_> {
         if Arc::ptr_eq(d, self.root) {
             return d.clone();
         }
-        d.parent().map(|p| p.mounted_root()).unwrap_or_else(|| d.clone())
+        d.parent().map_or_else(|| d.clone(), |p| p.mounted_root())
     }
 }
