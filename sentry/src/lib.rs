@@ -22,8 +22,10 @@ pub use kernel::process::ExitStatus;
 pub use kernel::Kernel;
 
 use fs::gofer::GoferInode;
+use fs::overlay::Overlay;
+use fs::tmpfs::{Tmpfs, TmpfsOptions};
 use fs::host::HostStream;
-use fs::synthetic::{devfs, Dir};
+use fs::synthetic::devfs;
 use kernel::task::Task;
 use vfs::walk::Walker;
 use vfs::{Dentry, FdTable, File, S_IFREG};
@@ -41,6 +43,19 @@ pub struct BootConfig {
     pub strace: bool,
     /// The host descriptors that become the workload's 0, 1 and 2.
     pub stdio: [Option<OwnedFd>; 3],
+    /// Bind mounts the gofer serves besides the root, mounted in this order.
+    pub volumes: Vec<Volume>,
+}
+
+/// A bind mount (`sandbox run -v HOST:GUEST[:ro]`): the gofer serves it as the mount named
+/// `guest`; the sentry mounts it at `guest`, making the mount point in the root overlay if it
+/// is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// Absolute, normalised path in the sandbox.
+    pub guest: String,
+    /// Asked read-only (the gofer enforces it and says so when attaching).
+    pub read_only: bool,
 }
 
 /// Why a sandbox could not start its program.
@@ -75,21 +90,70 @@ impl BootError {
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Builds the file tree: the gofer's root with the sentry's own `/dev`, `/proc` and `/sys`.
-fn build_tree(gofer: OwnedFd) -> Result<Arc<Dentry>, BootError> {
+/// Builds the file tree: an overlay of the gofer's (read-only) root under a tmpfs upper layer
+/// in the memory file, so writes never reach the host; the sentry's own `/dev`, `/proc` and
+/// `/sys`; fresh tmpfs mounts at `/tmp`, `/dev/shm` (mode 1777) and `/run` (0755); then the
+/// volumes. Mount points missing from the root are made in the overlay.
+fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume]) -> Result<Arc<Dentry>, BootError> {
     let client = Arc::new(gofer::Client::new(gofer));
-    let root_inode = GoferInode::attach(client).map_err(|e| BootError::Setup(format!("attaching to the gofer: {e}")))?;
+    let lower = GoferInode::attach(client.clone()).map_err(|e| BootError::Setup(format!("attaching to the gofer: {e}")))?;
+    let tmpfs = |mode| Tmpfs::new(memfile.clone(), TmpfsOptions { mode, max_bytes: Some(fs::host::host_total_ram() / 2), ..TmpfsOptions::default() });
+    let root_inode = Overlay::mount(lower, tmpfs(0o755)).map_err(|e| BootError::Setup(format!("making the root overlay: {e}")))?;
     let root = Dentry::root(root_inode);
     // The host's /dev, /proc and /sys must never show through.
-    let synthetic: [(&[u8], Arc<Dir>); 3] = [(b"dev", devfs()), (b"proc", Dir::new(vec![])), (b"sys", Dir::new(vec![]))];
+    let synthetic: [(&[u8], Arc<dyn vfs::Inode>); 3] = [(b"dev", devfs()), (b"proc", fs::proc::procfs()), (b"sys", fs::sys::sysfs())];
     for (name, dir) in synthetic {
-        if let Ok(at) = root.child(name) {
-            if at.is_dir() {
-                at.mount(dir).map_err(|e| BootError::Setup(format!("mounting /{}: {e}", String::from_utf8_lossy(name))))?;
-            }
+        let name = String::from_utf8_lossy(name);
+        let at = mount_point(&root, &name, true)?;
+        at.mount(dir).map_err(|e| BootError::Setup(format!("mounting /{name}: {e}")))?;
+    }
+    for (path, mode) in [("/tmp", 0o1777), ("/dev/shm", 0o1777), ("/run", 0o755)] {
+        let at = mount_point(&root, path, true)?;
+        at.mount(tmpfs(mode).root()).map_err(|e| BootError::Setup(format!("mounting {path}: {e}")))?;
+    }
+    for v in volumes {
+        let inode = GoferInode::attach_mount(client.clone(), v.guest.as_bytes())
+            .map_err(|e| BootError::Setup(format!("volume {}: attaching to the gofer: {e}", v.guest)))?;
+        if v.read_only && !inode.read_only() {
+            return Err(BootError::Setup(format!("volume {}: the gofer serves it writable", v.guest)));
         }
+        let at = mount_point(&root, &v.guest, vfs::Inode::file_type(&*inode) == vfs::S_IFDIR)?;
+        at.mount(inode).map_err(|e| BootError::Setup(format!("volume {}: {e}", v.guest)))?;
     }
     Ok(root)
+}
+
+/// The dentry at the absolute `path`, for a mount: a directory (or, with `dir` false, a
+/// non-directory). Missing components are made (directories, and an empty regular file for a
+/// file mount), owned by root; symlinks on the way are followed, inside the tree.
+fn mount_point(root: &Arc<Dentry>, path: &str, dir: bool) -> Result<Arc<Dentry>, BootError> {
+    let fail = |why: String| BootError::Setup(format!("mount point {path}: {why}"));
+    let walker = Walker { root };
+    let names: Vec<&str> = path.split('/').filter(|n| !n.is_empty()).collect();
+    let mut cur = root.clone();
+    for (i, name) in names.iter().enumerate() {
+        let want_dir = dir || i + 1 < names.len();
+        cur = match walker.resolve(&cur, name.as_bytes(), true) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => {
+                let made = if want_dir {
+                    cur.inode.mkdir(name.as_bytes(), 0o755, vfs::Owner::default())
+                } else {
+                    cur.inode.create(name.as_bytes(), 0o644, vfs::Owner::default())
+                };
+                let inode = made.map_err(|e| fail(format!("cannot make {name}: {e}")))?;
+                cur.insert(name.as_bytes(), inode)
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        if want_dir && !cur.is_dir() {
+            return Err(fail(format!("{name} is not a directory")));
+        }
+    }
+    if !dir && cur.is_dir() {
+        return Err(fail("is a directory, the volume is a file".into()));
+    }
+    Ok(cur)
 }
 
 /// Finds `program` the way a shell does: as a path if it has a slash, else in `PATH`.
@@ -127,8 +191,9 @@ pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
     platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
     let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
-    let root = build_tree(cfg.gofer)?;
+    let root = build_tree(cfg.gofer, &memfile, &cfg.volumes)?;
     let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root.clone(), cfg.hostname.into_bytes(), cfg.strace));
+    fs::proc::attach(&kernel);
     let path = find_program(&root, &cfg.program, &cfg.env)?;
     let argv = cfg.args.into_iter().map(String::into_bytes).collect();
     let envp = cfg.env.into_iter().map(String::into_bytes).collect();

@@ -19,9 +19,25 @@ pub struct BootArgs {
     /// Environment of the program, KEY=VALUE.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// A bind mount the gofer serves as GUEST, to mount at GUEST, read-only with `:ro`
+    /// (repeatable, in mount order).
+    #[arg(long = "volume", value_name = "GUEST[:ro]", value_parser = parse_volume)]
+    volumes: Vec<sentry::Volume>,
     /// The program and its arguments.
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<String>,
+}
+
+/// One `--volume GUEST[:ro]`.
+fn parse_volume(s: &str) -> Result<sentry::Volume, String> {
+    let (guest, read_only) = match s.strip_suffix(":ro") {
+        Some(g) => (g, true),
+        None => (s, false),
+    };
+    if !guest.starts_with('/') || guest == "/" {
+        return Err("GUEST must be an absolute path other than /".into());
+    }
+    Ok(sentry::Volume { guest: guest.to_string(), read_only })
 }
 
 /// A duplicate of one of our standard descriptors, if it is open.
@@ -51,6 +67,7 @@ pub fn main(args: BootArgs) -> i32 {
         hostname: args.hostname,
         strace: args.strace,
         stdio: [dup_stdio(0), dup_stdio(1), dup_stdio(2)],
+        volumes: args.volumes,
     };
     let gofer_control = cfg.gofer.try_clone().ok();
     let code = match sentry::boot(cfg) {

@@ -1,5 +1,5 @@
-//! `sandbox run`: runs one program in a new sandbox, with the host's root (or `--rootfs`) as a
-//! read-only root plus any `-v` volumes, and exits with its status.
+//! `sandbox run`: runs one program in a new sandbox, with the host's root (or `--rootfs`) under
+//! an in-memory writable layer, plus any `-v` volumes, and exits with its status.
 //!
 //! It starts the gofer on one end of a socket pair, then re-executes itself as the sentry
 //! (`sandbox boot`) on the other end, keeping its pid: whoever waits for `sandbox run` waits
@@ -15,7 +15,8 @@ use crate::logging::Settings;
 
 /// Run a program in a new sandbox.
 ///
-/// The host's root filesystem (or --rootfs) is visible read-only; the program gets a clean
+/// The host's root filesystem (or --rootfs) is visible, with every change kept in memory
+/// (it never reaches the host); /tmp, /run and /dev/shm are fresh and empty. The program gets a clean
 /// environment (PATH, HOME, TERM, plus --env), sees itself as pid 1 of its own sandbox, and
 /// its exit status becomes sandbox's (128+N when killed by signal N; 127 when the program
 /// is not found, 126 when it cannot be executed, 125 when the sandbox fails).
@@ -24,7 +25,7 @@ pub struct RunArgs {
     /// Platform that runs the program's threads. Only `ptrace` exists so far.
     #[arg(long, default_value = "ptrace", value_parser = ["ptrace"])]
     platform: String,
-    /// Directory to use as the root filesystem (read-only).
+    /// Directory to use as the root filesystem (never written: changes stay in memory).
     #[arg(long, default_value = "/", value_name = "DIR")]
     rootfs: PathBuf,
     /// Set an environment variable in the sandbox (repeatable).
@@ -90,8 +91,6 @@ impl Volume {
     }
 
     /// The value for boot's `--volume GUEST[:ro]`.
-    // TODO(lead): used once boot takes --volume.
-    #[allow(dead_code)]
     pub fn boot_arg(&self) -> String {
         if self.read_only { format!("{}:ro", self.guest) } else { self.guest.clone() }
     }
@@ -218,8 +217,10 @@ pub fn main(args: RunArgs, logs: &Settings) -> i32 {
     }
     let mut boot = Command::new("/proc/self/exe");
     boot.args(logs.to_args()).arg("boot").arg("--gofer-fd").arg(fd.to_string()).arg("--hostname").arg(&args.hostname);
-    // TODO(lead): pass volumes to boot: `for v in &volumes { boot.arg("--volume").arg(v.boot_arg()); }`
-    // (the gofer already serves each as the mount named `v.guest`).
+    // The gofer serves each volume as the mount named by its guest path.
+    for v in &volumes {
+        boot.arg("--volume").arg(v.boot_arg());
+    }
     if args.strace {
         boot.arg("--strace");
     }

@@ -1,28 +1,145 @@
-//! Files served by the gofer: the sentry's view of a host directory tree, read-only.
+//! Files served by the gofer: the sentry's view of a host directory tree (the read-only lower
+//! layer of the root) or of a bind mount (`-v HOST:GUEST[:ro]`), read-write or read-only.
 //!
-//! Each inode holds a gofer fid and the attributes the walk returned. The tree is read-only, so
-//! attributes never go stale; the dentry cache above keeps lookups to one round trip per name.
+//! Each inode holds a gofer fid and the attributes last seen. On a read-only mount nothing
+//! changes them, so they never go stale. On a writable mount every change made through the
+//! sentry marks the attributes of the files it touches stale (a directory gaining an entry, a
+//! file written through an open descriptor), and the next `stat` asks the gofer again. Changes
+//! made on the host by others are not noticed. The dentry cache above keeps lookups to one
+//! round trip per name.
+//!
+//! Namespace changes and `setattr` are forwarded to the gofer, which checks that the mount is
+//! writable (`EROFS` otherwise); the sentry has already checked the caller's permissions. New
+//! files are made by the gofer's user; their owner is then set to the caller's, when the gofer
+//! may (best effort, as a rootless gofer cannot).
 
-use std::sync::Arc;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use gofer::{Attr, Client, Fid};
 
 use super::host::HostRegular;
 use crate::abi::Stat;
 use crate::errno::{Errno, SysResult};
-use crate::vfs::{DirEntry, FileOps, Inode, S_IFDIR, S_IFREG};
+use crate::vfs::{
+    DirEntry, FileOps, Inode, Owner, SetAttr, SetTime, StatFs, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFMT,
+    S_IFREG, ST_RDONLY,
+};
+
+/// Open flags the gofer's `Open` takes (the sentry keeps `O_APPEND` and `O_NONBLOCK` itself).
+const OPEN_FLAGS: i32 = libc::O_ACCMODE | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC;
 
 pub struct GoferInode {
     client: Arc<Client>,
+    me: Weak<GoferInode>,
     fid: Fid,
-    attr: Attr,
+    attr: Mutex<Attr>,
+    /// The attributes may have changed since `attr` was read; shared with open files, which
+    /// set it when they write.
+    stale: Arc<AtomicBool>,
+    /// Every change is refused (the root's lower layer, or a `:ro` volume).
+    read_only: bool,
+    /// The host fd `create` got with the new file, for the open that follows.
+    created: Mutex<Option<OwnedFd>>,
 }
 
 impl GoferInode {
-    /// The root of the tree the gofer serves.
+    fn new(client: Arc<Client>, fid: Fid, attr: Attr, read_only: bool, created: Option<OwnedFd>) -> Arc<GoferInode> {
+        Arc::new_cyclic(|me| GoferInode {
+            client,
+            me: me.clone(),
+            fid,
+            attr: Mutex::new(attr),
+            stale: Arc::new(AtomicBool::new(false)),
+            read_only,
+            created: Mutex::new(created),
+        })
+    }
+
+    /// The root of the tree the gofer serves as the root mount (read-only).
     pub fn attach(client: Arc<Client>) -> SysResult<Arc<GoferInode>> {
         let (fid, attr) = client.attach()?;
-        Ok(Arc::new(GoferInode { client, fid, attr }))
+        Ok(GoferInode::new(client, fid, attr, true, None))
+    }
+
+    /// The root of the bind mount the gofer serves as `guest` (a directory or a regular file).
+    pub fn attach_mount(client: Arc<Client>, guest: &[u8]) -> SysResult<Arc<GoferInode>> {
+        let m = client.attach_mount(guest)?;
+        Ok(GoferInode::new(client, m.fid, m.attr, m.read_only, None))
+    }
+
+    /// Whether every change to this mount is refused.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn lock_attr(&self) -> MutexGuard<'_, Attr> {
+        self.attr.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The attributes, asked again of the gofer if they may be stale.
+    fn attr(&self) -> SysResult<Attr> {
+        if self.stale.swap(false, Ordering::AcqRel) {
+            match self.client.stat(self.fid) {
+                Ok(a) => *self.lock_attr() = a,
+                Err(e) => {
+                    self.stale.store(true, Ordering::Release);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(*self.lock_attr())
+    }
+
+    fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    fn this(&self) -> Arc<GoferInode> {
+        self.me.upgrade().expect("gofer inode used outside its Arc")
+    }
+
+    fn child(&self, fid: Fid, attr: Attr, created: Option<OwnedFd>) -> Arc<GoferInode> {
+        GoferInode::new(self.client.clone(), fid, attr, self.read_only, created)
+    }
+
+    fn writable(&self) -> SysResult<()> {
+        if self.read_only {
+            return Err(Errno::EROFS);
+        }
+        Ok(())
+    }
+
+    /// A directory of this filesystem to change: `ENOTDIR` for others, `EROFS` on a read-only
+    /// mount.
+    fn dir_for_change(&self) -> SysResult<()> {
+        if self.lock_attr().file_type() != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        self.writable()
+    }
+
+    /// Gives a file just made the caller's owner (best effort: a gofer that is not root
+    /// cannot, and the file then stays the gofer's user's).
+    fn set_owner(&self, fid: Fid, attr: &mut Attr, owner: Owner) {
+        if attr.uid == owner.uid && attr.gid == owner.gid {
+            return;
+        }
+        let set = gofer::SetAttr { uid: Some(owner.uid), gid: Some(owner.gid), ..gofer::SetAttr::default() };
+        match self.client.setattr(fid, &set) {
+            Ok(a) => *attr = a,
+            Err(e) => tracing::debug!(errno = e.0, "gofer: cannot give a new file its owner"),
+        }
+    }
+
+    /// Another inode of the same gofer mount, else `EXDEV`.
+    fn same_fs(&self, other: &Arc<dyn Inode>) -> SysResult<Arc<GoferInode>> {
+        let g = other.as_any().and_then(|a| a.downcast_ref::<GoferInode>()).ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&g.client, &self.client) {
+            return Err(Errno::EXDEV);
+        }
+        Ok(g.this())
     }
 }
 
@@ -48,6 +165,14 @@ fn to_stat(a: &Attr) -> Stat {
     }
 }
 
+fn to_gofer_time(t: SetTime) -> Option<gofer::Timespec> {
+    match t {
+        SetTime::Omit => None,
+        SetTime::Now => Some(gofer::Timespec::NOW),
+        SetTime::At(t) => Some(gofer::Timespec { sec: t.sec, nsec: t.nsec }),
+    }
+}
+
 impl Drop for GoferInode {
     fn drop(&mut self) {
         self.client.clunk(self.fid);
@@ -56,54 +181,187 @@ impl Drop for GoferInode {
 
 impl Inode for GoferInode {
     fn stat(&self) -> SysResult<Stat> {
-        Ok(to_stat(&self.attr))
+        Ok(to_stat(&self.attr()?))
     }
 
     fn file_type(&self) -> u32 {
-        self.attr.file_type()
+        self.lock_attr().file_type()
     }
 
     fn lookup(&self, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
-        if !self.attr.is_dir() {
+        if !self.lock_attr().is_dir() {
             return Err(Errno::ENOTDIR);
         }
         let reply = self.client.walk(self.fid, &[name])?;
         match (reply.steps.into_iter().next(), reply.error) {
-            (Some((fid, attr)), _) => Ok(Arc::new(GoferInode { client: self.client.clone(), fid, attr })),
+            (Some((fid, attr)), _) => Ok(self.child(fid, attr, None)),
             (None, Some(e)) => Err(Errno(e)),
             (None, None) => Err(Errno::EIO),
         }
     }
 
     fn readlink(&self) -> SysResult<Vec<u8>> {
-        if !self.attr.is_symlink() {
+        if !self.lock_attr().is_symlink() {
             return Err(Errno::EINVAL);
         }
         Ok(self.client.readlink(self.fid)?)
     }
 
     fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>> {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
-            return Err(Errno::EROFS);
-        }
-        match self.attr.file_type() {
-            S_IFDIR => Ok(Arc::new(GoferDir { client: self.client.clone(), fid: self.fid, stat: to_stat(&self.attr) })),
+        let write = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        let attr = self.attr()?;
+        match attr.file_type() {
+            S_IFDIR => {
+                if write {
+                    return Err(Errno::EISDIR);
+                }
+                Ok(Arc::new(GoferDir { node: self.this() }))
+            }
             S_IFREG => {
-                let fd = self.client.open(self.fid, libc::O_RDONLY)?;
-                Ok(Arc::new(HostRegular { fd, stat: to_stat(&self.attr) }))
+                if write {
+                    self.writable()?;
+                }
+                let created = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                let fd = match created {
+                    // The file was just made (empty, opened read-write): no O_TRUNC to apply.
+                    Some(fd) => fd,
+                    None => self.client.open(self.fid, flags & OPEN_FLAGS)?,
+                };
+                if flags & libc::O_TRUNC != 0 {
+                    self.mark_stale();
+                }
+                if self.read_only {
+                    return Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), None)));
+                }
+                Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), Some(self.stale.clone()))))
             }
             // Host devices, fifos and sockets are never opened for the workload.
             _ => Err(Errno::EACCES),
         }
     }
+
+    fn create(&self, name: &[u8], mode: u32, owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        self.dir_for_change()?;
+        let (fid, mut attr, fd) = self.client.create(self.fid, name, libc::O_RDWR, mode & 0o7777)?;
+        self.mark_stale();
+        self.set_owner(fid, &mut attr, owner);
+        Ok(self.child(fid, attr, Some(fd)))
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        self.dir_for_change()?;
+        let (fid, mut attr) = self.client.mkdir(self.fid, name, mode & 0o7777)?;
+        self.mark_stale();
+        self.set_owner(fid, &mut attr, owner);
+        Ok(self.child(fid, attr, None))
+    }
+
+    /// Only regular files: the protocol has no way to make the other kinds (`EPERM`).
+    fn mknod(&self, name: &[u8], mode: u32, _rdev: u64, owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        match mode & S_IFMT {
+            0 | S_IFREG => {
+                let inode = self.create(name, mode, owner)?;
+                if let Some(g) = inode.as_any().and_then(|a| a.downcast_ref::<GoferInode>()) {
+                    g.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                }
+                Ok(inode)
+            }
+            S_IFDIR => Err(Errno::EPERM),
+            libc::S_IFIFO | libc::S_IFSOCK | libc::S_IFCHR | libc::S_IFBLK => {
+                self.dir_for_change()?;
+                Err(Errno::EPERM)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> SysResult<Arc<dyn Inode>> {
+        self.dir_for_change()?;
+        let (fid, mut attr) = self.client.symlink(self.fid, name, target)?;
+        self.mark_stale();
+        self.set_owner(fid, &mut attr, owner);
+        Ok(self.child(fid, attr, None))
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> SysResult<Arc<dyn Inode>> {
+        let target = self.same_fs(target)?;
+        self.dir_for_change()?;
+        let (fid, attr) = self.client.link(self.fid, name, target.fid)?;
+        self.mark_stale();
+        target.mark_stale();
+        Ok(self.child(fid, attr, None))
+    }
+
+    fn unlink(&self, name: &[u8]) -> SysResult<()> {
+        self.dir_for_change()?;
+        self.client.unlink(self.fid, name, 0)?;
+        self.mark_stale();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> SysResult<()> {
+        self.dir_for_change()?;
+        self.client.unlink(self.fid, name, libc::AT_REMOVEDIR)?;
+        self.mark_stale();
+        Ok(())
+    }
+
+    fn rename(&self, old_name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: u32) -> SysResult<()> {
+        if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let new_dir = self.same_fs(new_dir)?;
+        self.dir_for_change()?;
+        self.client.rename(self.fid, old_name, new_dir.fid, new_name, flags)?;
+        self.mark_stale();
+        new_dir.mark_stale();
+        Ok(())
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
+        if attr.is_empty() {
+            return Ok(());
+        }
+        self.writable()?;
+        let set = gofer::SetAttr {
+            mode: attr.mode.map(|m| m & 0o7777),
+            uid: attr.uid,
+            gid: attr.gid,
+            size: attr.size,
+            atime: to_gofer_time(attr.atime),
+            mtime: to_gofer_time(attr.mtime),
+        };
+        let new = self.client.setattr(self.fid, &set)?;
+        *self.lock_attr() = new;
+        self.stale.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        let s = self.client.statfs(self.fid)?;
+        Ok(StatFs {
+            fs_type: s.fs_type,
+            bsize: s.bsize,
+            blocks: s.blocks,
+            bfree: s.bfree,
+            bavail: s.bavail,
+            files: s.files,
+            ffree: s.ffree,
+            fsid: 0,
+            namelen: s.namelen,
+            frsize: s.frsize,
+            flags: s.flags | if self.read_only { ST_RDONLY } else { 0 },
+        })
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
-/// An open directory of the gofer tree. Holds the client so the fid's inode may go away first;
-/// the dentry that opened it keeps the fid alive.
+/// An open directory of the gofer tree.
 struct GoferDir {
-    client: Arc<Client>,
-    fid: Fid,
-    stat: Stat,
+    node: Arc<GoferInode>,
 }
 
 impl FileOps for GoferDir {
@@ -116,11 +374,11 @@ impl FileOps for GoferDir {
     }
 
     fn stat(&self) -> SysResult<Stat> {
-        Ok(self.stat)
+        self.node.stat()
     }
 
     fn readdir(&self, cookie: u64) -> SysResult<Vec<DirEntry>> {
-        let entries = self.client.getdents(self.fid, cookie)?;
+        let entries = self.node.client.getdents(self.node.fid, cookie)?;
         Ok(entries.into_iter().map(|d| DirEntry { ino: d.ino, next: d.off, kind: d.kind, name: d.name }).collect())
     }
 }

@@ -6,6 +6,8 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::abi::{Pod, Stat, Termios, Winsize};
 use crate::errno::{Errno, SysResult};
@@ -61,10 +63,32 @@ pub fn fstat(fd: &OwnedFd) -> SysResult<Stat> {
     })
 }
 
-/// A regular file opened read-only by the gofer. Its attributes come from the gofer's walk.
+/// Writes at `offset` to a host descriptor.
+pub fn pwrite(fd: &OwnedFd, offset: u64, buf: &[u8]) -> SysResult<usize> {
+    let off = libc::off_t::try_from(offset).map_err(|_| Errno::EFBIG)?;
+    // SAFETY: buf is a valid buffer of buf.len() bytes.
+    retry(|| unsafe { libc::pwrite(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) })
+}
+
+/// A regular file opened by the gofer. On a read-only mount its attributes are those the
+/// gofer's walk gave; on a writable one they are the host descriptor's, and every write marks
+/// the inode's cached attributes stale (`changed`).
 pub struct HostRegular {
-    pub fd: OwnedFd,
-    pub stat: Stat,
+    fd: OwnedFd,
+    stat: Stat,
+    changed: Option<Arc<AtomicBool>>,
+}
+
+impl HostRegular {
+    pub fn new(fd: OwnedFd, stat: Stat, changed: Option<Arc<AtomicBool>>) -> HostRegular {
+        HostRegular { fd, stat, changed }
+    }
+
+    fn changed(&self) {
+        if let Some(c) = &self.changed {
+            c.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl FileOps for HostRegular {
@@ -72,12 +96,44 @@ impl FileOps for HostRegular {
         pread(&self.fd, offset, buf)
     }
 
-    fn write(&self, _offset: u64, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
+    fn write(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
+        if self.changed.is_none() {
+            return Err(Errno::EBADF);
+        }
+        let n = pwrite(&self.fd, offset, buf)?;
+        self.changed();
+        Ok(n)
+    }
+
+    fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
+        let end = u64::try_from(fstat(&self.fd)?.size).unwrap_or(0);
+        let n = self.write(end, buf)?;
+        Ok((n, end + n as u64))
+    }
+
+    fn fallocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+        if self.changed.is_none() {
+            return Err(Errno::EBADF);
+        }
+        let off = libc::off_t::try_from(offset).map_err(|_| Errno::EFBIG)?;
+        let len = libc::off_t::try_from(len).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: fallocate on a descriptor we own; no memory is involved.
+        if unsafe { libc::fallocate(self.fd.as_raw_fd(), mode, off, len) } != 0 {
+            return Err(Errno::last());
+        }
+        self.changed();
+        Ok(())
     }
 
     fn stat(&self) -> SysResult<Stat> {
+        if self.changed.is_some() {
+            return fstat(&self.fd);
+        }
         Ok(self.stat)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 

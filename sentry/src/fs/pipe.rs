@@ -24,6 +24,9 @@ struct State {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// Ends ever opened, readers and writers: a FIFO's open waits for the other side's count to
+    /// move.
+    opened: [u64; 2],
 }
 
 pub struct Pipe {
@@ -42,11 +45,42 @@ impl Pipe {
     /// A new pipe: its read end and its write end.
     pub fn new(events: Arc<Events>, ino: u64) -> (PipeEnd, PipeEnd) {
         let pipe = Arc::new(Pipe {
-            state: Mutex::new(State { buf: VecDeque::new(), capacity: PIPE_SIZE, readers: 1, writers: 1 }),
+            state: Mutex::new(State { buf: VecDeque::new(), capacity: PIPE_SIZE, readers: 1, writers: 1, opened: [1, 1] }),
             events,
             stat: synthetic_stat(ino, libc::S_IFIFO | 0o600, 0),
         });
         (PipeEnd { pipe: pipe.clone(), write: false }, PipeEnd { pipe, write: true })
+    }
+
+    /// The pipe of a named FIFO, with no ends yet: each open of the FIFO adds one with
+    /// [`Pipe::open_end`].
+    pub fn fifo(events: Arc<Events>, ino: u64) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State { buf: VecDeque::new(), capacity: PIPE_SIZE, readers: 0, writers: 0, opened: [0, 0] }),
+            events,
+            stat: synthetic_stat(ino, libc::S_IFIFO | 0o600, 0),
+        })
+    }
+
+    /// A new read or write end (an open of a FIFO); wakes whoever waits for one.
+    pub fn open_end(self: &Arc<Pipe>, write: bool) -> PipeEnd {
+        {
+            let mut st = self.state.lock().unwrap();
+            if write {
+                st.writers += 1;
+            } else {
+                st.readers += 1;
+            }
+            st.opened[usize::from(write)] += 1;
+        }
+        self.events.notify();
+        PipeEnd { pipe: self.clone(), write }
+    }
+
+    /// Ends open now, `(readers, writers)`, and ends ever opened, `[readers, writers]`.
+    pub fn ends(&self) -> ((usize, usize), [u64; 2]) {
+        let st = self.state.lock().unwrap();
+        ((st.readers, st.writers), st.opened)
     }
 }
 

@@ -17,12 +17,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::host::fill_random;
 use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
-use crate::vfs::{DirEntry, FileOps, Inode, Owner, SYNTHETIC_DEV, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use crate::vfs::{DirEntry, FileOps, Inode, Owner, StatFs, SYNTHETIC_DEV, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
@@ -30,6 +30,22 @@ static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 /// numbers computed from the pid, far above these).
 pub fn next_ino() -> u64 {
     NEXT_INO.fetch_add(1, Ordering::Relaxed)
+}
+
+static MAGICS: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+
+/// Makes `statfs` of the nodes with device number `dev` report the filesystem type `magic`
+/// (`PROC_SUPER_MAGIC`…); others report a tmpfs, as `/dev` does on Linux.
+pub fn register_magic(dev: u64, magic: u64) {
+    MAGICS.lock().unwrap().insert(dev, magic);
+}
+
+pub fn statfs_of(dev: u64) -> SysResult<StatFs> {
+    let mut s = StatFs::synthetic();
+    if let Some(&m) = MAGICS.lock().unwrap().get(&dev) {
+        s.fs_type = m;
+    }
+    Ok(s)
 }
 
 /// The `d_type` of a file mode.
@@ -141,6 +157,10 @@ impl Inode for Dir {
         S_IFDIR
     }
 
+    fn statfs(&self) -> SysResult<StatFs> {
+        statfs_of(self.attr.dev)
+    }
+
     fn lookup(&self, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
         self.entries.get(name).cloned().ok_or(Errno::ENOENT)
     }
@@ -156,7 +176,7 @@ impl Inode for Dir {
                 list.push(DirEntry { ino: st.ino, next: 0, kind: dtype(st.mode), name: name.clone() });
             }
         }
-        Ok(DirFile::new(self.stat()?, list))
+        Ok(DirFile::fixed(self.stat()?, list))
     }
 }
 
@@ -179,12 +199,12 @@ pub trait DirSource: Send + Sync {
 /// A directory whose entries are computed at every lookup and `readdir`.
 pub struct DynDir {
     attr: Attr,
-    source: Box<dyn DirSource>,
+    source: Arc<dyn DirSource>,
 }
 
 impl DynDir {
     pub fn new(attr: Attr, source: impl DirSource + 'static) -> Arc<DynDir> {
-        Arc::new(DynDir { attr, source: Box::new(source) })
+        Arc::new(DynDir { attr, source: Arc::new(source) })
     }
 }
 
@@ -197,6 +217,10 @@ impl Inode for DynDir {
         S_IFDIR
     }
 
+    fn statfs(&self) -> SysResult<StatFs> {
+        statfs_of(self.attr.dev)
+    }
+
     fn lookup(&self, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
         self.source.lookup(name)
     }
@@ -206,24 +230,31 @@ impl Inode for DynDir {
             return Err(Errno::EISDIR);
         }
         let stat = self.stat()?;
-        Ok(DirFile::new(stat, self.source.list()?))
+        Ok(Arc::new(DirFile { stat, source: Some(self.source.clone()), list: Mutex::new(None) }))
     }
 }
 
-/// An open synthetic directory: the entries as they were at open.
+/// An open synthetic directory. A dynamic one lists its entries when reading starts (cookie
+/// 0), as Linux does: `/proc/self/fd` then shows the descriptor it is read through.
 struct DirFile {
     stat: Stat,
-    list: Vec<DirEntry>,
+    source: Option<Arc<dyn DirSource>>,
+    list: Mutex<Option<Vec<DirEntry>>>,
 }
 
 impl DirFile {
-    fn new(stat: Stat, entries: Vec<DirEntry>) -> Arc<DirFile> {
-        let dots = [b".".to_vec(), b"..".to_vec()].map(|name| DirEntry { ino: stat.ino, next: 0, kind: libc::DT_DIR, name });
+    fn fixed(stat: Stat, entries: Vec<DirEntry>) -> Arc<DirFile> {
+        Arc::new(DirFile { stat, source: None, list: Mutex::new(Some(Self::numbered(stat.ino, entries))) })
+    }
+
+    /// `.` and `..`, then `entries`, each with the cookie that continues after it.
+    fn numbered(ino: u64, entries: Vec<DirEntry>) -> Vec<DirEntry> {
+        let dots = [b".".to_vec(), b"..".to_vec()].map(|name| DirEntry { ino, next: 0, kind: libc::DT_DIR, name });
         let mut list: Vec<DirEntry> = dots.into_iter().chain(entries).collect();
         for (i, e) in list.iter_mut().enumerate() {
             e.next = i as u64 + 1;
         }
-        Arc::new(DirFile { stat, list })
+        list
     }
 }
 
@@ -237,7 +268,14 @@ impl FileOps for DirFile {
     }
 
     fn readdir(&self, cookie: u64) -> SysResult<Vec<DirEntry>> {
-        Ok(self.list.iter().skip(usize::try_from(cookie).unwrap_or(usize::MAX)).cloned().collect())
+        let mut list = self.list.lock().unwrap();
+        if let Some(source) = &self.source {
+            if cookie == 0 || list.is_none() {
+                *list = Some(Self::numbered(self.stat.ino, source.list()?));
+            }
+        }
+        let entries = list.as_deref().unwrap_or_default();
+        Ok(entries.iter().skip(usize::try_from(cookie).unwrap_or(usize::MAX)).cloned().collect())
     }
 }
 
@@ -285,6 +323,10 @@ impl Inode for GenFile {
 
     fn file_type(&self) -> u32 {
         S_IFREG
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        statfs_of(self.attr.dev)
     }
 
     fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>> {
@@ -366,6 +408,10 @@ impl Inode for Symlink {
 
     fn file_type(&self) -> u32 {
         S_IFLNK
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        statfs_of(self.attr.dev)
     }
 
     fn readlink(&self) -> SysResult<Vec<u8>> {
@@ -458,6 +504,10 @@ impl Inode for DeviceInode {
         S_IFCHR
     }
 
+    fn statfs(&self) -> SysResult<StatFs> {
+        statfs_of(self.stat.dev)
+    }
+
     fn open(&self, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match self.device {
             // There is no controlling-terminal tracking yet: the caller's standard input
@@ -513,6 +563,7 @@ impl FileOps for DeviceFile {
 /// The sentry's `/dev`. `shm` and `pts` are empty directories for a tmpfs and (later) the
 /// pseudo-terminal filesystem to be mounted on.
 pub fn devfs() -> Arc<Dir> {
+    super::proc::register_fs(SYNTHETIC_DEV, ("tmpfs", "tmpfs", "rw,nosuid,relatime", "rw,size=65536k,mode=755"));
     let dev = |d| -> Arc<dyn Inode> { DeviceInode::new(d) };
     let link = |t: &str| -> Arc<dyn Inode> { Symlink::fixed(SYNTHETIC_DEV, t) };
     let empty = || -> Arc<dyn Inode> { Dir::new(vec![]) };
@@ -618,18 +669,18 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_directories_list_what_is_there_at_open() {
+    fn dynamic_directories_list_what_is_there_when_reading_starts() {
         let n = Arc::new(AtomicU64::new(2));
         let dir = DynDir::new(Attr::new(S_IFDIR | 0o555, 7), Counting(n.clone()));
-        let before = dir.open(libc::O_RDONLY).unwrap();
+        let f = dir.open(libc::O_RDONLY).unwrap();
         n.store(3, Ordering::Relaxed);
-        let after = dir.open(libc::O_RDONLY).unwrap();
-        assert_eq!(names(&before), [".", "..", "0", "1"]);
-        assert_eq!(names(&after), [".", "..", "0", "1", "2"]);
-        let rest: Vec<u64> = after.readdir(3).unwrap().iter().map(|e| e.next).collect();
-        assert_eq!(rest, [4, 5], "cookies continue after the entry returned");
-        assert!(dir.lookup(b"2").is_ok());
-        assert_eq!(dir.lookup(b"3").err(), Some(Errno::ENOENT));
+        assert_eq!(names(&f), [".", "..", "0", "1", "2"], "listed at the first readdir, not at open");
+        n.store(4, Ordering::Relaxed);
+        let rest: Vec<u64> = f.readdir(3).unwrap().iter().map(|e| e.next).collect();
+        assert_eq!(rest, [4, 5], "a continued listing keeps its snapshot; cookies follow the entry");
+        assert_eq!(names(&f).len(), 6, "rewinding lists again");
+        assert!(dir.lookup(b"3").is_ok());
+        assert_eq!(dir.lookup(b"4").err(), Some(Errno::ENOENT));
         assert_eq!(dir.open(libc::O_RDWR).err(), Some(Errno::EISDIR));
         assert_eq!(dir.stat().unwrap().mode, S_IFDIR | 0o555);
     }

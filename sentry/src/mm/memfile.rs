@@ -138,6 +138,27 @@ impl MemoryFile {
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(offset as usize), src.len()) }
     }
 
+    /// Copies `[from, from + len)` to `to`, skipping holes: only pages that were ever touched
+    /// are copied (a fresh stack or heap reservation is mostly holes, and holes read as zero).
+    /// `to` must be a fresh (all-hole) range.
+    pub fn copy_populated(&self, from: u64, to: u64, len: u64) {
+        let end = from + len;
+        let mut at = from;
+        while at < end {
+            // SAFETY: lseek on our own memfd; SEEK_DATA/SEEK_HOLE only report extents.
+            let data = unsafe { libc::lseek(self.fd, at as libc::off_t, libc::SEEK_DATA) };
+            let Ok(data) = u64::try_from(data) else { return };
+            if data >= end {
+                return;
+            }
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(self.fd, data as libc::off_t, libc::SEEK_HOLE) };
+            let hole = u64::try_from(hole).unwrap_or(end).min(end);
+            self.copy(data, to + (data - from), hole - data);
+            at = hole;
+        }
+    }
+
     /// Copies `len` bytes inside the file.
     pub fn copy(&self, from: u64, to: u64, len: u64) {
         self.check(from, len as usize);

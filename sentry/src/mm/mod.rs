@@ -56,24 +56,38 @@ pub struct Vma {
     pub kind: VmaKind,
 }
 
-/// A range of the memory file handed out for one mapping.
-#[derive(Debug)]
+/// A range of the memory file handed out for one mapping, or the pages of a file mapped
+/// shared (which belong to the file).
 pub struct Backing {
     mf: Arc<MemoryFile>,
     offset: u64,
     len: u64,
+    /// For a shared file mapping: what keeps the file's pages from being reused while they are
+    /// mapped (a tmpfs `MapGuard`). Nothing is freed when the backing goes.
+    file: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Backing {
     fn allocate(mf: &Arc<MemoryFile>, len: u64) -> SysResult<Arc<Backing>> {
         let offset = mf.allocate(len)?;
-        Ok(Arc::new(Backing { mf: mf.clone(), offset, len }))
+        Ok(Arc::new(Backing { mf: mf.clone(), offset, len, file: None }))
+    }
+}
+
+impl std::fmt::Debug for Backing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.file {
+            Some(_) => write!(f, "Backing(file pages)"),
+            None => write!(f, "Backing({:#x}+{:#x})", self.offset, self.len),
+        }
     }
 }
 
 impl Drop for Backing {
     fn drop(&mut self) {
-        self.mf.free(self.offset, self.len);
+        if self.file.is_none() {
+            self.mf.free(self.offset, self.len);
+        }
     }
 }
 
@@ -225,6 +239,64 @@ impl MemoryManager {
         let offset = backing.offset;
         self.space.map(addr, len, prot, offset).map_err(platform_err)?;
         st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, backing, kind });
+        Ok(addr)
+    }
+
+    /// Maps a file's pages shared (`MAP_SHARED` of a tmpfs file): page `i` of the mapping is
+    /// the memory-file page at `pages[i]`, so the mapping and the file's `read`/`write` see
+    /// the same bytes. `keep` (the file's map guard) lives as long as any part of the mapping.
+    /// The mapping is `len` bytes; pages past `pages` (beyond the end of the file) are fresh
+    /// zeroed memory. Contiguous runs of pages become one VMA each.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_file_pages(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: i32,
+        fixed: bool,
+        pages: &[u64],
+        keep: Box<dyn std::any::Any + Send + Sync>,
+        kind: VmaKind,
+    ) -> SysResult<u64> {
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let file_len = pages.len() as u64 * PAGE_SIZE;
+        if len == 0 || file_len > len {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.state.lock().unwrap();
+        let addr = if fixed {
+            if !addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            if !self.range_ok(addr, len) {
+                return Err(Errno::ENOMEM);
+            }
+            // The maps below replace whatever was there, as in `map_anon`.
+            let old = Self::remove_range(&mut st, addr, addr + len);
+            self.release(old);
+            addr
+        } else {
+            self.find_free(&st, page_down(addr), len)?
+        };
+        let backing = Arc::new(Backing { mf: self.mf.clone(), offset: 0, len: 0, file: Some(keep) });
+        let mut i = 0;
+        while i < pages.len() {
+            let mut j = i + 1;
+            while j < pages.len() && pages[j] == pages[j - 1] + PAGE_SIZE {
+                j += 1;
+            }
+            let at = addr + i as u64 * PAGE_SIZE;
+            let run = (j - i) as u64 * PAGE_SIZE;
+            self.space.map(at, run, prot, pages[i]).map_err(platform_err)?;
+            st.vmas.insert(at, Vma { end: at + run, prot, shared: true, offset: pages[i], backing: backing.clone(), kind: kind.clone() });
+            i = j;
+        }
+        if file_len < len {
+            let tail = Backing::allocate(&self.mf, len - file_len)?;
+            let at = addr + file_len;
+            self.space.map(at, len - file_len, prot, tail.offset).map_err(platform_err)?;
+            st.vmas.insert(at, Vma { end: addr + len, prot, shared: true, offset: tail.offset, backing: tail, kind });
+        }
         Ok(addr)
     }
 
@@ -512,7 +584,7 @@ impl MemoryManager {
                 let len = v.end - start;
                 copy.backing = Backing::allocate(&self.mf, len)?;
                 copy.offset = copy.backing.offset;
-                self.mf.copy(v.offset, copy.offset, len);
+                self.mf.copy_populated(v.offset, copy.offset, len);
             }
             vmas.push((start, copy));
         }

@@ -16,15 +16,15 @@ use crate::kernel::signal::{SigInfo, ERESTARTSYS};
 use crate::kernel::task::Task;
 use crate::fs::pipe::{Pipe, PipeEnd};
 use crate::vfs::walk::Walker;
-use crate::vfs::{Dentry, File, FileOps, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
+use crate::vfs::{Dentry, File, FileOps, Owner, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
 
 pub static HANDLERS: Table = &[
     (nr::READ, sys_read, Support::Full),
     (nr::WRITE, sys_write, Support::Full),
-    (nr::OPEN, sys_open, Support::Partial("read-only tree: creating files gives EROFS")),
-    (nr::OPENAT, sys_openat, Support::Partial("read-only tree: creating files gives EROFS")),
+    (nr::OPEN, sys_open, Support::Full),
+    (nr::OPENAT, sys_openat, Support::Full),
     (nr::OPENAT2, sys_openat2, Support::Partial("RESOLVE_* flags are checked, not enforced")),
-    (nr::CREAT, sys_creat, Support::Partial("read-only tree")),
+    (nr::CREAT, sys_creat, Support::Full),
     (nr::CLOSE, sys_close, Support::Full),
     (nr::CLOSE_RANGE, sys_close_range, Support::Full),
     (nr::PREAD64, sys_pread64, Support::Full),
@@ -54,44 +54,20 @@ pub static HANDLERS: Table = &[
     (nr::DUP2, sys_dup2, Support::Full),
     (nr::DUP3, sys_dup3, Support::Full),
     (nr::UMASK, sys_umask, Support::Full),
-    (nr::MKDIR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::MKDIRAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::RMDIR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::UNLINK, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::UNLINKAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::RENAME, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::RENAMEAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::RENAMEAT2, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::LINK, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::LINKAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::SYMLINK, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::SYMLINKAT, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::CHMOD, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::FCHMODAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::CHOWN, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::LCHOWN, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::FCHOWNAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::TRUNCATE, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::MKNOD, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::MKNODAT, sys_read_only_at, Support::Partial("read-only tree")),
-    (nr::UTIMENSAT, sys_utimensat, Support::Partial("read-only tree")),
-    (nr::FCHMOD, sys_read_only_fd, Support::Partial("read-only tree")),
-    (nr::FCHOWN, sys_read_only_fd, Support::Partial("read-only tree")),
-    (nr::FTRUNCATE, sys_read_only_fd, Support::Partial("read-only tree")),
     (nr::GETXATTR, sys_getxattr, Support::Partial("no file has extended attributes yet")),
     (nr::LGETXATTR, sys_lgetxattr, Support::Partial("no file has extended attributes yet")),
     (nr::FGETXATTR, sys_fgetxattr, Support::Partial("no file has extended attributes yet")),
     (nr::LISTXATTR, sys_listxattr, Support::Partial("no file has extended attributes yet")),
     (nr::LLISTXATTR, sys_llistxattr, Support::Partial("no file has extended attributes yet")),
     (nr::FLISTXATTR, sys_flistxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::SETXATTR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::LSETXATTR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::FSETXATTR, sys_read_only_fd, Support::Partial("read-only tree")),
-    (nr::REMOVEXATTR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::LREMOVEXATTR, sys_read_only_path, Support::Partial("read-only tree")),
-    (nr::FREMOVEXATTR, sys_read_only_fd, Support::Partial("read-only tree")),
-    (nr::STATFS, sys_statfs, Support::Partial("sizes are nominal")),
-    (nr::FSTATFS, sys_fstatfs, Support::Partial("sizes are nominal")),
+    (nr::SETXATTR, sys_setxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::LSETXATTR, sys_lsetxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::FSETXATTR, sys_fsetxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::REMOVEXATTR, sys_removexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::LREMOVEXATTR, sys_lremovexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::FREMOVEXATTR, sys_fremovexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::STATFS, sys_statfs, Support::Full),
+    (nr::FSTATFS, sys_fstatfs, Support::Full),
     (nr::FADVISE64, sys_fadvise64, Support::Partial("advice is validated and ignored")),
     (nr::PIPE, sys_pipe, Support::Full),
     (nr::PIPE2, sys_pipe2, Support::Partial("O_DIRECT (packet mode) is accepted as a byte stream")),
@@ -101,15 +77,66 @@ pub static HANDLERS: Table = &[
 ];
 
 /// Linux caps one read or write at this many bytes.
-const MAX_RW_COUNT: usize = 0x7fff_f000;
+pub(super) const MAX_RW_COUNT: usize = 0x7fff_f000;
 /// Largest sentry-side buffer for one step of a read or write.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 /// Most iovecs one call accepts (`UIO_MAXIOV`).
 const UIO_MAXIOV: usize = 1024;
 
+/// Permission bits asked of a file (`MAY_READ`…).
+pub(super) const MAY_READ: u32 = 4;
+pub(super) const MAY_WRITE: u32 = 2;
+pub(super) const MAY_EXEC: u32 = 1;
+
+/// Whether a caller with filesystem ids `uid`/`gid` (and supplementary `groups`) may access
+/// a file with attributes `st` for `want` (`MAY_*` bits). Root may read and write anything,
+/// search any directory, and execute what has an execute bit.
+pub(super) fn permits(uid: u32, gid: u32, groups: &[u32], st: &Stat, want: u32) -> bool {
+    if uid == 0 {
+        return want & MAY_EXEC == 0 || st.mode & S_IFMT == S_IFDIR || st.mode & 0o111 != 0;
+    }
+    let perm = if st.uid == uid {
+        st.mode >> 6
+    } else if st.gid == gid || groups.contains(&st.gid) {
+        st.mode >> 3
+    } else {
+        st.mode
+    } & 7;
+    want & !perm == 0
+}
+
+/// The last component of a path whose directory was looked up ([`Task::lookup_parent`]).
+pub(super) enum Last {
+    Name(Vec<u8>),
+    /// `.`
+    Dot,
+    /// `..`
+    DotDot,
+    /// The path is `/` (or only slashes).
+    Root,
+}
+
+/// A path split at its last component.
+pub(super) struct Parent {
+    pub dir: Arc<Dentry>,
+    pub last: Last,
+    /// The path ended with a slash.
+    pub trailing_slash: bool,
+}
+
+impl Parent {
+    /// The name, or `err` for `.`, `..` and `/`.
+    pub fn name(&self, err: Errno) -> SysResult<&[u8]> {
+        match &self.last {
+            Last::Name(n) => Ok(n),
+            _ => Err(err),
+        }
+    }
+}
+
 impl Task {
     /// Reads a path argument: `ENOENT` when empty, `ENAMETOOLONG` past `PATH_MAX`.
-    fn read_path(&self, addr: u64) -> SysResult<Vec<u8>> {
+    pub(super) fn read_path(&self, addr: u64) -> SysResult<Vec<u8>> {
         let p = self.mm.read_cstring(addr, PATH_MAX - 1)?;
         Ok(p)
     }
@@ -127,30 +154,107 @@ impl Task {
         Ok(d)
     }
 
+    /// The caller's filesystem ids (the effective ones: the sandbox has no separate fsuid).
+    pub(super) fn owner(&self) -> Owner {
+        Owner { uid: self.creds.euid, gid: self.creds.egid }
+    }
+
+    /// `EACCES` unless the caller may access a file with attributes `st` for `want`.
+    pub(super) fn may(&self, st: &Stat, want: u32) -> SysResult<()> {
+        if permits(self.creds.euid, self.creds.egid, &self.creds.groups, st, want) {
+            Ok(())
+        } else {
+            Err(Errno::EACCES)
+        }
+    }
+
+    /// Whether the caller owns a file with attributes `st`, or is root (who may do what an
+    /// owner may: chmod, utimes, ignore sticky bits).
+    pub(super) fn owns(&self, st: &Stat) -> bool {
+        self.creds.euid == 0 || self.creds.euid == st.uid
+    }
+
+    pub(super) fn umask(&self) -> u32 {
+        self.fs().umask
+    }
+
+    /// Resolves `path` from `start`, with search permission checked on every directory for
+    /// callers other than root.
+    fn walk(&self, start: &Arc<Dentry>, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
+        let root = self.fs().root.clone();
+        let walker = Walker { root: &root };
+        if self.creds.euid == 0 {
+            return walker.resolve(start, path, follow);
+        }
+        walker.resolve_checked(start, path, follow, &|d: &Dentry| self.may(&d.inode.stat()?, MAY_EXEC))
+    }
+
     /// Resolves `path` relative to `dirfd`.
     pub fn lookup(&self, dirfd: i32, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         let start = self.start_dir(dirfd, path)?;
-        let root = self.fs().root.clone();
-        Walker { root: &root }.resolve(&start, path, follow)
+        self.walk(&start, path, follow)
+    }
+
+    /// Looks up the directory of `path` (relative to `dirfd`) and splits off the last
+    /// component, as the calls that create, remove or rename a name do.
+    pub(super) fn lookup_parent(&self, dirfd: i32, path: &[u8]) -> SysResult<Parent> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let start = self.start_dir(dirfd, path)?;
+        self.lookup_parent_from(&start, path)
+    }
+
+    fn lookup_parent_from(&self, start: &Arc<Dentry>, path: &[u8]) -> SysResult<Parent> {
+        let end = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let trailing_slash = end < path.len();
+        let trimmed = &path[..end];
+        if trimmed.is_empty() {
+            let root = self.fs().root.clone();
+            return Ok(Parent { dir: root, last: Last::Root, trailing_slash });
+        }
+        let (dir_path, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
+            None => (&b""[..], trimmed),
+        };
+        let dir = if dir_path.is_empty() { start.clone() } else { self.walk(start, dir_path, true)? };
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.creds.euid != 0 {
+            self.may(&dir.inode.stat()?, MAY_EXEC)?;
+        }
+        let last = match name {
+            b"." => Last::Dot,
+            b".." => Last::DotDot,
+            _ if name.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+            _ => Last::Name(name.to_vec()),
+        };
+        Ok(Parent { dir, last, trailing_slash })
+    }
+
+    /// The dentry an `*at` call with `AT_EMPTY_PATH` and an empty path names: `dirfd`'s.
+    pub(super) fn fd_dentry(&self, dirfd: i32) -> SysResult<Arc<Dentry>> {
+        if dirfd == libc::AT_FDCWD {
+            return Ok(self.fs().cwd.clone());
+        }
+        self.file(dirfd)?.dentry.clone().ok_or(Errno::EBADF)
     }
 
     /// Resolves the `(dirfd, path, flags)` of the `*at` calls: `AT_SYMLINK_NOFOLLOW` and
     /// `AT_EMPTY_PATH` (which names `dirfd` itself).
-    fn lookup_at(&self, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<Arc<Dentry>> {
+    pub(super) fn lookup_at(&self, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<Arc<Dentry>> {
         let path = self.read_path(path_addr)?;
         if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
-            if dirfd == libc::AT_FDCWD {
-                return Ok(self.fs().cwd.clone());
-            }
-            return self.file(dirfd)?.dentry.clone().ok_or(Errno::EBADF);
+            return self.fd_dentry(dirfd);
         }
         self.lookup(dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
     }
 
-    fn nofile(&self) -> u64 {
+    pub(super) fn nofile(&self) -> u64 {
         self.rlimit(libc::RLIMIT_NOFILE).cur
     }
 
@@ -196,7 +300,7 @@ fn positional(file: &File, offset: i64) -> SysResult<u64> {
 
 /// Runs `op` until it stops answering `EAGAIN`, sleeping in between unless the file is
 /// non-blocking. A signal ends the wait with `ERESTARTSYS`.
-fn blocking<T>(t: &Task, file: &File, mut op: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+pub(super) fn blocking<T>(t: &Task, file: &File, mut op: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     loop {
         let seen = t.kernel.events.generation();
         match op() {
@@ -288,12 +392,20 @@ fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usi
 
 /// Writes a sentry buffer at `at` or the file position (which it advances), blocking while a
 /// stream is full. `EPIPE` also raises `SIGPIPE`, as Linux does.
-fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> SysResult<usize> {
+pub(super) fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> SysResult<usize> {
     if !file.writable() {
         return Err(Errno::EBADF);
     }
     let seekable = file.ops.seekable();
     let mut pos = seekable.then(|| file.offset.lock().unwrap());
+    if seekable && file.flags() & libc::O_APPEND != 0 {
+        // At the end, wherever the position (or a pwrite's offset) is; the position follows.
+        let (n, end) = file.ops.append(buf)?;
+        if let (None, Some(pos)) = (at, pos.as_deref_mut()) {
+            *pos = end;
+        }
+        return Ok(n);
+    }
     let start = at.or(pos.as_deref().copied()).unwrap_or(0);
     let mut sent = 0;
     // A stream may take part of the buffer; keep offering the rest.
@@ -444,55 +556,263 @@ fn sys_lseek(t: &mut Task, a: &Args) -> SysResult {
     Ok(*pos)
 }
 
-/// The flags `open` understands; others are ignored, as Linux does.
-fn open_common(t: &mut Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult {
+/// Symlinks an `O_CREAT` open follows to a missing target before `ELOOP`.
+const MAX_CREATE_LINKS: u32 = 40;
+
+/// open(2) and its relatives: `flags` as open takes them (unknown bits ignored, as Linux
+/// does), `mode` the permission bits for a file it creates.
+fn open_common(t: &mut Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> SysResult {
     let path = t.read_path(path_addr)?;
-    let follow = flags & libc::O_NOFOLLOW == 0;
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        t.lookup(dirfd, &path, true)?;
-        return Err(Errno::EROFS);
+    let (dentry, ops) = if flags & libc::O_PATH != 0 {
+        let dentry = t.lookup(dirfd, &path, flags & libc::O_NOFOLLOW == 0)?;
+        if flags & libc::O_DIRECTORY != 0 && !dentry.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let ops: Arc<dyn FileOps> = Arc::new(PathOnly(dentry.inode.stat()?));
+        (dentry, ops)
+    } else if flags & O_TMPFILE_BIT != 0 {
+        open_tmpfile(t, dirfd, &path, flags, mode)?
+    } else if flags & libc::O_CREAT != 0 {
+        if flags & libc::O_DIRECTORY != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let start = t.start_dir(dirfd, &path)?;
+        open_create(t, &start, &path, flags, mode, 0)?
+    } else {
+        let dentry = t.lookup(dirfd, &path, flags & libc::O_NOFOLLOW == 0)?;
+        let ops = open_dentry(t, &dentry, flags, false)?;
+        (dentry, ops)
+    };
+    install_open(t, ops, dentry, flags)
+}
+
+/// `__O_TMPFILE` alone (libc's `O_TMPFILE` includes `O_DIRECTORY`).
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
+
+fn install_open(t: &mut Task, ops: Arc<dyn FileOps>, dentry: Arc<Dentry>, flags: i32) -> SysResult {
+    let file = File::new(ops, Some(dentry), flags);
+    let limit = t.nofile();
+    let fd = t.files().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    Ok(fd as u64)
+}
+
+/// `O_TMPFILE`: an unnamed regular file in the directory `path` names.
+fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> SysResult<(Arc<Dentry>, Arc<dyn FileOps>)> {
+    if flags & (libc::O_TMPFILE | libc::O_CREAT) != libc::O_TMPFILE || flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(Errno::EINVAL);
     }
-    let dentry = match t.lookup(dirfd, &path, follow) {
-        Ok(d) => {
-            if flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL {
+    let dir = t.lookup(dirfd, path, true)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    t.may(&dir.inode.stat()?, MAY_WRITE | MAY_EXEC)?;
+    let mode = mode & 0o7777 & !t.umask();
+    let inode = dir.inode.tmpfile(mode, t.owner(), flags & libc::O_EXCL == 0)?;
+    let name = format!("#{}", inode.stat()?.ino).into_bytes();
+    let dentry = Dentry::detached(&dir, &name, inode);
+    let ops = dentry.inode.open(flags & !(libc::O_TMPFILE | libc::O_TRUNC | libc::O_EXCL))?;
+    Ok((dentry, ops))
+}
+
+/// An `O_CREAT` open of `path` from `start`: opens the file if it exists (`EEXIST` with
+/// `O_EXCL`), else creates it, with the umask applied. A symlink at the last component is
+/// followed, and a dangling one creates its target (not with `O_EXCL` or `O_NOFOLLOW`).
+fn open_create(t: &Task, start: &Arc<Dentry>, path: &[u8], flags: i32, mode: u32, links: u32) -> SysResult<(Arc<Dentry>, Arc<dyn FileOps>)> {
+    let p = t.lookup_parent_from(start, path)?;
+    let name = p.name(Errno::EISDIR)?.to_vec();
+    if p.trailing_slash {
+        return Err(Errno::EISDIR);
+    }
+    loop {
+        let existing = match p.dir.child(&name) {
+            Ok(d) => Some(d),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(d) = existing {
+            if flags & libc::O_EXCL != 0 {
                 return Err(Errno::EEXIST);
             }
-            d
-        }
-        Err(Errno::ENOENT) if flags & libc::O_CREAT != 0 => {
-            // The file would be created: fine only if its directory exists.
-            let parent = match path.iter().rposition(|&b| b == b'/') {
-                Some(0) => b"/".to_vec(),
-                Some(i) => path[..i].to_vec(),
-                None => b".".to_vec(),
-            };
-            let dir = t.lookup(dirfd, &parent, true)?;
-            if !dir.is_dir() {
-                return Err(Errno::ENOTDIR);
+            if d.inode.file_type() == S_IFLNK {
+                if flags & libc::O_NOFOLLOW != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                if links >= MAX_CREATE_LINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = d.inode.readlink()?;
+                return match t.walk(&p.dir, &target, true) {
+                    Ok(d) => {
+                        let ops = open_dentry(t, &d, flags, false)?;
+                        Ok((d, ops))
+                    }
+                    Err(Errno::ENOENT) => open_create(t, &p.dir, &target, flags, mode, links + 1),
+                    Err(e) => Err(e),
+                };
             }
-            return Err(Errno::EROFS);
+            if d.is_dir() {
+                return Err(Errno::EISDIR);
+            }
+            let ops = open_dentry(t, &d, flags, false)?;
+            return Ok((d, ops));
         }
-        Err(e) => return Err(e),
-    };
-    let kind = dentry.inode.file_type();
-    if kind == S_IFLNK && !follow && flags & libc::O_PATH == 0 {
+        t.may(&p.dir.inode.stat()?, MAY_WRITE | MAY_EXEC)?;
+        let inode = match p.dir.inode.create(&name, mode & 0o7777 & !t.umask(), t.owner()) {
+            Ok(i) => i,
+            // Made by somebody else meanwhile: open that one.
+            Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => {
+                p.dir.invalidate(&name);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let d = p.dir.insert(&name, inode);
+        // The creator gets the access it asked for, whatever the new file's mode says.
+        let ops = open_dentry(t, &d, flags & !libc::O_TRUNC, true)?;
+        return Ok((d, ops));
+    }
+}
+
+/// Opens the file `dentry` names for `flags`, after the checks Linux's `may_open` makes
+/// (skipped for a file the caller just created).
+fn open_dentry(t: &Task, dentry: &Arc<Dentry>, flags: i32, created: bool) -> SysResult<Arc<dyn FileOps>> {
+    let st = dentry.inode.stat()?;
+    let kind = st.mode & S_IFMT;
+    if kind == S_IFLNK {
         return Err(Errno::ELOOP);
     }
     if flags & libc::O_DIRECTORY != 0 && kind != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    let ops: Arc<dyn FileOps> = if flags & libc::O_PATH != 0 {
-        Arc::new(PathOnly(dentry.inode.stat()?))
-    } else {
-        if kind == S_IFDIR && (flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_CREAT != 0) {
-            return Err(Errno::EISDIR);
-        }
-        dentry.inode.open(flags)?
+    let acc = flags & libc::O_ACCMODE;
+    let mut want = match acc {
+        libc::O_RDONLY => MAY_READ,
+        libc::O_WRONLY => MAY_WRITE,
+        _ => MAY_READ | MAY_WRITE,
     };
-    let file = File::new(ops, Some(dentry), flags);
-    let limit = t.nofile();
-    let fd = t.files().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
-    Ok(fd as u64)
+    if flags & libc::O_TRUNC != 0 {
+        want |= MAY_WRITE;
+    }
+    if kind == S_IFDIR && want & MAY_WRITE != 0 {
+        return Err(Errno::EISDIR);
+    }
+    if !created {
+        t.may(&st, want)?;
+    }
+    match kind {
+        libc::S_IFIFO => open_fifo(t, dentry, &st, flags),
+        libc::S_IFSOCK => Err(Errno::ENXIO),
+        _ => dentry.inode.open(flags),
+    }
+}
+
+/// Named FIFOs by `(st_dev, st_ino)`: the pipe behind each, alive while any end is open.
+static FIFOS: std::sync::Mutex<Vec<((u64, u64), std::sync::Weak<Pipe>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Opens a FIFO: an end of the pipe its inode shares with every other open of it. Like
+/// Linux, a read-only open waits for a writer and a write-only one for a reader (unless
+/// `O_NONBLOCK`: then a write-only open without readers is `ENXIO`); `O_RDWR` never waits.
+fn open_fifo(t: &Task, dentry: &Arc<Dentry>, st: &Stat, flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    let pipe = {
+        let mut fifos = FIFOS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fifos.retain(|(_, w)| w.strong_count() > 0);
+        let key = (st.dev, st.ino);
+        match fifos.iter().find(|(k, _)| *k == key).and_then(|(_, w)| w.upgrade()) {
+            Some(p) => p,
+            None => {
+                let p = Pipe::fifo(t.kernel.events.clone(), st.ino);
+                fifos.push((key, Arc::downgrade(&p)));
+                p
+            }
+        }
+    };
+    let nonblock = flags & libc::O_NONBLOCK != 0;
+    let (read, write) = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        libc::O_RDWR => (true, true),
+        _ => return Err(Errno::EINVAL),
+    };
+    let ((readers, _), opened) = pipe.ends();
+    if write && !read && nonblock && readers == 0 {
+        return Err(Errno::ENXIO);
+    }
+    let file = FifoFile {
+        read: read.then(|| pipe.open_end(false)),
+        write: write.then(|| pipe.open_end(true)),
+        inode: dentry.inode.clone(),
+    };
+    if read != write && !nonblock {
+        // Wait for the other side to open (or to have opened since we started).
+        let other = usize::from(read);
+        loop {
+            let seen = t.kernel.events.generation();
+            let ((r, w), now) = pipe.ends();
+            if (if read { w } else { r }) > 0 || now[other] > opened[other] {
+                break;
+            }
+            if t.signal_pending() {
+                return Err(ERESTARTSYS);
+            }
+            t.kernel.events.wait(seen, None);
+        }
+    }
+    Ok(Arc::new(file))
+}
+
+/// An open FIFO: its ends of the shared pipe, with the FIFO inode's attributes.
+struct FifoFile {
+    read: Option<PipeEnd>,
+    write: Option<PipeEnd>,
+    inode: Arc<dyn crate::vfs::Inode>,
+}
+
+impl FileOps for FifoFile {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+        self.read.as_ref().ok_or(Errno::EBADF)?.read(offset, buf)
+    }
+
+    fn write(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
+        self.write.as_ref().ok_or(Errno::EBADF)?.write(offset, buf)
+    }
+
+    fn stat(&self) -> SysResult<Stat> {
+        self.inode.stat()
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn poll(&self) -> u32 {
+        let r = self.read.as_ref().map_or(0, FileOps::poll);
+        let w = self.write.as_ref().map_or(0, FileOps::poll);
+        if self.read.is_some() && self.write.is_some() {
+            // Both ends are ours: never a hang-up.
+            return (r | w) & !(libc::POLLHUP as u32);
+        }
+        r | w
+    }
+
+    fn ioctl(&self, mm: &crate::mm::MemoryManager, request: u32, arg: u64) -> SysResult<u64> {
+        match (&self.read, &self.write) {
+            (Some(r), _) => r.ioctl(mm, request, arg),
+            (None, Some(w)) => w.ioctl(mm, request, arg),
+            (None, None) => Err(Errno::ENOTTY),
+        }
+    }
+
+    /// The pipe end, so `F_GETPIPE_SZ` and friends find it.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        match (&self.read, &self.write) {
+            (Some(r), _) => Some(r),
+            (None, Some(w)) => Some(w),
+            (None, None) => None,
+        }
+    }
 }
 
 /// An `O_PATH` descriptor: names a file, allows no I/O.
@@ -517,15 +837,15 @@ impl FileOps for PathOnly {
 }
 
 fn sys_open(t: &mut Task, a: &Args) -> SysResult {
-    open_common(t, libc::AT_FDCWD, a.u64(0), a.i32(1))
+    open_common(t, libc::AT_FDCWD, a.u64(0), a.i32(1), a.u32(2))
 }
 
 fn sys_openat(t: &mut Task, a: &Args) -> SysResult {
-    open_common(t, a.fd(0), a.u64(1), a.i32(2))
+    open_common(t, a.fd(0), a.u64(1), a.i32(2), a.u32(3))
 }
 
 fn sys_creat(t: &mut Task, a: &Args) -> SysResult {
-    open_common(t, libc::AT_FDCWD, a.u64(0), libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC)
+    open_common(t, libc::AT_FDCWD, a.u64(0), libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, a.u32(1))
 }
 
 /// openat2(2): `struct open_how { u64 flags, mode, resolve }`.
@@ -545,10 +865,10 @@ fn sys_openat2(t: &mut Task, a: &Args) -> SysResult {
     if flags & !known != 0 || resolve & !RESOLVE_ALL != 0 || mode & !0o7777 != 0 {
         return Err(Errno::EINVAL);
     }
-    if mode != 0 && flags & libc::O_CREAT as u64 == 0 {
+    if mode != 0 && flags & (libc::O_CREAT | O_TMPFILE_BIT) as u64 == 0 {
         return Err(Errno::EINVAL);
     }
-    open_common(t, a.fd(0), a.u64(1), flags as i32)
+    open_common(t, a.fd(0), a.u64(1), flags as i32, mode as u32)
 }
 
 fn sys_close(t: &mut Task, a: &Args) -> SysResult {
@@ -702,23 +1022,15 @@ fn access_common(t: &mut Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32
     }
     let d = t.lookup_at(dirfd, path_addr, flags)?;
     let st = d.inode.stat()?;
+    if mode == libc::F_OK {
+        return Ok(0);
+    }
     let uid = if flags & libc::AT_EACCESS != 0 { t.creds.euid } else { t.creds.uid };
     let gid = if flags & libc::AT_EACCESS != 0 { t.creds.egid } else { t.creds.gid };
-    if mode & libc::W_OK != 0 && matches!(st.mode & S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK) && st.dev != crate::vfs::SYNTHETIC_DEV {
+    if mode & libc::W_OK != 0 && matches!(st.mode & S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK) && d.inode.statfs()?.read_only() {
         return Err(Errno::EROFS);
     }
-    let perm = if uid == 0 {
-        // Root may read and write anything, and execute what has any execute bit (or a directory).
-        let x = st.mode & 0o111 != 0 || st.mode & S_IFMT == S_IFDIR;
-        0o6 | if x { 0o1 } else { 0 }
-    } else if st.uid == uid {
-        (st.mode >> 6) & 7
-    } else if st.gid == gid || t.creds.groups.contains(&st.gid) {
-        (st.mode >> 3) & 7
-    } else {
-        st.mode & 7
-    };
-    if mode.unsigned_abs() & !perm != 0 {
+    if !permits(uid, gid, &t.creds.groups, &st, mode.unsigned_abs()) {
         return Err(Errno::EACCES);
     }
     Ok(0)
@@ -739,6 +1051,9 @@ fn sys_faccessat2(t: &mut Task, a: &Args) -> SysResult {
 fn sys_getcwd(t: &mut Task, a: &Args) -> SysResult {
     let mut path = {
         let fs = t.fs();
+        if fs.cwd.is_removed() {
+            return Err(Errno::ENOENT);
+        }
         fs.cwd.path_from(&fs.root)
     };
     path.push(0);
@@ -755,6 +1070,7 @@ fn sys_chdir(t: &mut Task, a: &Args) -> SysResult {
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    t.may(&d.inode.stat()?, MAY_EXEC)?;
     t.fs().cwd = d;
     Ok(0)
 }
@@ -859,36 +1175,6 @@ fn sys_umask(t: &mut Task, a: &Args) -> SysResult {
     Ok(u64::from(old))
 }
 
-/// Calls that change a named file: the tree is read-only. The path must still be readable.
-fn sys_read_only_path(t: &mut Task, a: &Args) -> SysResult {
-    t.read_path(a.u64(0))?;
-    Err(Errno::EROFS)
-}
-
-fn sys_read_only_at(t: &mut Task, a: &Args) -> SysResult {
-    if a.fd(0) != libc::AT_FDCWD {
-        t.file(a.fd(0))?;
-    }
-    t.read_path(a.u64(1))?;
-    Err(Errno::EROFS)
-}
-
-fn sys_read_only_fd(t: &mut Task, a: &Args) -> SysResult {
-    let file = t.file(a.fd(0))?;
-    if file.dentry.is_none() {
-        return Err(Errno::EINVAL);
-    }
-    Err(Errno::EROFS)
-}
-
-fn sys_utimensat(t: &mut Task, a: &Args) -> SysResult {
-    if a.u64(1) == 0 {
-        t.file(a.fd(0))?;
-        return Err(Errno::EROFS);
-    }
-    sys_read_only_at(t, a)
-}
-
 fn sys_fsync(t: &mut Task, a: &Args) -> SysResult {
     t.file(a.fd(0))?;
     Ok(0)
@@ -910,6 +1196,41 @@ fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
         }
     }
     Ok(())
+}
+
+/// setxattr family: the file must exist and the name be valid; no filesystem stores
+/// attributes yet.
+fn setxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    xattr_target(t, a, how)?;
+    let name = t.mm.read_cstring(a.u64(1), 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    Err(Errno::EOPNOTSUPP)
+}
+
+fn sys_setxattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Path { follow: true })
+}
+
+fn sys_lsetxattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Path { follow: false })
+}
+
+fn sys_fsetxattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Fd)
+}
+
+fn sys_removexattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Path { follow: true })
+}
+
+fn sys_lremovexattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Path { follow: false })
+}
+
+fn sys_fremovexattr(t: &mut Task, a: &Args) -> SysResult {
+    setxattr_common(t, a, XattrTarget::Fd)
 }
 
 #[derive(Clone, Copy)]
@@ -952,19 +1273,17 @@ fn sys_flistxattr(t: &mut Task, a: &Args) -> SysResult {
     xattr_target(t, a, XattrTarget::Fd).map(|_| 0)
 }
 
-/// `struct statfs` for a file: the sentry's own filesystems by type, the gofer tree as a
-/// read-only filesystem.
+/// `struct statfs` for a file: its filesystem's figures; a file without a name (a pipe, a
+/// host stream) reports the sentry's synthetic filesystem.
 fn statfs_of(d: Option<&Arc<Dentry>>) -> SysResult<[u64; 15]> {
-    const TMPFS_MAGIC: u64 = 0x0102_1994;
-    const V9FS_MAGIC: u64 = 0x0102_1997;
-    const ST_RDONLY: u64 = 1;
-    let synthetic = match d {
-        Some(d) => d.inode.stat()?.dev == crate::vfs::SYNTHETIC_DEV,
-        None => true,
+    /// Set in every `f_flags` since Linux 2.6.36.
+    const ST_VALID: u64 = 0x20;
+    let mut fs = match d {
+        Some(d) => d.inode.statfs()?,
+        None => crate::vfs::StatFs::synthetic(),
     };
-    let (kind, flags) = if synthetic { (TMPFS_MAGIC, 0) } else { (V9FS_MAGIC, ST_RDONLY) };
-    // type, bsize, blocks, bfree, bavail, files, ffree, fsid[2 ints], namelen, frsize, flags, spare[4]
-    Ok([kind, 4096, 1 << 20, 0, 0, 1 << 20, 0, 0, 255, 4096, flags, 0, 0, 0, 0])
+    fs.flags |= ST_VALID;
+    Ok(fs.to_abi())
 }
 
 fn sys_statfs(t: &mut Task, a: &Args) -> SysResult {
@@ -1031,4 +1350,42 @@ fn sys_pipe(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_pipe2(t: &mut Task, a: &Args) -> SysResult {
     pipe_common(t, a.u64(0), a.i32(1))
+}
+
+/// The tmpfs file behind an open file, directly or as the overlay's upper copy.
+fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<crate::fs::tmpfs::TmpfsInode>>> {
+    use crate::fs::overlay::OverlayFile;
+    use crate::fs::tmpfs::TmpfsFile;
+    let Some(any) = file.ops.as_any() else { return Ok(None) };
+    if let Some(f) = any.downcast_ref::<TmpfsFile>() {
+        return Ok(Some(f.inode().clone()));
+    }
+    if let Some(o) = any.downcast_ref::<OverlayFile>() {
+        let inner = o.inner()?;
+        return Ok(inner.as_any().and_then(|a| a.downcast_ref::<TmpfsFile>()).map(|f| f.inode().clone()));
+    }
+    Ok(None)
+}
+
+/// `MAP_SHARED` of a file whose pages live in the memory file (tmpfs, and overlay files
+/// copied up): maps those very pages, so the mapping, `read` and `write` all see one copy.
+/// `None` for other files, which the caller maps as a private copy.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn map_shared(
+    t: &Task,
+    file: &File,
+    addr: u64,
+    len: u64,
+    prot: i32,
+    fixed: bool,
+    offset: u64,
+    kind: crate::mm::VmaKind,
+) -> SysResult<Option<u64>> {
+    use crate::mm::PAGE_SIZE;
+    let Some(node) = tmpfs_inode(file)? else { return Ok(None) };
+    // The guard first: pages cut by a truncate from here on stay until the mapping goes.
+    let guard = node.map_guard()?;
+    let pages = node.page_offsets(offset / PAGE_SIZE, len.div_ceil(PAGE_SIZE), true)?;
+    let pages: Vec<u64> = pages.into_iter().map(|p| p.ok_or(Errno::EIO)).collect::<SysResult<_>>()?;
+    t.mm.map_file_pages(addr, len, prot, fixed, &pages, Box::new(guard), kind).map(Some)
 }

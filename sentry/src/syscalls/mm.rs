@@ -11,7 +11,7 @@ use crate::kernel::task::Task;
 use crate::mm::{page_up, VmaKind, PAGE_SIZE};
 
 pub static HANDLERS: Table = &[
-    (nr::MMAP, sys_mmap, Support::Partial("shared file mappings are private copies")),
+    (nr::MMAP, sys_mmap, Support::Partial("MAP_SHARED maps tmpfs (and copied-up overlay) files' own pages; of gofer files it is a private copy")),
     (nr::MUNMAP, sys_munmap, Support::Full),
     (nr::MPROTECT, sys_mprotect, Support::Full),
     (nr::BRK, sys_brk, Support::Full),
@@ -59,6 +59,11 @@ fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
     }
     let root = t.fs().root.clone();
     let name = file.dentry.as_ref().map(|d| d.path_from(&root)).unwrap_or_default();
+    if shared {
+        if let Some(at) = super::file::map_shared(t, &file, addr, len, prot, fixed, offset, VmaKind::File(name.clone().into()))? {
+            return Ok(at);
+        }
+    }
     let at = t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
     // Fill from the file; pages past its end stay zero.
     let mut buf = vec![0u8; len.min(1 << 20) as usize];

@@ -7,7 +7,11 @@
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
+mod attr;
+mod copy;
+mod events;
 mod file;
+mod namei;
 pub mod futex;
 mod identity;
 mod mm;
@@ -74,7 +78,7 @@ pub struct Entry {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (u32, Handler, Support)> {
-    [file::HANDLERS, futex::HANDLERS, identity::HANDLERS, mm::HANDLERS, poll::HANDLERS, process::HANDLERS, signal::HANDLERS, time::HANDLERS]
+    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, mm::HANDLERS, poll::HANDLERS, process::HANDLERS, signal::HANDLERS, time::HANDLERS]
         .into_iter()
         .flatten()
 }

@@ -32,6 +32,8 @@ fn wait_ready(t: &Task, fds: &[(i32, u32)], deadline: Option<Instant>) -> SysRes
     loop {
         let seen = t.kernel.events.generation();
         let mut host = false;
+        // The earliest instant a file's readiness changes by itself (a timerfd expiring).
+        let mut next: Option<Instant> = None;
         let ready: Vec<u32> = fds
             .iter()
             .map(|&(fd, want)| {
@@ -41,6 +43,9 @@ fn wait_ready(t: &Task, fds: &[(i32, u32)], deadline: Option<Instant>) -> SysRes
                 match t.file(fd) {
                     Ok(f) => {
                         host |= f.ops.polls_host();
+                        if let Some(at) = f.ops.next_change() {
+                            next = Some(next.map_or(at, |n| n.min(at)));
+                        }
                         f.ops.poll() & (want | ALWAYS)
                     }
                     Err(_) => libc::POLLNVAL as u32,
@@ -58,6 +63,10 @@ fn wait_ready(t: &Task, fds: &[(i32, u32)], deadline: Option<Instant>) -> SysRes
             return Err(ERESTARTNOHAND);
         }
         let wake = if host { Some(deadline.map_or(now + HOST_POLL_INTERVAL, |d| d.min(now + HOST_POLL_INTERVAL))) } else { deadline };
+        let wake = match (wake, next) {
+            (Some(w), Some(n)) => Some(w.min(n)),
+            (w, n) => w.or(n),
+        };
         t.kernel.events.wait(seen, wake);
     }
 }

@@ -288,6 +288,20 @@ pub trait FileOps: Send + Sync {
         false
     }
 
+    /// The next instant at which this file's readiness changes by itself (a timerfd's next
+    /// expiry). Waiters (poll, select, epoll, blocking reads) sleep no later than this. `None`:
+    /// only operations that notify the kernel's `Events` change it.
+    fn next_change(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// A count that moves every time this file wakes its waiters (data arrived, a timer
+    /// expired). Edge-triggered epoll reports a still-ready file again when it moved; for files
+    /// without one (`None`) it falls back to any wake-up in the kernel.
+    fn wakeups(&self) -> Option<u64> {
+        None
+    }
+
     /// `O_APPEND` writes: writes `buf` at the end of the file, as one step where the
     /// filesystem can; returns the count and the new end (the file position after).
     fn append(&self, buf: &[u8]) -> SysResult<(usize, u64)> {
@@ -329,6 +343,8 @@ pub struct Dentry {
     mounted: OnceLock<Arc<Dentry>>,
     /// This dentry is the root of a mounted filesystem (it covers a mount point).
     mount_root: bool,
+    /// Its name was removed (`unlink`, `rmdir`, or replaced by a `rename`).
+    removed: std::sync::atomic::AtomicBool,
 }
 
 impl Dentry {
@@ -340,6 +356,7 @@ impl Dentry {
             children: Mutex::default(),
             mounted: OnceLock::new(),
             mount_root,
+            removed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -421,6 +438,31 @@ impl Dentry {
         self.mount_root || self.place().0.is_none()
     }
 
+    /// Records that this dentry's name was removed: `getcwd` in it gives `ENOENT`.
+    pub fn mark_removed(&self) {
+        self.removed.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the name was removed while the dentry was held.
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The root of the mount this dentry belongs to (the tree's root for the root mount):
+    /// `link` and `rename` across two of them are `EXDEV`.
+    pub fn mount_of(self: &Arc<Dentry>) -> Arc<Dentry> {
+        let mut d = self.clone();
+        loop {
+            if d.mount_root {
+                return d;
+            }
+            match d.parent() {
+                Some(p) => d = p,
+                None => return d,
+            }
+        }
+    }
+
     /// Forgets the cached lookup of `name`, positive or negative, so the next walk asks the
     /// inode. Call it on the parent after `unlink`, `rmdir`, and on both parents after
     /// `rename`. A child that is a mount point is kept (returns false): callers refuse to
@@ -484,8 +526,10 @@ impl Dentry {
         if let Some(s) = &src {
             *s.place() = (Some(new_parent.clone()), new_name.to_vec());
         }
-        if let (true, Some(d)) = (exchange, &dst) {
-            *d.place() = (Some(old_parent.clone()), old_name.to_vec());
+        match (&dst, exchange) {
+            (Some(d), true) => *d.place() = (Some(old_parent.clone()), old_name.to_vec()),
+            (Some(d), false) => d.mark_removed(),
+            (None, _) => {}
         }
     }
 
