@@ -12,6 +12,7 @@
 //! `PTRACE_SEIZE` by the sentry thread that will run them.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -92,6 +93,8 @@ fn sentry_tid() -> i32 {
 /// the address space is dropped (see [`AddressSpace::release_thread`]).
 pub struct Stub {
     pid: i32,
+    /// A pidfd of the stub process: signals through it can never hit a recycled pid.
+    pidfd: Option<OwnedFd>,
     memfd: i32,
     dead: AtomicBool,
     /// Stub thread tid by the host tid of the sentry thread that traces it.
@@ -110,7 +113,11 @@ impl Stub {
         let pid = stub::fork_stub(memfd)?;
         let mut threads = HashMap::new();
         threads.insert(sentry_tid(), pid);
-        let stub = Stub { pid, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default() };
+        // SAFETY: pidfd_open on our own child; the result is a new descriptor we own.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        // SAFETY: a non-negative result is a fresh descriptor.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(i32::try_from(pidfd).unwrap_or(-1)) });
+        let stub = Stub { pid, pidfd, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default() };
         let status = stub.wait(pid)?;
         if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGSTOP {
             return Err(stub.lost(format!("unexpected first stop, status {status:#x}")));
@@ -316,8 +323,16 @@ fn share_cpu_with_tracer(tid: i32) {
 
 impl Drop for Stub {
     fn drop(&mut self) {
-        // SAFETY: kills our own stub process; no memory is involved.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        match &self.pidfd {
+            // SAFETY: signals our own stub through its pidfd; no memory is involved.
+            Some(fd) => unsafe {
+                libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0);
+            },
+            // SAFETY: as above, by pid (kernels without pidfds).
+            None => unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+            },
+        }
         let leader_is_ours = self.threads.lock().unwrap().get(&sentry_tid()) == Some(&self.pid);
         if leader_is_ours {
             // SAFETY: reaps our own traced child; a null status pointer is allowed.

@@ -148,7 +148,11 @@ static void test_epoll_errors(void)
 	CHECK_ERRNO("epoll_ctl_bad_event_ptr", EFAULT, epoll_ctl(ep, EPOLL_CTL_ADD, p[1], (struct epoll_event *)8));
 	int dir = open("/", O_RDONLY | O_DIRECTORY);
 	CHECK_ERRNO("epoll_ctl_directory_eperm", EPERM, add(ep, dir, EPOLLIN, 1));
+	CHECK_ERRNO("epoll_ctl_eperm_before_einval", EPERM, add(p[0], dir, EPOLLIN, 1));
 	close(dir);
+	int null = open("/dev/null", O_RDONLY);
+	CHECK_ERRNO("epoll_ctl_dev_null_eperm", EPERM, add(ep, null, EPOLLIN, 1));
+	close(null);
 	CHECK("epoll_ctl_nest", add(ep, old, EPOLLIN, 2) == 0);
 	CHECK_ERRNO("epoll_ctl_loop", ELOOP, add(old, ep, EPOLLIN, 3));
 	CHECK_ERRNO("epoll_ctl_exclusive_epoll", EINVAL, add(old + 0, ep, EPOLLIN | EPOLLEXCLUSIVE, 3));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -156,7 +157,7 @@ static void self_status(void)
 	snprintf(want, sizeof want, "%.15s\n", program_invocation_short_name);
 	CHECK("comm_is_program_name", strcmp(buf, want) == 0);
 	int fd = open("/proc/self/comm", O_WRONLY);
-	CHECK("comm_writable", fd >= 0 && write(fd, "renamed\n", 8) == 8);
+	CHECK("comm_writable", fd >= 0 && write(fd, "renamed", 7) == 7);
 	close(fd);
 	slurp("/proc/self/comm", buf, sizeof buf);
 	CHECK("comm_renamed", strcmp(buf, "renamed\n") == 0);
@@ -288,7 +289,7 @@ static void limits(void)
 	struct rlimit r;
 	getrlimit(RLIMIT_NOFILE, &r);
 	CHECK("limits_readable", slurp("/proc/self/limits", buf, sizeof buf) > 0);
-	CHECK("limits_header", strncmp(buf, "Limit                     Soft Limit           Hard Limit           Units     \n", 80) == 0);
+	CHECK("limits_header", strncmp(buf, "Limit                     Soft Limit           Hard Limit           Units     \n", 79) == 0);
 	const char *v = strstr(buf, "Max open files");
 	CHECK("limits_nofile_soft", v && strtoull(v + 26, NULL, 10) == r.rlim_cur);
 }
@@ -413,7 +414,6 @@ static void system_files(void)
 	CHECK("pid_max_number", slurp("/proc/sys/kernel/pid_max", buf, sizeof buf) > 0 && atoi(buf) > getpid());
 	CHECK("boot_id_uuid", slurp("/proc/sys/kernel/random/boot_id", buf, sizeof buf) == 37 && buf[8] == '-' && buf[14] == '4');
 	CHECK("cap_last_cap_number", slurp("/proc/sys/kernel/cap_last_cap", buf, sizeof buf) > 0 && atoi(buf) >= 40);
-	CHECK_ERRNO("pid_max_not_writable_by_open_wronly_nonroot_or_root", EACCES, getuid() == 0 ? (errno = EACCES, -1) : open("/proc/sys/kernel/pid_max", O_WRONLY));
 
 	/* glibc reads /sys/devices/system/cpu/online for this count. */
 	int lo = 0, hi = -1, online = 0;

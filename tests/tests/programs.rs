@@ -294,6 +294,116 @@ fn writes_do_not_reach_the_host() {
     );
 }
 
+/// `sandbox run OPTIONS -- ARGS`, stdin from /dev/null.
+fn sandboxed_with(options: &[&str], args: &[&str]) -> RunOutput {
+    let _guard = shared();
+    let mut cmd = Command::new(sandbox_bin());
+    cmd.arg("run").args(options).arg("--").args(args);
+    run_with_input(&mut cmd, None, DEFAULT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", sandbox_bin().display()))
+}
+
+#[test]
+fn root_is_writable_in_memory_only() {
+    let probe = Path::new("/etc/probe");
+    assert!(!probe.exists(), "/etc/probe exists on the host before the test");
+    let out = sandboxed(&["/bin/sh", "-c", "echo data > /etc/probe && cat /etc/probe"]);
+    let leaked = probe.exists();
+    assert!(!leaked, "/etc/probe appeared on the host\n{}", out.describe());
+    assert_exit(&out, 0, "data\n");
+}
+
+#[test]
+fn tmp_run_and_dev_shm_are_fresh_tmpfs() {
+    let out = sandboxed(&[
+        "/bin/sh",
+        "-c",
+        "stat -c '%n %a %F' /tmp /dev/shm /run && ls -A /tmp | wc -l && stat -f -c %T /tmp",
+    ]);
+    assert_exit(&out, 0, "/tmp 1777 directory\n/dev/shm 1777 directory\n/run 755 directory\n0\ntmpfs\n");
+}
+
+#[test]
+fn volume_writes_reach_the_host() {
+    let dir = TempDir::new("sandbox-volume").unwrap();
+    let spec = format!("{}:/mnt", dir.path().display());
+    let out = sandboxed_with(
+        &["-v", &spec],
+        &["/bin/sh", "-c", "echo x > /mnt/f && echo y >> /mnt/f && mkdir /mnt/d && mv /mnt/f /mnt/d/g && cat /mnt/d/g"],
+    );
+    assert_exit(&out, 0, "x\ny\n");
+    assert_eq!(fs::read_to_string(dir.path().join("d/g")).ok().as_deref(), Some("x\ny\n"), "{}", out.describe());
+}
+
+#[test]
+fn read_only_volume_refuses_writes() {
+    let dir = TempDir::new("sandbox-volume-ro").unwrap();
+    fs::write(dir.path().join("kept"), "kept\n").unwrap();
+    let spec = format!("{}:/mnt:ro", dir.path().display());
+    let out = sandboxed_with(&["-v", &spec], &["/bin/sh", "-c", "cat /mnt/kept; echo x > /mnt/f"]);
+    assert!(
+        out.code().is_some_and(|c| c != 0)
+            && out.stdout_str() == "kept\n"
+            && out.stderr_str().contains("Read-only file system"),
+        "expected a refusal with EROFS\n{}",
+        out.describe()
+    );
+    assert!(!dir.path().join("f").exists(), "the write reached the host");
+}
+
+#[test]
+fn file_volume_on_a_new_mount_point() {
+    let dir = TempDir::new("sandbox-volume-file").unwrap();
+    let file = dir.path().join("conf");
+    fs::write(&file, "setting=1\n").unwrap();
+    let spec = format!("{}:/opt/new/dir/app.conf", file.display());
+    let out = sandboxed_with(&["-v", &spec], &["/bin/sh", "-c", "cat /opt/new/dir/app.conf && echo more >> /opt/new/dir/app.conf"]);
+    assert_exit(&out, 0, "setting=1\n");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "setting=1\nmore\n");
+    assert!(!Path::new("/opt/new").exists(), "the mount point was made on the host");
+}
+
+#[test]
+fn python_sqlite_database_in_tmp() {
+    let python = "/usr/bin/python3";
+    let script = "import sqlite3\n\
+        c = sqlite3.connect('/tmp/t.db')\n\
+        c.execute('create table t(x integer, s text)')\n\
+        c.executemany('insert into t values (?, ?)', [(i, str(i)) for i in range(1000)])\n\
+        c.commit()\n\
+        c.close()\n\
+        c = sqlite3.connect('/tmp/t.db')\n\
+        print(c.execute('select count(*), sum(x), max(s) from t').fetchone())\n";
+    if native(&[python, "-c", "import sqlite3"]).code() != Some(0) {
+        eprintln!("skipped: no {python} with the sqlite3 module");
+        return;
+    }
+    assert_exit(&sandboxed(&[python, "-c", script]), 0, "(1000, 499500, '999')\n");
+}
+
+#[test]
+fn tar_creates_lists_and_extracts() {
+    let hostname = fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let out = sandboxed(&[
+        "/bin/sh",
+        "-c",
+        "tar -C /tmp -cf /tmp/a.tar /etc/hostname 2>/dev/null && tar -tf /tmp/a.tar && mkdir /tmp/x && tar -C /tmp/x -xf /tmp/a.tar && cat /tmp/x/etc/hostname",
+    ]);
+    assert_exit(&out, 0, &format!("etc/hostname\n{hostname}"));
+}
+
+#[test]
+fn coreutils_change_files() {
+    let out = sandboxed(&[
+        "/bin/sh",
+        "-c",
+        "cd /tmp && mkdir -p a/b && echo hi > a/b/f && chmod 640 a/b/f && cp -a a c && mv c d && ln -s d/b/f link && cat link \
+         && stat -c %a d/b/f && touch -d 2020-01-01 old && touch new && find . -newer old -name new \
+         && du -s a | cut -f2 && rm -r a d && ls",
+    ]);
+    assert_exit(&out, 0, "hi\n640\n./new\na\nlink\nnew\nold\n");
+}
+
 /// Processes with the sandbox binary as their exe.
 fn sandbox_pids() -> BTreeSet<i32> {
     pids_with_exe(&sandbox_bin()).into_iter().collect()
@@ -441,5 +551,105 @@ fn kill_9_of_sandbox_run_kills_everything() {
     assert!(
         sleeps.is_empty(),
         "the workload survived as host processes {sleeps:?}"
+    );
+}
+
+// ---- /proc, /sys and /dev, built by the sandbox ----
+
+#[test]
+fn proc_self_status_says_pid_1() {
+    assert_exit(&sandboxed(&["/bin/grep", "-c", "^Pid:[[:space:]]*1$", "/proc/self/status"]), 0, "1\n");
+}
+
+#[test]
+fn ps_shows_only_the_sandboxs_processes() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "ps -eo comm="]), 0, "sh\nps\n");
+    let out = sandboxed(&["/bin/sh", "-c", "ps aux"]);
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        out.code() == Some(0) && lines.len() == 3 && lines[0].starts_with("USER") && lines[1].contains(" 1 ") && lines[2].ends_with("ps aux"),
+        "ps aux should list the shell (pid 1) and itself\n{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn proc_self_cmdline_holds_the_arguments() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "cat /proc/self/cmdline | tr '\\0' ' '"]), 0, "cat /proc/self/cmdline ");
+}
+
+#[test]
+fn proc_self_exe_names_the_program() {
+    assert_same_as_native(&["/usr/bin/readlink", "/proc/self/exe"]);
+}
+
+#[test]
+fn proc_self_fd_lists_the_open_descriptors() {
+    // (Not compared with a native run: the test harness leaks descriptors of its own.)
+    assert_exit(&sandboxed(&["/bin/ls", "/proc/self/fd"]), 0, "0\n1\n2\n3\n");
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "readlink /proc/self/fd/0 </dev/null"]), 0, "/dev/null\n");
+}
+
+#[test]
+fn free_df_and_mount_work() {
+    let out = sandboxed(&["/usr/bin/free"]);
+    let mem = out.stdout_str().lines().find(|l| l.starts_with("Mem:")).map(|l| l.split_whitespace().count());
+    assert!(out.code() == Some(0) && mem == Some(7), "free: a Mem: line with 6 numbers\n{}", out.describe());
+    let out = sandboxed(&["/bin/df", "/"]);
+    let text = out.stdout_str();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        out.code() == Some(0) && lines.len() == 2 && lines[0].starts_with("Filesystem") && lines[1].ends_with(" /"),
+        "df /: a header and the root\n{}",
+        out.describe()
+    );
+    let out = sandboxed(&["/bin/mount"]);
+    let text = out.stdout_str();
+    assert!(
+        out.code() == Some(0) && text.contains(" on / type ") && text.contains("proc on /proc type proc (") && text.contains("sysfs on /sys type sysfs ("),
+        "mount: the root, /proc and /sys\n{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn top_pgrep_and_pidof_see_the_sandbox() {
+    let out = sandboxed(&["/bin/sh", "-c", "top -bn1 | head -1"]);
+    assert!(out.code() == Some(0) && out.stdout_str().starts_with("top - "), "top -bn1\n{}", out.describe());
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "pgrep -x sh; pidof sh"]), 0, "1\n1\n");
+}
+
+#[test]
+fn cpuinfo_has_a_processor_per_cpu() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "[ \"$(grep -c ^processor /proc/cpuinfo)\" = \"$(nproc)\" ] && echo same"]), 0, "same\n");
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "[ \"$(getconf _NPROCESSORS_ONLN)\" = \"$(nproc)\" ] && echo same"]), 0, "same\n");
+}
+
+#[test]
+fn hostname_is_writable_through_proc() {
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "echo newname > /proc/sys/kernel/hostname && uname -n"]), 0, "newname\n");
+}
+
+#[test]
+fn dev_std_links_reach_the_standard_streams() {
+    let out = sandboxed_with_input(&["/bin/sh", "-c", "cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr"], Some(b"in\n"));
+    assert!(
+        out.code() == Some(0) && out.stdout_str() == "in\nout\n" && out.stderr_str() == "err\n",
+        "/dev/stdin, /dev/stdout and /dev/stderr\n{}",
+        out.describe()
+    );
+    // No terminal: /dev/tty cannot be opened.
+    let out = sandboxed(&["/bin/sh", "-c", "echo x > /dev/tty"]);
+    assert!(out.code() == Some(2) && out.stderr_str().contains("No such device or address"), "/dev/tty without a terminal\n{}", out.describe());
+}
+
+#[test]
+fn proc_never_shows_the_hosts_processes() {
+    let out = sandboxed(&["/bin/sh", "-c", "echo /proc/[0-9]*; sleep 1 & ls -d /proc/[0-9]*"]);
+    assert!(
+        out.code() == Some(0) && out.stdout_str() == "/proc/1\n/proc/1\n/proc/2\n",
+        "only the shell and its children\n{}",
+        out.describe()
     );
 }

@@ -151,21 +151,20 @@ impl Epoll {
     /// `epoll_ctl` once the descriptors are resolved: `me` is this epoll's own open file,
     /// `target` the file behind `fd`, `event` the (events, data) given for ADD and MOD.
     pub fn ctl(me: &Arc<File>, op: i32, fd: i32, target: &Arc<File>, event: (u32, u64)) -> SysResult<()> {
-        let ep = as_epoll(me).ok_or(Errno::EINVAL)?;
-        // Files without a poll method: regular files and directories.
-        let kind = target.ops.stat().map(|s| s.mode & libc::S_IFMT).unwrap_or(0);
-        if kind == libc::S_IFREG || kind == libc::S_IFDIR {
+        // Files without a poll method first, as Linux checks.
+        if !pollable(target) {
             return Err(Errno::EPERM);
         }
+        let ep = as_epoll(me).ok_or(Errno::EINVAL)?;
         if Arc::ptr_eq(me, target) {
             return Err(Errno::EINVAL);
         }
         let (mut events, data) = event;
         let target_ep = as_epoll(target);
-        if op != EPOLL_CTL_DEL && events & EPOLLEXCLUSIVE != 0 {
-            if op == EPOLL_CTL_MOD || (op == EPOLL_CTL_ADD && (target_ep.is_some() || events & !EXCLUSIVE_OK != 0)) {
-                return Err(Errno::EINVAL);
-            }
+        // EPOLLEXCLUSIVE: only at ADD, not for epoll targets, with few other bits.
+        let exclusive = op != EPOLL_CTL_DEL && events & EPOLLEXCLUSIVE != 0;
+        if exclusive && (op == EPOLL_CTL_MOD || (op == EPOLL_CTL_ADD && (target_ep.is_some() || events & !EXCLUSIVE_OK != 0))) {
+            return Err(Errno::EINVAL);
         }
         events |= EPOLLERR | EPOLLHUP;
         match op {
@@ -280,6 +279,17 @@ impl Epoll {
     /// Visits the live watched files.
     fn files(&self) -> Vec<Arc<File>> {
         self.interests.lock().unwrap().iter().filter_map(|i| i.file.upgrade()).collect()
+    }
+}
+
+/// Whether Linux could watch the file: not regular files, directories, or the memory devices
+/// (`/dev/null`, `zero`, `full`, `urandom`…; `/dev/random` and `kmsg` have a poll method).
+fn pollable(file: &File) -> bool {
+    let Ok(st) = file.ops.stat() else { return true };
+    match st.mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFDIR => false,
+        libc::S_IFCHR => !(libc::major(st.rdev) == 1 && matches!(libc::minor(st.rdev), 1..=5 | 7 | 9)),
+        _ => true,
     }
 }
 
@@ -431,6 +441,33 @@ mod tests {
         drop(efd);
         assert!(ep(&e).is_empty());
         assert!(wait(&events, &e).is_empty());
+    }
+
+    struct Node(u32, u64);
+    impl FileOps for Node {
+        fn stat(&self) -> SysResult<Stat> {
+            Ok(synthetic_stat(1, self.0, self.1))
+        }
+    }
+
+    #[test]
+    fn files_without_poll_are_refused() {
+        let (_, e) = setup();
+        for (mode, rdev, ok) in [
+            (libc::S_IFREG | 0o644, 0, false),
+            (libc::S_IFDIR | 0o755, 0, false),
+            (libc::S_IFCHR | 0o666, libc::makedev(1, 3), false),
+            (libc::S_IFCHR | 0o666, libc::makedev(1, 8), true),
+            (libc::S_IFCHR | 0o666, libc::makedev(5, 0), true),
+            (libc::S_IFIFO | 0o600, 0, true),
+        ] {
+            let f = file(Node(mode, rdev));
+            let r = Epoll::ctl(&e, EPOLL_CTL_ADD, 3, &f, (EPOLLIN, 0));
+            assert_eq!(r.is_ok(), ok, "mode {mode:o} rdev {rdev:x}: {r:?}");
+            if !ok {
+                assert_eq!(r, Err(Errno::EPERM));
+            }
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Each inode holds a gofer fid and the attributes last seen. On a read-only mount nothing
 //! changes them, so they never go stale. On a writable mount every change made through the
-//! sentry marks the attributes of the files it touches stale (a directory gaining an entry, a
-//! file written through an open descriptor), and the next `stat` asks the gofer again. Changes
+//! sentry (a namespace change, `setattr`, a write through an open descriptor) moves the mount's
+//! generation, and a `stat` of any of its inodes after that asks the gofer again: one change
+//! may touch several inodes (a directory and its entry, every hard link of a file). Changes
 //! made on the host by others are not noticed. The dentry cache above keeps lookups to one
 //! round trip per name.
 //!
@@ -14,7 +15,7 @@
 //! may (best effort, as a rootless gofer cannot).
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use gofer::{Attr, Client, Fid};
@@ -34,10 +35,10 @@ pub struct GoferInode {
     client: Arc<Client>,
     me: Weak<GoferInode>,
     fid: Fid,
-    attr: Mutex<Attr>,
-    /// The attributes may have changed since `attr` was read; shared with open files, which
-    /// set it when they write.
-    stale: Arc<AtomicBool>,
+    /// The attributes, and the mount generation they were read at.
+    attr: Mutex<(Attr, u64)>,
+    /// The mount's generation, moved by every change (shared by its inodes and open files).
+    generation: Arc<AtomicU64>,
     /// Every change is refused (the root's lower layer, or a `:ro` volume).
     read_only: bool,
     /// The host fd `create` got with the new file, for the open that follows.
@@ -45,13 +46,21 @@ pub struct GoferInode {
 }
 
 impl GoferInode {
-    fn new(client: Arc<Client>, fid: Fid, attr: Attr, read_only: bool, created: Option<OwnedFd>) -> Arc<GoferInode> {
+    fn new(
+        client: Arc<Client>,
+        fid: Fid,
+        attr: Attr,
+        generation: Arc<AtomicU64>,
+        read_only: bool,
+        created: Option<OwnedFd>,
+    ) -> Arc<GoferInode> {
+        let seen = generation.load(Ordering::Acquire);
         Arc::new_cyclic(|me| GoferInode {
             client,
             me: me.clone(),
             fid,
-            attr: Mutex::new(attr),
-            stale: Arc::new(AtomicBool::new(false)),
+            attr: Mutex::new((attr, seen)),
+            generation,
             read_only,
             created: Mutex::new(created),
         })
@@ -60,13 +69,13 @@ impl GoferInode {
     /// The root of the tree the gofer serves as the root mount (read-only).
     pub fn attach(client: Arc<Client>) -> SysResult<Arc<GoferInode>> {
         let (fid, attr) = client.attach()?;
-        Ok(GoferInode::new(client, fid, attr, true, None))
+        Ok(GoferInode::new(client, fid, attr, Arc::default(), true, None))
     }
 
     /// The root of the bind mount the gofer serves as `guest` (a directory or a regular file).
     pub fn attach_mount(client: Arc<Client>, guest: &[u8]) -> SysResult<Arc<GoferInode>> {
         let m = client.attach_mount(guest)?;
-        Ok(GoferInode::new(client, m.fid, m.attr, m.read_only, None))
+        Ok(GoferInode::new(client, m.fid, m.attr, Arc::default(), m.read_only, None))
     }
 
     /// Whether every change to this mount is refused.
@@ -74,26 +83,25 @@ impl GoferInode {
         self.read_only
     }
 
-    fn lock_attr(&self) -> MutexGuard<'_, Attr> {
+    fn lock_attr(&self) -> MutexGuard<'_, (Attr, u64)> {
         self.attr.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The attributes, asked again of the gofer if they may be stale.
+    /// The attributes, asked again of the gofer if the mount changed since they were read.
     fn attr(&self) -> SysResult<Attr> {
-        if self.stale.swap(false, Ordering::AcqRel) {
-            match self.client.stat(self.fid) {
-                Ok(a) => *self.lock_attr() = a,
-                Err(e) => {
-                    self.stale.store(true, Ordering::Release);
-                    return Err(e.into());
-                }
-            }
+        let now = self.generation.load(Ordering::Acquire);
+        let (attr, seen) = *self.lock_attr();
+        if seen == now {
+            return Ok(attr);
         }
-        Ok(*self.lock_attr())
+        let fresh = self.client.stat(self.fid)?;
+        *self.lock_attr() = (fresh, now);
+        Ok(fresh)
     }
 
-    fn mark_stale(&self) {
-        self.stale.store(true, Ordering::Release);
+    /// Records a change on this mount: every inode's attributes may be stale.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn this(&self) -> Arc<GoferInode> {
@@ -101,7 +109,7 @@ impl GoferInode {
     }
 
     fn child(&self, fid: Fid, attr: Attr, created: Option<OwnedFd>) -> Arc<GoferInode> {
-        GoferInode::new(self.client.clone(), fid, attr, self.read_only, created)
+        GoferInode::new(self.client.clone(), fid, attr, self.generation.clone(), self.read_only, created)
     }
 
     fn writable(&self) -> SysResult<()> {
@@ -114,7 +122,7 @@ impl GoferInode {
     /// A directory of this filesystem to change: `ENOTDIR` for others, `EROFS` on a read-only
     /// mount.
     fn dir_for_change(&self) -> SysResult<()> {
-        if self.lock_attr().file_type() != S_IFDIR {
+        if self.lock_attr().0.file_type() != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
         self.writable()
@@ -185,11 +193,11 @@ impl Inode for GoferInode {
     }
 
     fn file_type(&self) -> u32 {
-        self.lock_attr().file_type()
+        self.lock_attr().0.file_type()
     }
 
     fn lookup(&self, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
-        if !self.lock_attr().is_dir() {
+        if !self.lock_attr().0.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         let reply = self.client.walk(self.fid, &[name])?;
@@ -201,7 +209,7 @@ impl Inode for GoferInode {
     }
 
     fn readlink(&self) -> SysResult<Vec<u8>> {
-        if !self.lock_attr().is_symlink() {
+        if !self.lock_attr().0.is_symlink() {
             return Err(Errno::EINVAL);
         }
         Ok(self.client.readlink(self.fid)?)
@@ -228,12 +236,12 @@ impl Inode for GoferInode {
                     None => self.client.open(self.fid, flags & OPEN_FLAGS)?,
                 };
                 if flags & libc::O_TRUNC != 0 {
-                    self.mark_stale();
+                    self.changed();
                 }
                 if self.read_only {
                     return Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), None)));
                 }
-                Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), Some(self.stale.clone()))))
+                Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), Some(self.generation.clone()))))
             }
             // Host devices, fifos and sockets are never opened for the workload.
             _ => Err(Errno::EACCES),
@@ -243,7 +251,7 @@ impl Inode for GoferInode {
     fn create(&self, name: &[u8], mode: u32, owner: Owner) -> SysResult<Arc<dyn Inode>> {
         self.dir_for_change()?;
         let (fid, mut attr, fd) = self.client.create(self.fid, name, libc::O_RDWR, mode & 0o7777)?;
-        self.mark_stale();
+        self.changed();
         self.set_owner(fid, &mut attr, owner);
         Ok(self.child(fid, attr, Some(fd)))
     }
@@ -251,7 +259,7 @@ impl Inode for GoferInode {
     fn mkdir(&self, name: &[u8], mode: u32, owner: Owner) -> SysResult<Arc<dyn Inode>> {
         self.dir_for_change()?;
         let (fid, mut attr) = self.client.mkdir(self.fid, name, mode & 0o7777)?;
-        self.mark_stale();
+        self.changed();
         self.set_owner(fid, &mut attr, owner);
         Ok(self.child(fid, attr, None))
     }
@@ -278,7 +286,7 @@ impl Inode for GoferInode {
     fn symlink(&self, name: &[u8], target: &[u8], owner: Owner) -> SysResult<Arc<dyn Inode>> {
         self.dir_for_change()?;
         let (fid, mut attr) = self.client.symlink(self.fid, name, target)?;
-        self.mark_stale();
+        self.changed();
         self.set_owner(fid, &mut attr, owner);
         Ok(self.child(fid, attr, None))
     }
@@ -287,22 +295,21 @@ impl Inode for GoferInode {
         let target = self.same_fs(target)?;
         self.dir_for_change()?;
         let (fid, attr) = self.client.link(self.fid, name, target.fid)?;
-        self.mark_stale();
-        target.mark_stale();
+        self.changed();
         Ok(self.child(fid, attr, None))
     }
 
     fn unlink(&self, name: &[u8]) -> SysResult<()> {
         self.dir_for_change()?;
         self.client.unlink(self.fid, name, 0)?;
-        self.mark_stale();
+        self.changed();
         Ok(())
     }
 
     fn rmdir(&self, name: &[u8]) -> SysResult<()> {
         self.dir_for_change()?;
         self.client.unlink(self.fid, name, libc::AT_REMOVEDIR)?;
-        self.mark_stale();
+        self.changed();
         Ok(())
     }
 
@@ -313,8 +320,7 @@ impl Inode for GoferInode {
         let new_dir = self.same_fs(new_dir)?;
         self.dir_for_change()?;
         self.client.rename(self.fid, old_name, new_dir.fid, new_name, flags)?;
-        self.mark_stale();
-        new_dir.mark_stale();
+        self.changed();
         Ok(())
     }
 
@@ -331,9 +337,10 @@ impl Inode for GoferInode {
             atime: to_gofer_time(attr.atime),
             mtime: to_gofer_time(attr.mtime),
         };
+        self.changed();
+        let now = self.generation.load(Ordering::Acquire);
         let new = self.client.setattr(self.fid, &set)?;
-        *self.lock_attr() = new;
-        self.stale.store(false, Ordering::Release);
+        *self.lock_attr() = (new, now);
         Ok(())
     }
 

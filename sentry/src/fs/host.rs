@@ -6,7 +6,7 @@
 #![allow(unsafe_code)]
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::abi::{Pod, Stat, Termios, Winsize};
@@ -71,22 +71,22 @@ pub fn pwrite(fd: &OwnedFd, offset: u64, buf: &[u8]) -> SysResult<usize> {
 }
 
 /// A regular file opened by the gofer. On a read-only mount its attributes are those the
-/// gofer's walk gave; on a writable one they are the host descriptor's, and every write marks
-/// the inode's cached attributes stale (`changed`).
+/// gofer's walk gave; on a writable one they are the host descriptor's, and every write moves
+/// the mount's generation (`changed`) so that cached attributes are read again.
 pub struct HostRegular {
     fd: OwnedFd,
     stat: Stat,
-    changed: Option<Arc<AtomicBool>>,
+    changed: Option<Arc<AtomicU64>>,
 }
 
 impl HostRegular {
-    pub fn new(fd: OwnedFd, stat: Stat, changed: Option<Arc<AtomicBool>>) -> HostRegular {
+    pub fn new(fd: OwnedFd, stat: Stat, changed: Option<Arc<AtomicU64>>) -> HostRegular {
         HostRegular { fd, stat, changed }
     }
 
     fn changed(&self) {
         if let Some(c) = &self.changed {
-            c.store(true, Ordering::Release);
+            c.fetch_add(1, Ordering::AcqRel);
         }
     }
 }

@@ -616,9 +616,16 @@ impl OverlayInode {
 impl Inode for OverlayInode {
     fn stat(&self) -> SysResult<Stat> {
         let mut s = match self.layers() {
-            // A merged directory has an unknown number of subdirectories: nlink 1, as
-            // overlayfs says (so `find` does not trust it to count them).
-            (Some(u), Some(_)) if self.kind == S_IFDIR => Stat { nlink: 1, ..u.stat()? },
+            // A merged directory: the upper copy's mode, owner and times, the lower one's size.
+            // While the upper copy holds no entry (only its attributes changed, or a copy-up
+            // made it a parent), its subdirectories are the lower one's: their count too.
+            // Once it has entries the count is unknown: nlink 1, as overlayfs says (so `find`
+            // does not trust it to count them).
+            (Some(u), Some(l)) if self.kind == S_IFDIR => {
+                let ls = l.stat()?;
+                let nlink = if u.has_entries() { 1 } else { ls.nlink };
+                Stat { nlink, size: ls.size, blocks: ls.blocks, blksize: ls.blksize, ..u.stat()? }
+            }
             (Some(u), _) => u.stat()?,
             (None, Some(l)) => l.stat()?,
             (None, None) => return Err(Errno::EIO),

@@ -43,6 +43,8 @@ pub struct PipeEnd {
 
 impl Pipe {
     /// A new pipe: its read end and its write end.
+    // A pipe exists only through its ends (`Pipe::fifo` makes one for a named FIFO).
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(events: Arc<Events>, ino: u64) -> (PipeEnd, PipeEnd) {
         let pipe = Arc::new(Pipe {
             state: Mutex::new(State { buf: VecDeque::new(), capacity: PIPE_SIZE, readers: 1, writers: 1, opened: [1, 1] }),

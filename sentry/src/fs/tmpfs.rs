@@ -535,6 +535,11 @@ impl TmpfsInode {
         st.meta.ctime = now();
     }
 
+    /// Whether this is a directory with at least one entry.
+    pub fn has_entries(&self) -> bool {
+        matches!(&self.lock().data, Data::Dir(d) if !d.names.is_empty())
+    }
+
     fn is_empty_dir(&self) -> bool {
         matches!(&self.lock().data, Data::Dir(d) if d.names.is_empty())
     }

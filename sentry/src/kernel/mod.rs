@@ -50,18 +50,33 @@ pub struct Kernel {
 }
 
 /// Processes by pid, and the count of task threads still running.
-#[derive(Default)]
 pub struct PidTable {
     last_pid: i32,
     pub processes: BTreeMap<i32, Arc<Process>>,
     /// Thread ids in use (a thread's id is its process's pid for the first thread).
     pub tids: std::collections::BTreeSet<i32>,
     pub live_threads: usize,
+    /// Most tasks (threads, and processes until reaped) the sandbox may hold at once.
+    pub limit: usize,
+}
+
+/// Default for [`PidTable::limit`]: generous for real workloads, small enough that a fork bomb
+/// stops long before the host notices.
+pub const DEFAULT_TASK_LIMIT: usize = 1024;
+
+impl Default for PidTable {
+    fn default() -> Self {
+        PidTable { last_pid: 0, processes: BTreeMap::new(), tids: Default::default(), live_threads: 0, limit: DEFAULT_TASK_LIMIT }
+    }
 }
 
 impl PidTable {
-    /// The next free id, like Linux: increasing, wrapping at `PID_MAX`.
+    /// The next free id, like Linux: increasing, wrapping at `PID_MAX`. None when the sandbox
+    /// holds as many tasks as it may (the caller answers `EAGAIN`).
     pub fn allocate(&mut self) -> Option<i32> {
+        if self.tids.len() >= self.limit {
+            return None;
+        }
         for _ in 0..PID_MAX {
             self.last_pid = if self.last_pid >= PID_MAX - 1 { 1 } else { self.last_pid + 1 };
             let id = self.last_pid;

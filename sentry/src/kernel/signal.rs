@@ -5,6 +5,9 @@
 //! run here (terminate, core, stop, continue), and a handler gets an `rt_sigframe` built on the
 //! stack (or the alternate stack) exactly as Linux lays it out, so that `rt_sigreturn` — or
 //! debuggers and unwinders reading the frame — find what they expect.
+// Only x86_64 is supported: `usize` is 64 bits, so frame offsets convert losslessly.
+#![allow(clippy::cast_possible_truncation)]
+
 
 use platform::FpState;
 

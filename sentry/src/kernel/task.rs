@@ -126,7 +126,12 @@ impl NewTask {
             match self.start() {
                 Ok(task) => task.run(),
                 Err(e) => {
-                    tracing::error!(tid, "starting a task: {e:?}");
+                    // Failing to start is expected when the process is being killed meanwhile.
+                    if process.state.lock().unwrap().group_exit.is_some() {
+                        tracing::debug!(tid, "task killed while starting: {e:?}");
+                    } else {
+                        tracing::error!(tid, "starting a task: {e:?}");
+                    }
                     process.exit_group(ExitStatus::Signaled(libc::SIGKILL));
                     retire_thread(&kernel, &process, &thread, ExitStatus::Signaled(libc::SIGKILL));
                 }

@@ -171,3 +171,32 @@ fn madvise_dontneed_zeroes_private_pages() {
     assert_eq!(b, [0; 64]);
     assert_eq!(mm.discard(a + 4 * P, P), Err(Errno::ENOMEM));
 }
+
+#[test]
+fn shared_file_mappings_use_the_files_own_pages() {
+    use crate::fs::tmpfs::{Tmpfs, TmpfsOptions};
+    use crate::vfs::{Inode, Owner};
+    let (mm, space) = manager();
+    let fs = Tmpfs::new(mm.mf.clone(), TmpfsOptions::default());
+    fs.root().create(b"f", 0o644, Owner::default()).unwrap();
+    let node = fs.root().child(b"f").unwrap();
+    node.write_at(0, b"hello").unwrap();
+    node.write_at(2 * P, b"end").unwrap();
+    let guard = node.map_guard().unwrap();
+    let pages: Vec<u64> = node.page_offsets(0, 4, true).unwrap().into_iter().map(Option::unwrap).collect();
+    assert_eq!(pages.len(), 3, "the file has three pages; the fourth is past its end");
+    space.calls.lock().unwrap().clear();
+    let a = mm.map_file_pages(0, 4 * P, RW, false, &pages, Box::new(guard), VmaKind::Anon).unwrap();
+    let maps = space.calls.lock().unwrap().iter().filter(|c| c.starts_with("map")).count();
+    assert!((2..=4).contains(&maps), "one map per run of pages, plus the tail: {maps}");
+    let mut buf = [0u8; 5];
+    mm.copy_in(a, &mut buf).unwrap();
+    assert_eq!(&buf, b"hello", "the mapping shows the file");
+    mm.copy_out(a + P + 7, b"mapped").unwrap();
+    let mut back = [0u8; 6];
+    node.read_at(P + 7, &mut back).unwrap();
+    assert_eq!(&back, b"mapped", "the file shows writes through the mapping");
+    mm.unmap(a, 4 * P).unwrap();
+    node.read_at(2 * P, &mut back[..3]).unwrap();
+    assert_eq!(&back[..3], b"end", "unmapping leaves the file's pages alone");
+}

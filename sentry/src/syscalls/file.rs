@@ -709,8 +709,11 @@ fn open_dentry(t: &Task, dentry: &Arc<Dentry>, flags: i32, created: bool) -> Sys
     }
 }
 
-/// Named FIFOs by `(st_dev, st_ino)`: the pipe behind each, alive while any end is open.
-static FIFOS: std::sync::Mutex<Vec<((u64, u64), std::sync::Weak<Pipe>)>> = std::sync::Mutex::new(Vec::new());
+/// A FIFO's `(st_dev, st_ino)` and its pipe.
+type FifoEntry = ((u64, u64), std::sync::Weak<Pipe>);
+
+/// Named FIFOs: the pipe behind each, alive while any end is open.
+static FIFOS: std::sync::Mutex<Vec<FifoEntry>> = std::sync::Mutex::new(Vec::new());
 
 /// Opens a FIFO: an end of the pipe its inode shares with every other open of it. Like
 /// Linux, a read-only open waits for a writer and a write-only one for a reader (unless

@@ -39,7 +39,7 @@ const BITSET_MATCH_ANY: u32 = u32::MAX;
 
 /// The key of the futex word at `addr`: where it lives in the memory file.
 fn key(t: &Task, addr: u64) -> SysResult<u64> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     t.mm.translate(addr)

@@ -336,3 +336,36 @@ fn sys_symlink(t: &mut Task, a: &Args) -> SysResult {
 fn sys_symlinkat(t: &mut Task, a: &Args) -> SysResult {
     symlink_at(t, a.u64(0), a.fd(1), a.u64(2))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::file::{permits, MAY_EXEC, MAY_READ, MAY_WRITE};
+    use crate::abi::Stat;
+
+    fn file(mode: u32, uid: u32, gid: u32) -> Stat {
+        Stat { mode, uid, gid, ..Stat::default() }
+    }
+
+    #[test]
+    fn permission_bits_are_chosen_by_owner_then_group_then_others() {
+        let f = file(libc::S_IFREG | 0o640, 10, 20);
+        assert!(permits(10, 99, &[], &f, MAY_READ | MAY_WRITE));
+        assert!(!permits(10, 99, &[], &f, MAY_EXEC));
+        assert!(permits(11, 20, &[], &f, MAY_READ));
+        assert!(!permits(11, 20, &[], &f, MAY_WRITE));
+        assert!(permits(11, 1, &[20], &f, MAY_READ), "supplementary groups count");
+        assert!(!permits(11, 1, &[], &f, MAY_READ), "others get nothing");
+        // The owner's bits apply even when the group's are wider.
+        let g = file(libc::S_IFREG | 0o070, 10, 20);
+        assert!(!permits(10, 20, &[], &g, MAY_READ));
+    }
+
+    #[test]
+    fn root_reads_and_writes_anything_but_executes_only_with_an_x_bit() {
+        let f = file(libc::S_IFREG, 10, 20);
+        assert!(permits(0, 0, &[], &f, MAY_READ | MAY_WRITE));
+        assert!(!permits(0, 0, &[], &f, MAY_EXEC));
+        assert!(permits(0, 0, &[], &file(libc::S_IFREG | 0o001, 10, 20), MAY_EXEC));
+        assert!(permits(0, 0, &[], &file(libc::S_IFDIR, 10, 20), MAY_EXEC), "root searches any directory");
+    }
+}

@@ -93,3 +93,42 @@ fn a_chroot_is_a_root_for_dotdot() {
     assert_eq!(d.path_from(&data), b"/file");
     assert_eq!(walker.resolve(&data, b"/file", true).unwrap().path_from(&data), b"/file");
 }
+
+#[test]
+fn renamed_dentries_move_with_their_children() {
+    use crate::fs::tmpfs::{Tmpfs, TmpfsOptions};
+    let mf = Arc::new(crate::mm::MemoryFile::new().unwrap());
+    let fs = Tmpfs::new(mf, TmpfsOptions::default());
+    let root = Dentry::root(fs.root());
+    let owner = Owner::default();
+    let a = root.insert(b"a", root.inode.mkdir(b"a", 0o755, owner).unwrap());
+    let b = root.insert(b"b", root.inode.mkdir(b"b", 0o755, owner).unwrap());
+    let inner = a.insert(b"in", a.inode.mkdir(b"in", 0o755, owner).unwrap());
+    // Move a to b/a2, as rename(2) does: the inode first, then the cache.
+    root.inode.rename(b"a", &b.inode, b"a2", 0).unwrap();
+    Dentry::renamed(&root, b"a", &b, b"a2", false);
+    assert_eq!(inner.path_from(&root), b"/b/a2/in", "a held dentry sees its new path");
+    assert_eq!(a.current_name(), b"a2");
+    assert_eq!(a.name, b"a", "the looked-up name is kept");
+    assert!(Arc::ptr_eq(&b.child(b"a2").unwrap(), &a), "the cache has the moved dentry");
+    assert_eq!(root.child(b"a").err(), Some(Errno::ENOENT));
+    assert_eq!(path(&root, "/b/a2/in/..", true).unwrap(), b"/b/a2");
+    // Over an existing name: the replaced dentry is marked removed.
+    let c = root.insert(b"c", root.inode.mkdir(b"c", 0o755, owner).unwrap());
+    b.inode.rename(b"a2", &root.inode, b"c", 0).unwrap();
+    Dentry::renamed(&b, b"a2", &root, b"c", false);
+    assert!(c.is_removed() && !a.is_removed());
+    assert_eq!(inner.path_from(&root), b"/c/in");
+}
+
+#[test]
+fn mounts_bound_what_a_dentry_belongs_to() {
+    let root = tree();
+    let mnt = root.child(b"mnt").unwrap();
+    let mounted = mnt.mount(crate::fs::synthetic::devfs()).unwrap();
+    let null = root.child(b"mnt").unwrap().child(b"null").unwrap();
+    assert!(Arc::ptr_eq(&null.mount_of(), &mounted));
+    assert!(mounted.is_mount_root() && !null.is_mount_root());
+    let etc = root.child(b"etc").unwrap();
+    assert!(Arc::ptr_eq(&etc.mount_of(), &root), "the root mount ends at the tree's root");
+}

@@ -276,7 +276,8 @@ fn write_comm(s: Subject) -> impl Fn(&[u8]) -> SysResult<()> + Send + Sync {
         if f.caller.pid() != f.process.pid {
             return Err(Errno::EINVAL);
         }
-        let name = buf.split(|&b| b == b'\n').next().unwrap_or(b"");
+        // Like Linux: the first 15 bytes as they are, a newline included.
+        let name = buf.split(|&b| b == 0).next().unwrap_or(b"");
         f.process.state.lock().unwrap().comm = name.iter().copied().take(15).collect();
         Ok(())
     }

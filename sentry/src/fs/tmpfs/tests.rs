@@ -521,3 +521,50 @@ fn concurrent_creates_and_renames_keep_counts_right() {
     assert_eq!(cookies.len(), 2 + 8 * 25);
     assert_eq!(read(&b.lookup(b"t3-4").unwrap(), 0, 10), b"t3-4");
 }
+
+#[test]
+fn append_writes_at_the_end_in_one_step() {
+    let fs = mount();
+    let root = dyn_root(&fs);
+    let f = root.create(b"f", 0o644, ROOT).unwrap();
+    write(&f, 0, b"abc");
+    let file = f.open(libc::O_WRONLY | libc::O_APPEND).unwrap();
+    assert_eq!(file.append(b"de").unwrap(), (2, 5));
+    assert_eq!(read(&f, 0, 10), b"abcde");
+}
+
+#[test]
+fn fallocate_extends_keeps_size_and_punches_holes() {
+    let fs = mount();
+    let root = dyn_root(&fs);
+    let f = root.create(b"f", 0o644, ROOT).unwrap();
+    let file = f.open(libc::O_RDWR).unwrap();
+    file.fallocate(0, 0, 3 * 4096).unwrap();
+    assert_eq!(f.stat().unwrap().size, 3 * 4096);
+    assert_eq!(fs.used_bytes(), 3 * 4096, "mode 0 allocates the pages");
+    file.fallocate(libc::FALLOC_FL_KEEP_SIZE, 0, 10 * 4096).unwrap();
+    assert_eq!(f.stat().unwrap().size, 3 * 4096, "KEEP_SIZE keeps the size");
+    write(&f, 0, &[7u8; 3 * 4096]);
+    file.fallocate(libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, 100, 2 * 4096).unwrap();
+    assert_eq!(fs.used_bytes(), 2 * 4096, "the one whole page in the range is freed");
+    let data = read(&f, 0, 3 * 4096);
+    assert!(data[..100].iter().all(|&b| b == 7) && data[100..100 + 2 * 4096].iter().all(|&b| b == 0));
+    assert!(data[100 + 2 * 4096..].iter().all(|&b| b == 7));
+    assert_eq!(f.stat().unwrap().size, 3 * 4096);
+}
+
+#[test]
+fn tmpfiles_have_no_name_until_linked() {
+    let fs = mount();
+    let root = dyn_root(&fs);
+    let t = root.tmpfile(0o600, ROOT, true).unwrap();
+    assert_eq!(t.stat().unwrap().nlink, 0);
+    assert!(names(&root).iter().all(|n| n == "." || n == ".."));
+    write(&t, 0, b"x");
+    root.link(b"named", &t).unwrap();
+    assert_eq!(t.stat().unwrap().nlink, 1);
+    assert_eq!(read(&root.lookup(b"named").unwrap(), 0, 1), b"x");
+    let excl = root.tmpfile(0o600, ROOT, false).unwrap();
+    assert_eq!(root.link(b"other", &excl).err(), Some(Errno::ENOENT), "O_EXCL tmpfiles stay unnamed");
+    assert!(fs.statfs().files >= fs.statfs().ffree);
+}
