@@ -653,3 +653,29 @@ fn proc_never_shows_the_hosts_processes() {
         out.describe()
     );
 }
+
+#[test]
+fn a_fork_bomb_stops_at_the_task_limit() {
+    let src = r#"#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    int n = 0;
+    for (;;) {
+        pid_t p = fork();
+        if (p == 0) { pause(); _exit(0); }
+        if (p < 0) {
+            char b[100];
+            int l = snprintf(b, sizeof b, "stopped after %d children: %s\n", n, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+            write(1, b, l);
+            return 0;
+        }
+        n++;
+    }
+}
+"#;
+    let bin = build_c_source(&build_dir(), "fork-bomb", src, &["-static"]).unwrap();
+    // 1024 tasks in all: the bomb itself and 1023 children; everything ends with it.
+    assert_exit(&sandboxed(&[bin.to_str().unwrap()]), 0, "stopped after 1023 children: EAGAIN\n");
+}

@@ -41,6 +41,11 @@ pub struct RunArgs {
     /// Print every system call of the program to stderr, like strace.
     #[arg(long)]
     strace: bool,
+    /// Run interactively on this terminal: the program's standard streams are the terminal,
+    /// and keyboard signals (Ctrl-C, Ctrl-\) go to the sandbox's foreground process group.
+    /// Standard input must be a terminal.
+    #[arg(short = 't', long)]
+    tty: bool,
     /// The program (a path, or a name looked up in PATH inside the sandbox) and its arguments.
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<String>,
@@ -192,6 +197,9 @@ fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) 
 }
 
 pub fn main(args: RunArgs, logs: &Settings) -> i32 {
+    if args.tty && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return fail("--tty: standard input is not a terminal");
+    }
     match std::fs::metadata(&args.rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return fail(&format!("rootfs {}: Not a directory", args.rootfs.display())),

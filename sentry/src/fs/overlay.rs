@@ -31,7 +31,9 @@
 //!   one (lower files on several host devices may still share numbers).
 //! - Hard links in the lower tree are copied up separately (each name gets its own copy),
 //!   like overlayfs without `index`.
-//! - A merged directory reports `nlink` 1, as overlayfs does.
+//! - A merged directory reports `nlink` 1, as overlayfs does, once its upper copy has entries
+//!   of its own; until then (only its attributes changed) it reports the lower directory's
+//!   link count and size, so an untouched tree looks exactly like the host's.
 //! - A directory listing is a snapshot taken at the first `readdir` from cookie 0 (open or
 //!   rewind); cookies are positions in it.
 //!

@@ -43,6 +43,8 @@ pub struct Kernel {
     pub table: Mutex<PidTable>,
     pub events: Arc<Events>,
     pub timers: Arc<timer::Timers>,
+    /// Pages of the read-only root's files, shared by every process that maps them.
+    pub page_cache: crate::mm::cache::PageCache,
     /// The sandbox's terminal (the host terminal of its standard streams, if any).
     pub terminal: Mutex<Terminal>,
     /// Tasks blocked in `futex` waits.
@@ -104,6 +106,7 @@ impl Kernel {
             timers: timer::Timers::new(events),
             futexes: Mutex::new(Vec::new()),
             terminal: Mutex::new(Terminal { foreground: 1, session: 1 }),
+            page_cache: Default::default(),
         }
     }
 

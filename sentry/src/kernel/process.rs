@@ -136,7 +136,9 @@ impl Process {
         if st.zombie.is_some() {
             return false;
         }
-        if super::signal::ignored(self.action(info.signo), info.signo) && info.signo != libc::SIGKILL {
+        // An ignored signal is dropped on arrival, unless some thread blocks it (it may then
+        // be taken with sigwait or a signalfd).
+        if super::signal::ignored(self.action(info.signo), info.signo) && info.signo != libc::SIGKILL && !st.threads.iter().any(|t| t.blocks(info.signo)) {
             return false;
         }
         st.pending.push(info);
@@ -160,6 +162,16 @@ impl Process {
         for t in threads {
             t.interrupter.interrupt();
         }
+    }
+}
+
+impl Process {
+    /// The protection of a pid namespace's init: the first process only gets the signals it
+    /// handles (or blocks, to take them with sigwait or a signalfd).
+    pub fn refuses(&self, sig: i32) -> bool {
+        self.pid == 1
+            && self.action(sig).handler == libc::SIG_DFL as u64
+            && !self.state.lock().unwrap().threads.iter().any(|t| t.blocks(sig))
     }
 }
 

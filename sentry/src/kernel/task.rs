@@ -362,7 +362,7 @@ impl Task {
 
     /// Leaves: clears the tid word for joiners, and if this was the process's last thread,
     /// turns the process into a zombie and tells its parent.
-    fn exit_thread(self) {
+    fn exit_thread(mut self) {
         if self.clear_child_tid != 0 && self.mm.write_val(self.clear_child_tid, &0u32).is_ok() {
             crate::syscalls::futex_wake(&self, self.clear_child_tid, 1);
         }
@@ -376,6 +376,8 @@ impl Task {
             .unwrap_or(ExitStatus::Exited(0));
         let kernel = self.kernel.clone();
         let (process, thread) = (self.process.clone(), self.thread.clone());
+        // Files close before the parent can see the exit (a reaped child holds no pipe end).
+        self.files = Arc::new(Mutex::new(FdTable::default()));
         retire_thread(&kernel, &process, &thread, status);
         // Let go of the platform's thread; a thread the platform binds to the address space's
         // lifetime waits, owning nothing else, until the others are done with it.

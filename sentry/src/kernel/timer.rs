@@ -148,15 +148,14 @@ fn fire(target: &Target, info: SigInfo) {
     match target {
         Target::Process(p) => {
             if let Some(p) = p.upgrade() {
-                // The first process only gets signals it handles (pid namespace init).
-                if p.pid != 1 || p.action(info.signo).handler != libc::SIG_DFL as u64 {
+                if !p.refuses(info.signo) {
                     p.send(info);
                 }
             }
         }
         Target::Thread(p, t) => {
             if let (Some(p), Some(t)) = (p.upgrade(), t.upgrade()) {
-                if !super::signal::ignored(p.action(info.signo), info.signo) {
+                if !super::signal::ignored(p.action(info.signo), info.signo) || t.blocks(info.signo) {
                     t.send(info);
                 }
             }

@@ -9,6 +9,7 @@
 // Only x86_64 is supported: `usize` is 64 bits, so offsets and lengths convert losslessly.
 #![allow(clippy::cast_possible_truncation)]
 
+pub mod cache;
 pub mod memfile;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,9 @@ pub struct Vma {
     /// The memory-file range the pages come from, shared by every VMA cut from it (and, for
     /// shared mappings, by other address spaces): it returns to the pool when the last goes.
     pub backing: Arc<Backing>,
+    /// A private mapping of pages that are not its own (the page cache): they are mapped
+    /// read-only, and copied before the mapping may be written.
+    pub cow: bool,
     pub kind: VmaKind,
 }
 
@@ -68,7 +72,7 @@ pub struct Backing {
 }
 
 impl Backing {
-    fn allocate(mf: &Arc<MemoryFile>, len: u64) -> SysResult<Arc<Backing>> {
+    pub(crate) fn allocate(mf: &Arc<MemoryFile>, len: u64) -> SysResult<Arc<Backing>> {
         let offset = mf.allocate(len)?;
         Ok(Arc::new(Backing { mf: mf.clone(), offset, len, file: None }))
     }
@@ -209,7 +213,7 @@ impl MemoryManager {
     /// to the pool when nothing uses its backing any more.
     fn release(&self, removed: Vec<(u64, Vma)>) {
         for (start, v) in removed {
-            if !v.shared {
+            if !v.shared && !v.cow {
                 self.mf.zero(v.offset, v.end - start);
             }
         }
@@ -238,7 +242,7 @@ impl MemoryManager {
         let backing = Backing::allocate(&self.mf, len)?;
         let offset = backing.offset;
         self.space.map(addr, len, prot, offset).map_err(platform_err)?;
-        st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, backing, kind });
+        st.vmas.insert(addr, Vma { end: addr + len, prot, shared, offset, backing, cow: false, kind });
         Ok(addr)
     }
 
@@ -288,14 +292,14 @@ impl MemoryManager {
             let at = addr + i as u64 * PAGE_SIZE;
             let run = (j - i) as u64 * PAGE_SIZE;
             self.space.map(at, run, prot, pages[i]).map_err(platform_err)?;
-            st.vmas.insert(at, Vma { end: at + run, prot, shared: true, offset: pages[i], backing: backing.clone(), kind: kind.clone() });
+            st.vmas.insert(at, Vma { end: at + run, prot, shared: true, offset: pages[i], backing: backing.clone(), cow: false, kind: kind.clone() });
             i = j;
         }
         if file_len < len {
             let tail = Backing::allocate(&self.mf, len - file_len)?;
             let at = addr + file_len;
             self.space.map(at, len - file_len, prot, tail.offset).map_err(platform_err)?;
-            st.vmas.insert(at, Vma { end: addr + len, prot, shared: true, offset: tail.offset, backing: tail, kind });
+            st.vmas.insert(at, Vma { end: addr + len, prot, shared: true, offset: tail.offset, backing: tail, cow: false, kind });
         }
         Ok(addr)
     }
@@ -335,10 +339,47 @@ impl MemoryManager {
         }
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
+        if prot & PROT_WRITE != 0 {
+            // Writable pages of a private mapping must be its own: copy cached ones now.
+            let cached: Vec<u64> = st.vmas.range(addr..end).filter(|(_, v)| v.cow).map(|(&s, _)| s).collect();
+            for start in cached {
+                let Some(v) = st.vmas.get_mut(&start) else { continue };
+                let len = v.end - start;
+                let backing = Backing::allocate(&self.mf, len)?;
+                self.mf.copy(v.offset, backing.offset, len);
+                self.space.map(start, len, v.prot, backing.offset).map_err(platform_err)?;
+                v.offset = backing.offset;
+                v.backing = backing;
+                v.cow = false;
+            }
+        }
         for (_, vma) in st.vmas.range_mut(addr..end) {
             vma.prot = prot;
         }
         self.space.protect(addr, len, prot).map_err(platform_err)
+    }
+
+    /// Maps pages of the page cache (`backing` from `offset`) privately and read-only.
+    pub fn map_cached(&self, addr: u64, len: u64, prot: i32, fixed: bool, backing: Arc<Backing>, offset: u64, kind: VmaKind) -> SysResult<u64> {
+        debug_assert!(prot & PROT_WRITE == 0);
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        let mut st = self.state.lock().unwrap();
+        let addr = if fixed {
+            if addr % PAGE_SIZE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if !self.range_ok(addr, len) {
+                return Err(Errno::ENOMEM);
+            }
+            let old = Self::remove_range(&mut st, addr, addr + len);
+            self.release(old);
+            addr
+        } else {
+            self.find_free(&st, page_down(addr), len)?
+        };
+        self.space.map(addr, len, prot, offset).map_err(platform_err)?;
+        st.vmas.insert(addr, Vma { end: addr + len, prot, shared: false, offset, backing, cow: true, kind });
+        Ok(addr)
     }
 
     /// Whether `[addr, end)` is mapped without holes.
@@ -472,7 +513,8 @@ impl MemoryManager {
         }
         for (&s, v) in st.vmas.range(..end) {
             let (a, b) = (s.max(addr), v.end.min(end));
-            if a < b && !v.shared {
+            // Cached pages already read as the file does.
+            if a < b && !v.shared && !v.cow {
                 self.mf.zero(v.offset + (a - s), b - a);
             }
         }
@@ -580,7 +622,7 @@ impl MemoryManager {
         let mut vmas = Vec::with_capacity(st.vmas.len());
         for (&start, v) in &st.vmas {
             let mut copy = v.clone();
-            if !v.shared {
+            if !v.shared && !v.cow {
                 let len = v.end - start;
                 copy.backing = Backing::allocate(&self.mf, len)?;
                 copy.offset = copy.backing.offset;

@@ -287,14 +287,11 @@ fn sys_signalfd4(t: &mut Task, a: &Args) -> SysResult {
 
 /// For `read(2)` (and its vector forms) before the generic path: a signalfd reads the signals
 /// of the *calling* task, which the file operations cannot see. `None` for other files.
-// Unused until the read path of syscalls/file.rs calls it.
-#[allow(dead_code)]
 pub fn read_hook(t: &Task, file: &File, addr: u64, count: usize) -> Option<SysResult> {
     let sfd = file.ops.as_any()?.downcast_ref::<SignalFd>()?;
     Some(read_signalfd(t, file, sfd, addr, count))
 }
 
-#[allow(dead_code)]
 fn read_signalfd(t: &Task, file: &File, sfd: &SignalFd, addr: u64, count: usize) -> SysResult {
     if !file.readable() {
         return Err(Errno::EBADF);

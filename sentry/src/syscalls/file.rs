@@ -271,6 +271,9 @@ impl Task {
 
 fn sys_read(t: &mut Task, a: &Args) -> SysResult {
     let file = t.file(a.fd(0))?;
+    if let Some(r) = super::events::read_hook(t, &file, a.u64(1), a.usize(2)) {
+        return r;
+    }
     read_to_user(t, &file, None, a.u64(1), a.usize(2))
 }
 
@@ -626,6 +629,7 @@ fn open_create(t: &Task, start: &Arc<Dentry>, path: &[u8], flags: i32, mode: u32
     if p.trailing_slash {
         return Err(Errno::EISDIR);
     }
+    let mut raced = false;
     loop {
         let existing = match p.dir.child(&name) {
             Ok(d) => Some(d),
@@ -662,8 +666,9 @@ fn open_create(t: &Task, start: &Arc<Dentry>, path: &[u8], flags: i32, mode: u32
         t.may(&p.dir.inode.stat()?, MAY_WRITE | MAY_EXEC)?;
         let inode = match p.dir.inode.create(&name, mode & 0o7777 & !t.umask(), t.owner()) {
             Ok(i) => i,
-            // Made by somebody else meanwhile: open that one.
-            Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 => {
+            // Made by somebody else meanwhile: open that one (look once more, not forever).
+            Err(Errno::EEXIST) if flags & libc::O_EXCL == 0 && !raced => {
+                raced = true;
                 p.dir.invalidate(&name);
                 continue;
             }

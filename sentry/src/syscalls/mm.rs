@@ -8,7 +8,12 @@ use syscall_tables::nr;
 use super::{Args, Support, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use std::sync::Arc;
+
+use crate::fs::host::HostRegular;
+use crate::fs::overlay::OverlayFile;
 use crate::mm::{page_up, VmaKind, PAGE_SIZE};
+use crate::vfs::{File, FileOps};
 
 pub static HANDLERS: Table = &[
     (nr::MMAP, sys_mmap, Support::Partial("MAP_SHARED maps tmpfs (and copied-up overlay) files' own pages; of gofer files it is a private copy")),
@@ -28,12 +33,16 @@ pub static HANDLERS: Table = &[
 const PROT_KNOWN: i32 = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
 
 fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
-    let (addr, len, prot, flags, fd, offset) = (a.u64(0), a.u64(1), a.i32(2), a.i32(3), a.fd(4), a.u64(5));
+    let (addr, len, prot, flags, fd, offset) =
+        (a.u64(0), a.u64(1), a.i32(2), a.i32(3), a.fd(4), a.u64(5));
     let kind = flags & (libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE);
     if len == 0 || offset % PAGE_SIZE != 0 || prot & !PROT_KNOWN != 0 {
         return Err(Errno::EINVAL);
     }
-    if !matches!(kind, libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE) {
+    if !matches!(
+        kind,
+        libc::MAP_SHARED | libc::MAP_PRIVATE | libc::MAP_SHARED_VALIDATE
+    ) {
         return Err(Errno::EINVAL);
     }
     let len = page_up(len).ok_or(Errno::ENOMEM)?;
@@ -58,13 +67,32 @@ fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::ENODEV);
     }
     let root = t.fs().root.clone();
-    let name = file.dentry.as_ref().map(|d| d.path_from(&root)).unwrap_or_default();
+    let name = file
+        .dentry
+        .as_ref()
+        .map(|d| d.path_from(&root))
+        .unwrap_or_default();
     if shared {
-        if let Some(at) = super::file::map_shared(t, &file, addr, len, prot, fixed, offset, VmaKind::File(name.clone().into()))? {
+        if let Some(at) = super::file::map_shared(
+            t,
+            &file,
+            addr,
+            len,
+            prot,
+            fixed,
+            offset,
+            VmaKind::File(name.clone().into()),
+        )? {
             return Ok(at);
         }
     }
-    let at = t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
+    if !shared && prot & libc::PROT_WRITE == 0 {
+        if let Some(at) = map_from_cache(t, &file, addr, len, prot, fixed, offset, &name)? {
+            return Ok(at);
+        }
+    }
+    let at =
+        t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
     // Fill from the file; pages past its end stay zero.
     let mut buf = vec![0u8; len.min(1 << 20) as usize];
     let mut done = 0u64;
@@ -89,7 +117,8 @@ fn sys_mprotect(t: &mut Task, a: &Args) -> SysResult {
     if prot & !(PROT_KNOWN | libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) != 0 {
         return Err(Errno::EINVAL);
     }
-    t.mm.protect(a.u64(0), a.u64(1), prot & PROT_KNOWN).map(|_| 0)
+    t.mm.protect(a.u64(0), a.u64(1), prot & PROT_KNOWN)
+        .map(|_| 0)
 }
 
 fn sys_brk(t: &mut Task, a: &Args) -> SysResult {
@@ -99,11 +128,18 @@ fn sys_brk(t: &mut Task, a: &Args) -> SysResult {
 fn sys_mremap(t: &mut Task, a: &Args) -> SysResult {
     let flags = a.i32(3);
     let known = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
-    if flags & !known != 0 || (flags & libc::MREMAP_FIXED != 0 && flags & libc::MREMAP_MAYMOVE == 0) {
+    if flags & !known != 0 || (flags & libc::MREMAP_FIXED != 0 && flags & libc::MREMAP_MAYMOVE == 0)
+    {
         return Err(Errno::EINVAL);
     }
     let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| a.u64(4));
-    t.mm.remap(a.u64(0), a.u64(1), a.u64(2), flags & libc::MREMAP_MAYMOVE != 0, fixed)
+    t.mm.remap(
+        a.u64(0),
+        a.u64(1),
+        a.u64(2),
+        flags & libc::MREMAP_MAYMOVE != 0,
+        fixed,
+    )
 }
 
 fn sys_madvise(t: &mut Task, a: &Args) -> SysResult {
@@ -114,17 +150,31 @@ fn sys_madvise(t: &mut Task, a: &Args) -> SysResult {
     let len = page_up(len).ok_or(Errno::EINVAL)?;
     match advice {
         libc::MADV_DONTNEED | libc::MADV_FREE => t.mm.discard(addr, len).map(|_| 0),
-        libc::MADV_NORMAL | libc::MADV_RANDOM | libc::MADV_SEQUENTIAL | libc::MADV_WILLNEED | libc::MADV_DONTFORK
-        | libc::MADV_DOFORK | libc::MADV_MERGEABLE | libc::MADV_UNMERGEABLE | libc::MADV_HUGEPAGE
-        | libc::MADV_NOHUGEPAGE | libc::MADV_DONTDUMP | libc::MADV_DODUMP | libc::MADV_WIPEONFORK
-        | libc::MADV_KEEPONFORK | libc::MADV_COLD | libc::MADV_PAGEOUT => Ok(0),
+        libc::MADV_NORMAL
+        | libc::MADV_RANDOM
+        | libc::MADV_SEQUENTIAL
+        | libc::MADV_WILLNEED
+        | libc::MADV_DONTFORK
+        | libc::MADV_DOFORK
+        | libc::MADV_MERGEABLE
+        | libc::MADV_UNMERGEABLE
+        | libc::MADV_HUGEPAGE
+        | libc::MADV_NOHUGEPAGE
+        | libc::MADV_DONTDUMP
+        | libc::MADV_DODUMP
+        | libc::MADV_WIPEONFORK
+        | libc::MADV_KEEPONFORK
+        | libc::MADV_COLD
+        | libc::MADV_PAGEOUT => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
 
 fn sys_msync(_t: &mut Task, a: &Args) -> SysResult {
     let flags = a.i32(2);
-    if !a.u64(0).is_multiple_of(PAGE_SIZE) || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0 {
+    if !a.u64(0).is_multiple_of(PAGE_SIZE)
+        || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
+    {
         return Err(Errno::EINVAL);
     }
     Ok(0)
@@ -156,4 +206,58 @@ fn sys_mincore(t: &mut Task, a: &Args) -> SysResult {
     let pages = usize::try_from(len / PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
     t.mm.copy_out(a.u64(2), &vec![1u8; pages])?;
     Ok(0)
+}
+
+/// The file behind an open file of the read-only root (an overlay file not copied up), whose
+/// pages may be cached and shared.
+fn cacheable(file: &File) -> Option<Arc<dyn FileOps>> {
+    let overlay = file.ops.as_any()?.downcast_ref::<OverlayFile>()?;
+    let inner = overlay.inner().ok()?;
+    inner.as_any()?.downcast_ref::<HostRegular>()?;
+    Some(inner)
+}
+
+/// A private read-only map of a root file: its pages come from the page cache, shared by every
+/// process mapping them, instead of being copied. Pages past the end of the file are zero.
+#[allow(clippy::too_many_arguments)]
+fn map_from_cache(
+    t: &Task,
+    file: &File,
+    addr: u64,
+    len: u64,
+    prot: i32,
+    fixed: bool,
+    offset: u64,
+    name: &[u8],
+) -> SysResult<Option<u64>> {
+    let Some(data) = cacheable(file) else {
+        return Ok(None);
+    };
+    let st = data.stat()?;
+    let cached = t.kernel.page_cache.get(&t.kernel.memfile, &st)?;
+    let file_pages = cached.pages();
+    let first = offset / PAGE_SIZE;
+    if first >= file_pages {
+        return Ok(None);
+    }
+    let in_file = ((file_pages - first) * PAGE_SIZE).min(len);
+    cached.fill(&t.kernel.memfile, data.as_ref(), first, in_file / PAGE_SIZE)?;
+    let kind = || VmaKind::File(name.to_vec().into());
+    // Place the whole range first (the tail past the file is zero-filled anonymous memory),
+    // then lay the cached pages over its start.
+    let at = if in_file < len || !fixed {
+        t.mm.map_anon(addr, len, prot, fixed, false, kind())?
+    } else {
+        addr
+    };
+    t.mm.map_cached(
+        at,
+        in_file,
+        prot,
+        true,
+        cached.backing.clone(),
+        cached.offset_of(offset),
+        kind(),
+    )?;
+    Ok(Some(at))
 }

@@ -208,7 +208,7 @@ fn send_to(t: &Task, p: &Arc<Process>, info: SigInfo) {
     if info.signo == 0 {
         return;
     }
-    if p.pid == 1 && p.action(info.signo).handler == libc::SIG_DFL as u64 {
+    if p.refuses(info.signo) {
         return;
     }
     p.send(info);
@@ -250,12 +250,12 @@ fn thread_of(t: &Task, tgid: Option<i32>, tid: i32) -> SysResult<Arc<Process>> {
 }
 
 fn send_to_thread(t: &Task, p: &Arc<Process>, tid: i32, info: SigInfo) {
-    if info.signo == 0 || (p.pid == 1 && p.action(info.signo).handler == libc::SIG_DFL as u64) {
+    if info.signo == 0 || p.refuses(info.signo) {
         return;
     }
     let thread = p.state.lock().unwrap().threads.iter().find(|th| th.tid == tid).cloned();
     if let Some(th) = thread {
-        if !signal::ignored(p.action(info.signo), info.signo) {
+        if !signal::ignored(p.action(info.signo), info.signo) || th.blocks(info.signo) {
             th.send(info);
         }
     }
