@@ -359,27 +359,23 @@ impl MemoryManager {
         self.space.protect(addr, len, prot).map_err(platform_err)
     }
 
-    /// Maps pages of the page cache (`backing` from `offset`) privately and read-only.
-    pub fn map_cached(&self, addr: u64, len: u64, prot: i32, fixed: bool, backing: Arc<Backing>, offset: u64, kind: VmaKind) -> SysResult<u64> {
+    /// Maps pages of the page cache (`backing` from `offset`) privately and read-only at
+    /// `addr`, replacing what was there.
+    pub fn map_cached(&self, addr: u64, len: u64, prot: i32, backing: Arc<Backing>, offset: u64, kind: VmaKind) -> SysResult<()> {
         debug_assert!(prot & PROT_WRITE == 0);
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        if !self.range_ok(addr, len) {
+            return Err(Errno::ENOMEM);
+        }
         let mut st = self.state.lock().unwrap();
-        let addr = if fixed {
-            if addr % PAGE_SIZE != 0 {
-                return Err(Errno::EINVAL);
-            }
-            if !self.range_ok(addr, len) {
-                return Err(Errno::ENOMEM);
-            }
-            let old = Self::remove_range(&mut st, addr, addr + len);
-            self.release(old);
-            addr
-        } else {
-            self.find_free(&st, page_down(addr), len)?
-        };
+        let old = Self::remove_range(&mut st, addr, addr + len);
+        self.release(old);
         self.space.map(addr, len, prot, offset).map_err(platform_err)?;
         st.vmas.insert(addr, Vma { end: addr + len, prot, shared: false, offset, backing, cow: true, kind });
-        Ok(addr)
+        Ok(())
     }
 
     /// Whether `[addr, end)` is mapped without holes.

@@ -250,14 +250,6 @@ fn map_from_cache(
     } else {
         addr
     };
-    t.mm.map_cached(
-        at,
-        in_file,
-        prot,
-        true,
-        cached.backing.clone(),
-        cached.offset_of(offset),
-        kind(),
-    )?;
+    t.mm.map_cached(at, in_file, prot, cached.backing.clone(), cached.offset_of(offset), kind())?;
     Ok(Some(at))
 }
