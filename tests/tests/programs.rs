@@ -679,3 +679,32 @@ int main(void) {
     // 1024 tasks in all: the bomb itself and 1023 children; everything ends with it.
     assert_exit(&sandboxed(&[bin.to_str().unwrap()]), 0, "stopped after 1023 children: EAGAIN\n");
 }
+
+#[test]
+fn python_threads_pool_and_subprocess() {
+    let script = r#"
+import threading, subprocess, multiprocessing
+res = []
+ts = [threading.Thread(target=lambda i=i: res.append(i * i)) for i in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print('threads', sorted(res))
+def sq(x): return x * x
+if __name__ == '__main__':
+    with multiprocessing.Pool(2) as p:
+        print('pool', p.map(sq, range(6)))
+    print('sub', subprocess.run(['echo', 'hi'], capture_output=True, text=True).stdout.strip())
+"#;
+    let expected = "threads [0, 1, 4, 9, 16, 25, 36, 49]\npool [0, 1, 4, 9, 16, 25]\nsub hi\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, expected);
+}
+
+#[test]
+fn shell_pipelines_traps_and_perl_fork() {
+    assert_exit(&sandboxed(&["/bin/bash", "--norc", "-c", "for i in $(seq 1 50); do echo $i; done | sort -n | tail -1"]), 0, "50\n");
+    assert_exit(&sandboxed(&["/bin/sh", "-c", "sh -c 'kill -KILL $$'; echo $?"]), 0, "137\n");
+    assert_exit(&sandboxed(&["/usr/bin/timeout", "1", "/usr/bin/sleep", "10"]), 124, "");
+    let trap = "trap 'echo got USR1' USR1; (sleep 0.2; kill -USR1 $$) & wait; echo after";
+    assert_exit(&sandboxed(&["/bin/bash", "--norc", "-c", trap]), 0, "got USR1\nafter\n");
+    let perl = r#"pipe(R, W); if (my $p = fork) { close W; my $l = <R>; waitpid($p, 0); print "parent got: $l"; } else { close R; print W "hello\n"; exit 0 }"#;
+    assert_exit(&sandboxed(&["/usr/bin/perl", "-e", perl]), 0, "parent got: hello\n");
+}

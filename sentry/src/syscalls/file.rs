@@ -891,16 +891,22 @@ fn sys_close_range(t: &mut Task, a: &Args) -> SysResult {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
-    for fd in t.files().fds() {
-        let n = fd.unsigned_abs();
-        if n >= first && n <= last {
-            if flags & CLOSE_RANGE_CLOEXEC != 0 {
-                t.files().set_cloexec(fd, true)?;
-            } else {
-                t.files().remove(fd)?;
+    // One lock for the whole range; the files themselves close after it is released.
+    let mut closed = Vec::new();
+    {
+        let mut files = t.files();
+        for fd in files.fds() {
+            let n = fd.unsigned_abs();
+            if n >= first && n <= last {
+                if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                    files.set_cloexec(fd, true)?;
+                } else {
+                    closed.push(files.remove(fd)?);
+                }
             }
         }
     }
+    drop(closed);
     Ok(0)
 }
 

@@ -24,20 +24,24 @@ pub struct Map {
     pub prot: i32,
     pub shared: bool,
     pub kind: VmaKind,
+    /// Bytes of it in memory.
+    pub resident: u64,
 }
 
 impl Map {
+    /// A mapping whose accessible pages all count as resident (the memory file does not say
+    /// yet which pages were touched).
+    pub fn new(start: u64, end: u64, prot: i32, shared: bool, kind: VmaKind) -> Map {
+        let resident = if prot == 0 { 0 } else { end - start };
+        Map { start, end, prot, shared, kind, resident }
+    }
+
     fn len(&self) -> u64 {
         self.end - self.start
     }
 
-    /// Resident bytes. Pages are not tracked one by one, so every accessible page counts.
     fn rss(&self) -> u64 {
-        if self.prot == 0 {
-            0
-        } else {
-            self.len()
-        }
+        self.resident
     }
 
     fn name(&self) -> Option<&[u8]> {

@@ -12,6 +12,7 @@ use super::{caller, mount_table, start_of, Caller, Shared};
 use crate::errno::{Errno, SysResult};
 use crate::fs::synthetic::{dtype, statfs_of, Attr, DirSource, DynDir, GenFile, OwnerFn, Symlink};
 use crate::kernel::process::{sig_index, Process, Resources};
+use crate::mm::VmaKind;
 use crate::vfs::{DirEntry, File, FileOps, Inode, Owner, StatFs, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// A decimal number as `/proc` accepts it in names: digits only, no leading zero.
@@ -234,7 +235,13 @@ impl Subject {
             let top = r.files.lock().unwrap().fds().last().map_or(0, |&fd| fd.unsigned_abs() as usize + 1);
             v.fd_size = top.div_ceil(64).max(1) * 64;
             let maps = maps_from(&r);
-            let mut mem = fmt::summarize(&maps, &r.exe.name);
+            // The loader names the executable's mappings by its file name, mmap by path.
+            let path = r.exe.path_from(&f.caller.kernel.root);
+            let exe = maps.iter().find_map(|m| match &m.kind {
+                VmaKind::File(n) if **n == *path || **n == *r.exe.name => Some(n.to_vec()),
+                _ => None,
+            });
+            let mut mem = fmt::summarize(&maps, &exe.unwrap_or(path));
             mem.start_stack = r.args.start & !7;
             v.mem = Some(mem);
             v.args = r.args.clone();
@@ -249,7 +256,7 @@ fn resources(p: &Process) -> Option<Resources> {
 }
 
 fn maps_from(r: &Resources) -> Vec<Map> {
-    r.mm.vmas().into_iter().map(|(start, v)| Map { start, end: v.end, prot: v.prot, shared: v.shared, kind: v.kind }).collect()
+    r.mm.vmas().into_iter().map(|(start, v)| Map::new(start, v.end, v.prot, v.shared, v.kind)).collect()
 }
 
 fn maps_of(p: &Process) -> Vec<Map> {

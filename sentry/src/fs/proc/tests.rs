@@ -6,6 +6,7 @@ use super::fmt::{self, Map, MemSummary, Mount, TaskView};
 use super::*;
 use crate::abi::Rlimit;
 use crate::mm::{VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
+use crate::fs::synthetic::Dir;
 use crate::vfs::FileOps;
 
 fn file(name: &str) -> VmaKind {
@@ -13,7 +14,7 @@ fn file(name: &str) -> VmaKind {
 }
 
 fn sample_maps() -> Vec<Map> {
-    let m = |start: u64, end: u64, prot: i32, kind: VmaKind| Map { start, end, prot, shared: false, kind };
+    let m = |start: u64, end: u64, prot: i32, kind: VmaKind| Map::new(start, end, prot, false, kind);
     vec![
         m(0x5555_5555_4000, 0x5555_5555_6000, PROT_READ, file("/usr/bin/cat")),
         m(0x5555_5555_6000, 0x5555_5555_b000, PROT_READ | PROT_EXEC, file("/usr/bin/cat")),
@@ -147,6 +148,10 @@ fn summary_adds_up_the_mappings() {
     assert_eq!(m.start_brk, 0x5555_5555_c000);
     assert_eq!(fmt::statm(Some(&m)), format!("{} {} {} 5 0 {} 0\n", m.vsize / 4096, m.rss / 4096, m.rss_file / 4096, (m.data + m.stack) / 4096));
     assert_eq!(fmt::statm(None), "0 0 0 0 0 0 0\n");
+    let touched = Map { resident: 0x3000, ..Map::new(0x10000, 0x20000, PROT_READ | PROT_WRITE, false, VmaKind::Anon) };
+    let t = fmt::summarize(&[touched.clone()], b"x");
+    assert_eq!((t.vsize, t.rss, t.rss_anon), (0x10000, 0x3000, 0x3000), "resident bytes as the mapping reports them");
+    assert!(String::from_utf8(fmt::smaps(&[touched])).unwrap().contains("\nRss:                  12 kB\n"));
     assert_eq!(fmt::summarize(&[], b"x"), MemSummary::default());
 }
 
@@ -167,7 +172,7 @@ fn maps_put_names_in_column_74_like_seq_pad() {
         let (a, b) = range.split_once('-').unwrap();
         assert!(u64::from_str_radix(a, 16).unwrap() < u64::from_str_radix(b, 16).unwrap());
     }
-    let shared = Map { start: 0x1000, end: 0x2000, prot: PROT_READ | PROT_WRITE, shared: true, kind: VmaKind::Anon };
+    let shared = Map::new(0x1000, 0x2000, PROT_READ | PROT_WRITE, true, VmaKind::Anon);
     assert!(String::from_utf8(fmt::maps(&[shared])).unwrap().starts_with("00001000-00002000 rw-s "));
 }
 
@@ -328,4 +333,116 @@ fn without_a_task_the_tree_still_answers() {
     assert_eq!(st.mode, libc::S_IFDIR | 0o555);
     assert_eq!(proc.statfs().unwrap().fs_type, 0x9fa0);
     assert_eq!(proc.lookup(b"version").unwrap().stat().unwrap().dev, st.dev, "one device for the whole mount");
+}
+
+// ---- with a kernel: processes in its table, the calling task set by `set_current` ----
+
+/// A platform that runs nothing: these tests only put processes in the table.
+struct NoPlatform;
+
+impl platform::Platform for NoPlatform {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+    fn max_user_address(&self) -> u64 {
+        1 << 47
+    }
+    fn new_address_space(&self) -> platform::Result<Arc<dyn platform::AddressSpace>> {
+        Err(platform::Error::Host { what: "no address spaces in tests", errno: libc::ENOSYS })
+    }
+    fn new_context(&self) -> Box<dyn platform::Context> {
+        unreachable!("no task runs in these tests")
+    }
+}
+
+struct NoInterrupt;
+
+impl platform::Interrupt for NoInterrupt {
+    fn interrupt(&self) {}
+}
+
+/// A kernel whose tree is `/` with `/proc` mounted.
+fn kernel_with_proc() -> (Arc<Kernel>, Arc<Dentry>) {
+    let root = Dentry::root(Dir::new(vec![("proc", Dir::new(vec![]))]));
+    root.child(b"proc").unwrap().mount(procfs()).unwrap();
+    let memfile = Arc::new(crate::mm::MemoryFile::new().unwrap());
+    let kernel = Arc::new(Kernel::new(Arc::new(NoPlatform), memfile, root.clone(), b"box".to_vec(), false));
+    (kernel, root)
+}
+
+fn add_process(k: &Kernel, pid: i32, ppid: i32, tids: &[i32]) -> Arc<Process> {
+    use crate::kernel::process::{Thread, RLIMIT_COUNT};
+    let limits = [Rlimit { cur: u64::MAX, max: u64::MAX }; RLIMIT_COUNT];
+    let p = Process::new(pid, ppid, pid, 1, [crate::abi::SigAction::default(); 64], limits);
+    {
+        let mut st = p.state.lock().unwrap();
+        st.comm = b"prog".to_vec();
+        for &tid in tids {
+            st.threads.push(Thread::new(tid, 0, Arc::new(NoInterrupt)));
+        }
+    }
+    k.table.lock().unwrap().processes.insert(pid, p.clone());
+    p
+}
+
+#[test]
+fn the_calling_task_sees_itself_and_the_table() {
+    let (k, root) = kernel_with_proc();
+    add_process(&k, 1, 0, &[1]);
+    add_process(&k, 5, 1, &[5, 6]);
+    set_current(&k, 5, 6);
+    let w = Walker { root: &root };
+    let node = |path: &str, follow: bool| w.resolve(&root, path.as_bytes(), follow).map(|d| d.inode.clone());
+    let text = |path: &str| String::from_utf8(read(&node(path, true)?)?).map_err(|_| Errno::EIO);
+    let names = |path: &str| -> Vec<String> {
+        let f = node(path, true).unwrap().open(libc::O_RDONLY).unwrap();
+        f.readdir(0).unwrap().into_iter().map(|e| String::from_utf8(e.name).unwrap()).collect()
+    };
+
+    assert_eq!(node("/proc/self", false).unwrap().readlink().unwrap(), b"5");
+    assert_eq!(node("/proc/thread-self", false).unwrap().readlink().unwrap(), b"5/task/6");
+    let status = text("/proc/self/status").unwrap();
+    assert!(status.starts_with("Name:\tprog\n"), "{status}");
+    for line in ["\nPid:\t5\n", "\nPPid:\t1\n", "\nThreads:\t2\n", "\nState:\tR (running)\n"] {
+        assert!(status.contains(line), "{line:?} in\n{status}");
+    }
+    assert!(text("/proc/thread-self/stat").unwrap().starts_with("6 (prog) R 1 5 1 0 -1 "));
+    assert!(text("/proc/1/stat").unwrap().starts_with("1 (prog) S 0 1 1 0 -1 "), "another process is asleep");
+    assert_eq!(text("/proc/5/task/6/status").unwrap().lines().find(|l| l.starts_with("Pid:")), Some("Pid:\t6"));
+    assert_eq!(text("/proc/5/task/7/stat").err(), Some(Errno::ENOENT), "no such thread");
+
+    let listed = names("/proc");
+    assert!(["1", "5", "self", "meminfo"].iter().all(|n| listed.iter().any(|l| l == n)), "{listed:?}");
+    assert!(!listed.iter().any(|l| l == "6"), "threads are not listed at the top");
+    assert_eq!(names("/proc/5/task"), [".", "..", "5", "6"]);
+    assert!(names("/proc/self").iter().any(|n| n == "task") && !names("/proc/5/task/6").iter().any(|n| n == "task"));
+
+    // Writable things act on the kernel and the process.
+    let hostname = node("/proc/sys/kernel/hostname", true).unwrap();
+    hostname.open(libc::O_WRONLY).unwrap().write(0, b"newname\n").unwrap();
+    assert_eq!(*k.hostname.lock().unwrap(), b"newname");
+    assert_eq!(text("/proc/sys/kernel/hostname").unwrap(), "newname\n");
+    node("/proc/self/comm", true).unwrap().open(libc::O_WRONLY).unwrap().write(0, b"renamed").unwrap();
+    assert_eq!(text("/proc/5/comm").unwrap(), "renamed\n");
+    assert_eq!(node("/proc/1/comm", true).unwrap().open(libc::O_WRONLY).unwrap().write(0, b"x").err(), Some(Errno::EINVAL));
+
+    // A zombie, then a reaped process: the cached nodes answer for what is there now.
+    let one = k.process(1).unwrap();
+    one.state.lock().unwrap().zombie = Some(crate::kernel::process::ExitStatus::Exited(3));
+    let stat = text("/proc/1/stat").unwrap();
+    assert!(stat.starts_with("1 (prog) Z ") && stat.ends_with(" 768\n"), "{stat}");
+    k.table.lock().unwrap().processes.remove(&1);
+    assert_eq!(node("/proc/1", true).unwrap().stat().err(), Some(Errno::ENOENT));
+    assert_eq!(text("/proc/1/stat").err(), Some(Errno::ENOENT));
+    assert!(!names("/proc").iter().any(|n| n == "1"));
+
+    // /dev/tty: the caller has no standard input here.
+    let tty = crate::fs::synthetic::DeviceInode::new(crate::fs::synthetic::Device::Tty);
+    assert_eq!(tty.open(libc::O_RDWR).err(), Some(Errno::ENXIO));
+
+    // Another task on the same thread.
+    set_current(&k, 5, 5);
+    assert_eq!(node("/proc/thread-self", false).unwrap().readlink().unwrap(), b"5/task/5");
+    clear_current();
+    assert_eq!(caller().err(), Some(Errno::ENOENT));
 }
