@@ -708,3 +708,22 @@ fn shell_pipelines_traps_and_perl_fork() {
     let perl = r#"pipe(R, W); if (my $p = fork) { close W; my $l = <R>; waitpid($p, 0); print "parent got: $l"; } else { close R; print W "hello\n"; exit 0 }"#;
     assert_exit(&sandboxed(&["/usr/bin/perl", "-e", perl]), 0, "parent got: hello\n");
 }
+
+#[test]
+fn make_drives_gcc_inside() {
+    // Sources written with printf: `%%d` keeps the C format out of the shell's hands.
+    let script = r#"set -e
+mkdir -p /tmp/proj && cd /tmp/proj
+printf 'int add(int a, int b) { return a + b; }\n' > add.c
+printf '#include <stdio.h>\nint add(int, int);\nint main(void) { printf("sum=%%d\\n", add(20, 22)); return 0; }\n' > main.c
+printf 'prog: main.o add.o\n\tgcc -O2 -o prog main.o add.o\n%%.o: %%.c\n\tgcc -O2 -c $< -o $@\n' > Makefile
+make -s
+./prog"#;
+    assert_exit(&sandboxed(&["/bin/sh", "-c", script]), 0, "sum=42\n");
+}
+
+#[test]
+fn credentials_can_be_dropped() {
+    let script = "import os\nos.setgroups([]); os.setgid(65534); os.setuid(65534)\nprint(os.getuid(), os.geteuid(), os.getgid())\ntry:\n    open('/etc/shadow')\nexcept PermissionError:\n    print('denied')\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, "65534 65534 65534\ndenied\n");
+}

@@ -31,6 +31,17 @@ pub static HANDLERS: Table = &[
     (nr::GETRESUID, sys_getresuid, Support::Full),
     (nr::GETRESGID, sys_getresgid, Support::Full),
     (nr::GETGROUPS, sys_getgroups, Support::Full),
+    (nr::SETUID, sys_setuid, Support::Full),
+    (nr::SETGID, sys_setgid, Support::Full),
+    (nr::SETREUID, sys_setreuid, Support::Full),
+    (nr::SETREGID, sys_setregid, Support::Full),
+    (nr::SETRESUID, sys_setresuid, Support::Full),
+    (nr::SETRESGID, sys_setresgid, Support::Full),
+    (nr::SETFSUID, sys_setfsuid, Support::Partial("the filesystem id follows the effective id")),
+    (nr::SETFSGID, sys_setfsgid, Support::Partial("the filesystem id follows the effective id")),
+    (nr::SETGROUPS, sys_setgroups, Support::Full),
+    (nr::CAPGET, sys_capget, Support::Partial("root has every capability, others none")),
+    (nr::CAPSET, sys_capset, Support::Partial("accepted without effect")),
     (nr::GETRANDOM, sys_getrandom, Support::Full),
     (nr::SCHED_GETAFFINITY, sys_sched_getaffinity, Support::Full),
     (nr::SCHED_SETAFFINITY, sys_sched_setaffinity, Support::Partial("accepted, not applied")),
@@ -277,7 +288,8 @@ fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
             t.mm.write_val(a.u64(1), &0i32)?;
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
+        libc::PR_GET_NO_NEW_PRIVS | libc::PR_GET_KEEPCAPS => Ok(0),
+        libc::PR_SET_KEEPCAPS | libc::PR_CAPBSET_DROP | libc::PR_CAP_AMBIENT => Ok(0),
         libc::PR_CAPBSET_READ => Ok(u64::from(a.u32(1) <= 40)),
         _ => Err(Errno::EINVAL),
     }
@@ -306,4 +318,149 @@ pub(super) fn own_pid(t: &Task, pid: i32) -> SysResult<()> {
     } else {
         Err(Errno::ESRCH)
     }
+}
+
+/// `-1` (as the 32-bit id argument) means "leave unchanged".
+const UNCHANGED: u32 = u32::MAX;
+
+/// The id after a set*id call: unchanged, or `new` if the caller may take it (root may take
+/// any id; others only one of their current real, effective or saved ids).
+fn pick(new: u32, current: u32, allowed: [u32; 3], privileged: bool) -> SysResult<u32> {
+    if new == UNCHANGED {
+        return Ok(current);
+    }
+    if privileged || allowed.contains(&new) {
+        Ok(new)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+fn set_uids(t: &mut Task, r: u32, e: u32, s: u32) -> SysResult {
+    let c = &t.creds;
+    let (allowed, root) = ([c.uid, c.euid, c.suid], c.euid == 0);
+    let (uid, euid, suid) = (pick(r, c.uid, allowed, root)?, pick(e, c.euid, allowed, root)?, pick(s, c.suid, allowed, root)?);
+    t.creds.uid = uid;
+    t.creds.euid = euid;
+    t.creds.suid = suid;
+    t.publish_resources();
+    Ok(0)
+}
+
+fn set_gids(t: &mut Task, r: u32, e: u32, s: u32) -> SysResult {
+    let c = &t.creds;
+    let (allowed, root) = ([c.gid, c.egid, c.sgid], c.euid == 0);
+    let (gid, egid, sgid) = (pick(r, c.gid, allowed, root)?, pick(e, c.egid, allowed, root)?, pick(s, c.sgid, allowed, root)?);
+    t.creds.gid = gid;
+    t.creds.egid = egid;
+    t.creds.sgid = sgid;
+    t.publish_resources();
+    Ok(0)
+}
+
+fn sys_setuid(t: &mut Task, a: &Args) -> SysResult {
+    let uid = a.u32(0);
+    if uid == UNCHANGED {
+        return Err(Errno::EINVAL);
+    }
+    // Root sets all three; others only the effective id (to the real or saved one).
+    if t.creds.euid == 0 {
+        set_uids(t, uid, uid, uid)
+    } else {
+        set_uids(t, UNCHANGED, uid, UNCHANGED)
+    }
+}
+
+fn sys_setgid(t: &mut Task, a: &Args) -> SysResult {
+    let gid = a.u32(0);
+    if gid == UNCHANGED {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds.euid == 0 {
+        set_gids(t, gid, gid, gid)
+    } else {
+        set_gids(t, UNCHANGED, gid, UNCHANGED)
+    }
+}
+
+fn sys_setreuid(t: &mut Task, a: &Args) -> SysResult {
+    let (r, e) = (a.u32(0), a.u32(1));
+    // Setting the real id, or the effective one to something other than the real id, also
+    // sets the saved id to the new effective id.
+    let new_euid = if e == UNCHANGED { t.creds.euid } else { e };
+    let s = if r != UNCHANGED || (e != UNCHANGED && e != t.creds.uid) { new_euid } else { UNCHANGED };
+    set_uids(t, r, e, s)
+}
+
+fn sys_setregid(t: &mut Task, a: &Args) -> SysResult {
+    let (r, e) = (a.u32(0), a.u32(1));
+    let new_egid = if e == UNCHANGED { t.creds.egid } else { e };
+    let s = if r != UNCHANGED || (e != UNCHANGED && e != t.creds.gid) { new_egid } else { UNCHANGED };
+    set_gids(t, r, e, s)
+}
+
+fn sys_setresuid(t: &mut Task, a: &Args) -> SysResult {
+    set_uids(t, a.u32(0), a.u32(1), a.u32(2))
+}
+
+fn sys_setresgid(t: &mut Task, a: &Args) -> SysResult {
+    set_gids(t, a.u32(0), a.u32(1), a.u32(2))
+}
+
+/// setfsuid/setfsgid: return the previous filesystem id; it always equals the effective id.
+fn sys_setfsuid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.euid))
+}
+
+fn sys_setfsgid(t: &mut Task, _a: &Args) -> SysResult {
+    Ok(u64::from(t.creds.egid))
+}
+
+fn sys_setgroups(t: &mut Task, a: &Args) -> SysResult {
+    const NGROUPS_MAX: usize = 65536;
+    let n = usize::try_from(a.i32(0)).map_err(|_| Errno::EINVAL)?;
+    if n > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut raw = vec![0u8; n * 4];
+    t.mm.copy_in(a.u64(1), &mut raw)?;
+    t.creds.groups = raw.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    t.publish_resources();
+    Ok(0)
+}
+
+/// capget(2): version 3 (or 1/2) header, then one (or two) data words per set.
+fn sys_capget(t: &mut Task, a: &Args) -> SysResult {
+    const V1: u32 = 0x1998_0330;
+    const V2: u32 = 0x2007_1026;
+    const V3: u32 = 0x2008_0522;
+    let version: u32 = t.mm.read_val(a.u64(0))?;
+    let words = match version {
+        V1 => 1,
+        V2 | V3 => 2,
+        _ => {
+            t.mm.write_val(a.u64(0), &V3)?;
+            return if a.u64(1) == 0 { Ok(0) } else { Err(Errno::EINVAL) };
+        }
+    };
+    if a.u64(1) == 0 {
+        return Ok(0);
+    }
+    // effective, permitted, inheritable for each 32-bit half: all of 0..=40 for root.
+    let all = if t.creds.euid == 0 { [u32::MAX, 0x1ff] } else { [0, 0] };
+    let mut data = Vec::new();
+    for w in all.iter().take(words) {
+        data.extend_from_slice(&[*w, *w, 0]);
+    }
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    t.mm.copy_out(a.u64(1), &bytes)?;
+    Ok(0)
+}
+
+fn sys_capset(t: &mut Task, a: &Args) -> SysResult {
+    let _version: u32 = t.mm.read_val(a.u64(0))?;
+    Ok(0)
 }
