@@ -327,6 +327,8 @@ impl Task {
 
     /// Runs the task until it exits.
     pub fn run(mut self) {
+        // Each task has its own sentry thread: /proc/self is this task's for the thread's life.
+        crate::fs::proc::set_current(&self.kernel, self.process.pid, self.tid);
         loop {
             if self.leaving() {
                 break;
