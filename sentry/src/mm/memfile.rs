@@ -82,15 +82,7 @@ impl MemoryFile {
 
     /// Returns a range to the free pool and releases its pages.
     pub fn free(&self, offset: u64, len: u64) {
-        // SAFETY: punching a hole in our own memfd; the range was allocated by us.
-        unsafe {
-            libc::fallocate(
-                self.fd,
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                offset as libc::off_t,
-                len as libc::off_t,
-            );
-        }
+        self.zero(offset, len);
         let mut free = self.free.lock().unwrap();
         let (mut start, mut end) = (offset, offset + len);
         if let Some((&ps, &pl)) = free.range(..start).next_back() {

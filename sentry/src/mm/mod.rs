@@ -219,6 +219,23 @@ impl MemoryManager {
         }
     }
 
+    /// Where a new mapping of `len` bytes goes: exactly at `addr` with `fixed` (whatever was
+    /// there is removed), else at `addr` if free or wherever there is room.
+    fn place(&self, st: &mut State, addr: u64, len: u64, fixed: bool) -> SysResult<u64> {
+        if !fixed {
+            return self.find_free(st, page_down(addr), len);
+        }
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        if !self.range_ok(addr, len) {
+            return Err(Errno::ENOMEM);
+        }
+        let old = Self::remove_range(st, addr, addr + len);
+        self.release(old);
+        Ok(addr)
+    }
+
     /// Maps fresh zeroed memory. With `fixed`, replaces whatever was at `addr`.
     pub fn map_anon(&self, addr: u64, len: u64, prot: i32, fixed: bool, shared: bool, kind: VmaKind) -> SysResult<u64> {
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
@@ -226,19 +243,7 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let mut st = self.state.lock().unwrap();
-        let addr = if fixed {
-            if !addr.is_multiple_of(PAGE_SIZE) {
-                return Err(Errno::EINVAL);
-            }
-            if !self.range_ok(addr, len) {
-                return Err(Errno::ENOMEM);
-            }
-            let old = Self::remove_range(&mut st, addr, addr + len);
-            self.release(old);
-            addr
-        } else {
-            self.find_free(&st, page_down(addr), len)?
-        };
+        let addr = self.place(&mut st, addr, len, fixed)?;
         let backing = Backing::allocate(&self.mf, len)?;
         let offset = backing.offset;
         self.space.map(addr, len, prot, offset).map_err(platform_err)?;
@@ -268,20 +273,7 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         let mut st = self.state.lock().unwrap();
-        let addr = if fixed {
-            if !addr.is_multiple_of(PAGE_SIZE) {
-                return Err(Errno::EINVAL);
-            }
-            if !self.range_ok(addr, len) {
-                return Err(Errno::ENOMEM);
-            }
-            // The maps below replace whatever was there, as in `map_anon`.
-            let old = Self::remove_range(&mut st, addr, addr + len);
-            self.release(old);
-            addr
-        } else {
-            self.find_free(&st, page_down(addr), len)?
-        };
+        let addr = self.place(&mut st, addr, len, fixed)?;
         let backing = Arc::new(Backing { mf: self.mf.clone(), offset: 0, len: 0, file: Some(keep) });
         let mut i = 0;
         while i < pages.len() {
@@ -364,15 +356,8 @@ impl MemoryManager {
     pub fn map_cached(&self, addr: u64, len: u64, prot: i32, backing: Arc<Backing>, offset: u64, kind: VmaKind) -> SysResult<()> {
         debug_assert!(prot & PROT_WRITE == 0);
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
-        if !addr.is_multiple_of(PAGE_SIZE) {
-            return Err(Errno::EINVAL);
-        }
-        if !self.range_ok(addr, len) {
-            return Err(Errno::ENOMEM);
-        }
         let mut st = self.state.lock().unwrap();
-        let old = Self::remove_range(&mut st, addr, addr + len);
-        self.release(old);
+        let addr = self.place(&mut st, addr, len, true)?;
         self.space.map(addr, len, prot, offset).map_err(platform_err)?;
         st.vmas.insert(addr, Vma { end: addr + len, prot, shared: false, offset, backing, cow: true, kind });
         Ok(())

@@ -15,6 +15,7 @@ use crate::kernel::process::{ExitStatus, Process, Thread};
 use crate::kernel::signal::{SigInfo, ERESTARTSYS};
 use crate::kernel::task::{FsContext, NewMemory, NewTask, Task};
 use crate::loader::{self, ExecRequest};
+use crate::vfs::FdTable;
 
 pub static HANDLERS: Table = &[
     (nr::EXIT, sys_exit, Support::Full),
@@ -223,13 +224,7 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
     let kernel = t.kernel.clone();
     let memory = NewMemory::Copy(t.mm.fork_copy()?);
     let fpu = t.ctx.fpu(t.mm.space()).map_err(|_| Errno::ENOMEM)?;
-    let files = if f & CLONE_FILES != 0 { t.files.clone() } else { Arc::new(Mutex::new(t.files().clone())) };
-    let fs = if f & CLONE_FS != 0 {
-        t.fs.clone()
-    } else {
-        let fs = t.fs();
-        Arc::new(Mutex::new(FsContext { root: fs.root.clone(), cwd: fs.cwd.clone(), umask: fs.umask }))
-    };
+    let (files, fs) = files_and_fs(t, f);
     let (ppid, pgid, sid, comm) = {
         let st = t.process.state.lock().unwrap();
         let ppid = if f & CLONE_PARENT != 0 { st.ppid } else { t.pid() };
@@ -296,6 +291,19 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
     Ok(pid as u64)
 }
 
+/// The fd table and filesystem context of a new task: its creator's with `CLONE_FILES` and
+/// `CLONE_FS`, else copies.
+fn files_and_fs(t: &Task, f: u64) -> (Arc<Mutex<FdTable>>, Arc<Mutex<FsContext>>) {
+    let files = if f & CLONE_FILES != 0 { t.files.clone() } else { Arc::new(Mutex::new(t.files().clone())) };
+    let fs = if f & CLONE_FS != 0 {
+        t.fs.clone()
+    } else {
+        let fs = t.fs();
+        Arc::new(Mutex::new(FsContext { root: fs.root.clone(), cwd: fs.cwd.clone(), umask: fs.umask }))
+    };
+    (files, fs)
+}
+
 /// The registers a new task starts with: its creator's, returning 0 from clone.
 fn child_registers(t: &Task, c: &CloneArgs) -> platform::CpuState {
     let mut cpu = t.cpu;
@@ -330,13 +338,7 @@ fn clone_thread(t: &mut Task, c: CloneArgs) -> SysResult {
     if f & CLONE_PARENT_SETTID != 0 {
         t.mm.write_val(c.parent_tid, &tid)?;
     }
-    let files = if f & CLONE_FILES != 0 { t.files.clone() } else { Arc::new(Mutex::new(t.files().clone())) };
-    let fs = if f & CLONE_FS != 0 {
-        t.fs.clone()
-    } else {
-        let fs = t.fs();
-        Arc::new(Mutex::new(FsContext { root: fs.root.clone(), cwd: fs.cwd.clone(), umask: fs.umask }))
-    };
+    let (files, fs) = files_and_fs(t, f);
     let new = NewTask {
         kernel: kernel.clone(),
         process: t.process.clone(),
