@@ -306,6 +306,27 @@ static int group_child(void)
 	return setpgid(0, 0) == 0 && getpgid(0) == getpid() ? 0 : 1;
 }
 
+static void stop_and_continue(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		for (;;)
+			pause();
+	}
+	int st = 0;
+	kill(c, SIGSTOP);
+	CHECK("wuntraced_reports_stop", waitpid(c, &st, WUNTRACED) == c && WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP);
+	CHECK("stop_reported_once", waitpid(c, &st, WUNTRACED | WNOHANG) == 0);
+	kill(c, SIGCONT);
+	CHECK("wcontinued_reports_continue", waitpid(c, &st, WCONTINUED) == c && WIFCONTINUED(st));
+	kill(c, SIGTSTP);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	CHECK("waitid_wstopped", waitid(P_PID, c, &si, WSTOPPED) == 0 && si.si_code == CLD_STOPPED && si.si_status == SIGTSTP);
+	kill(c, SIGKILL);
+	CHECK("sigkill_ends_a_stopped_child", waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
 static void groups(void)
 {
 	CHECK("setpgid_in_child", run_child(group_child) == 0);
@@ -318,6 +339,7 @@ int main(void)
 	fork_wait_exit();
 	pipes();
 	signals();
+	stop_and_continue();
 	groups();
 	return check_exit();
 }

@@ -78,6 +78,13 @@ pub struct ProcessState {
     pub resources: Option<Resources>,
     /// The thread running `execve` while the others leave.
     pub exec_by: Option<i32>,
+    /// Stopped by this signal (job control) until a SIGCONT.
+    pub stopped: Option<i32>,
+    /// A stop or a continue the parent has not collected with `wait` yet.
+    pub stop_report: Option<i32>,
+    pub continue_report: bool,
+    /// Whether the parent got its SIGCHLD for the last continue.
+    pub continue_signalled: bool,
 }
 
 /// The memory, files and names of a live process, as `/proc` shows them. Updated at exec and
@@ -114,6 +121,10 @@ impl Process {
                 subreaper: false,
                 resources: None,
                 exec_by: None,
+                stopped: None,
+                stop_report: None,
+                continue_report: false,
+                continue_signalled: true,
             }),
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),
@@ -140,6 +151,20 @@ impl Process {
         // be taken with sigwait or a signalfd).
         if super::signal::ignored(self.action(info.signo), info.signo) && info.signo != libc::SIGKILL && !st.threads.iter().any(|t| t.blocks(info.signo)) {
             return false;
+        }
+        if info.signo == libc::SIGCONT {
+            // SIGCONT resumes a stopped process as it arrives, and cancels pending stops.
+            for sig in [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+                st.pending.discard(sig);
+                for t in &st.threads {
+                    t.signals.lock().unwrap().pending.discard(sig);
+                }
+            }
+            if st.stopped.take().is_some() {
+                st.stop_report = None;
+                st.continue_report = true;
+                st.continue_signalled = false;
+            }
         }
         st.pending.push(info);
         let target = st.threads.iter().find(|t| !t.blocks(info.signo)).or_else(|| st.threads.first()).cloned();

@@ -34,6 +34,9 @@ pub const SI_TKILL: i32 = -6;
 pub const CLD_EXITED: i32 = 1;
 pub const CLD_KILLED: i32 = 2;
 pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+pub const SA_NOCLDSTOP: u64 = 0x1;
 
 /// Restart codes a blocking handler returns when a signal interrupts it.
 pub const ERESTARTSYS: Errno = Errno(512);
@@ -235,9 +238,10 @@ impl Task {
             if act.handler == libc::SIG_DFL as u64 {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
-                    // Job control comes with sessions and terminals; until then a stop signal
-                    // is ignored, as it is by an orphaned process group.
-                    DefaultAction::Stop => continue,
+                    DefaultAction::Stop => {
+                        self.stop_process(sig);
+                        continue;
+                    }
                     DefaultAction::Terminate | DefaultAction::Core => {
                         // The first process of a pid namespace ignores signals it has no handler
                         // for, unless the kernel itself sends them.
@@ -264,6 +268,55 @@ impl Task {
         // No handler ran: a mask set for the duration of a call (sigsuspend, ppoll) ends here.
         if let Some(old) = self.saved_mask.take() {
             self.thread.signals.lock().unwrap().mask = old;
+        }
+    }
+
+    /// Job control: the whole process stops until a SIGCONT; the parent hears of it.
+    fn stop_process(&self, sig: i32) {
+        let (ppid, threads) = {
+            let mut st = self.process.state.lock().unwrap();
+            st.stopped = Some(sig);
+            st.stop_report = Some(sig);
+            st.continue_report = false;
+            (st.ppid, st.threads.clone())
+        };
+        for t in threads.iter().filter(|t| t.tid != self.tid) {
+            t.interrupter.interrupt();
+        }
+        self.tell_parent(ppid, CLD_STOPPED, sig);
+    }
+
+    /// Sends SIGCHLD with `code` to the parent, unless it asked not to hear of stops and
+    /// continues (`SA_NOCLDSTOP`).
+    fn tell_parent(&self, ppid: i32, code: i32, status: i32) {
+        if let Some(parent) = self.kernel.process(ppid) {
+            if parent.action(libc::SIGCHLD).flags & SA_NOCLDSTOP == 0 {
+                parent.send(SigInfo { signo: libc::SIGCHLD, code, pid: self.process.pid, status, ..SigInfo::default() });
+            }
+        }
+        self.kernel.events.notify();
+    }
+
+    /// Sleeps while the process is stopped; SIGKILL and exits still get through. The first
+    /// thread to wake after a SIGCONT tells the parent.
+    pub fn wait_while_stopped(&self) {
+        loop {
+            let seen = self.kernel.events.generation();
+            let (stopped, ppid, tell) = {
+                let mut st = self.process.state.lock().unwrap();
+                let tell = st.continue_report && !st.continue_signalled;
+                st.continue_signalled = true;
+                (st.stopped.is_some(), st.ppid, tell)
+            };
+            if tell {
+                self.tell_parent(ppid, CLD_CONTINUED, libc::SIGCONT);
+            }
+            let killed = self.thread.signals.lock().unwrap().pending.mask & bit(libc::SIGKILL) != 0
+                || self.process.state.lock().unwrap().pending.mask & bit(libc::SIGKILL) != 0;
+            if !stopped || killed || self.process.state.lock().unwrap().group_exit.is_some() {
+                return;
+            }
+            self.kernel.events.wait(seen, None);
         }
     }
 

@@ -334,6 +334,7 @@ impl Task {
                 break;
             }
             self.deliver_signals();
+            self.wait_while_stopped();
             if self.leaving() {
                 break;
             }

@@ -12,7 +12,7 @@ use super::{Args, Support, Table};
 use crate::abi::SigAction;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process::{ExitStatus, Process, Thread};
-use crate::kernel::signal::{SigInfo, ERESTARTSYS};
+use crate::kernel::signal::{SigInfo, CLD_CONTINUED, CLD_STOPPED, ERESTARTSYS};
 use crate::kernel::task::{FsContext, NewMemory, NewTask, Task};
 use crate::loader::{self, ExecRequest};
 use crate::vfs::FdTable;
@@ -26,8 +26,8 @@ pub static HANDLERS: Table = &[
     (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
     (nr::CLONE, sys_clone, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
     (nr::CLONE3, sys_clone3, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
-    (nr::WAIT4, sys_wait4, Support::Partial("exited children; no stopped or continued reports yet")),
-    (nr::WAITID, sys_waitid, Support::Partial("exited children; no stopped or continued reports yet")),
+    (nr::WAIT4, sys_wait4, Support::Partial("no resource usage (zeros)")),
+    (nr::WAITID, sys_waitid, Support::Partial("no resource usage (zeros)")),
     (nr::GETPID, sys_getpid, Support::Full),
     (nr::GETPPID, sys_getppid, Support::Full),
     (nr::GETTID, sys_gettid, Support::Full),
@@ -435,10 +435,39 @@ const WNOHANG: i32 = libc::WNOHANG;
 const WNOWAIT: i32 = libc::WNOWAIT;
 const WALL: i32 = libc::__WALL;
 const WCLONE: i32 = libc::__WCLONE;
+/// Internal: report exits (wait4 always does; waitid only with WEXITED).
+const WEXITED: i32 = libc::WEXITED;
 
-/// Waits for a child matching `sel` to have exited; returns its pid and status, or None
-/// with `WNOHANG` when none has yet.
-fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, ExitStatus)>> {
+/// What `wait` reports about a child.
+#[derive(Clone, Copy, Debug)]
+enum ChildEvent {
+    Exit(ExitStatus),
+    Stop(i32),
+    Continue,
+}
+
+impl ChildEvent {
+    /// The `wait` status word.
+    fn wait_status(self) -> i32 {
+        match self {
+            ChildEvent::Exit(s) => s.wait_status(),
+            ChildEvent::Stop(sig) => (sig << 8) | 0x7f,
+            ChildEvent::Continue => 0xffff,
+        }
+    }
+
+    fn siginfo(self, pid: i32) -> SigInfo {
+        match self {
+            ChildEvent::Exit(s) => SigInfo::child(pid, s),
+            ChildEvent::Stop(sig) => SigInfo { signo: libc::SIGCHLD, code: CLD_STOPPED, pid, status: sig, ..SigInfo::default() },
+            ChildEvent::Continue => SigInfo { signo: libc::SIGCHLD, code: CLD_CONTINUED, pid, status: libc::SIGCONT, ..SigInfo::default() },
+        }
+    }
+}
+
+/// Waits for a child matching `sel` to have exited (or, as `options` ask, stopped or
+/// continued); returns its pid and what happened, or None with `WNOHANG` when nothing has yet.
+fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, ChildEvent)>> {
     let kernel = &t.kernel;
     loop {
         let seen = kernel.events.generation();
@@ -464,12 +493,30 @@ fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, E
                 }
                 found_any = true;
                 if let Some(status) = zombie {
-                    if options & WNOWAIT == 0 {
-                        table.processes.remove(&pid);
-                        table.tids.remove(&pid);
-                        t.process.state.lock().unwrap().children.remove(&pid);
+                    if options & WEXITED != 0 {
+                        if options & WNOWAIT == 0 {
+                            table.processes.remove(&pid);
+                            table.tids.remove(&pid);
+                            t.process.state.lock().unwrap().children.remove(&pid);
+                        }
+                        return Ok(Some((pid, ChildEvent::Exit(status))));
                     }
-                    return Ok(Some((pid, status)));
+                    continue;
+                }
+                let mut cs = child.state.lock().unwrap();
+                if options & libc::WUNTRACED != 0 {
+                    if let Some(sig) = cs.stop_report {
+                        if options & WNOWAIT == 0 {
+                            cs.stop_report = None;
+                        }
+                        return Ok(Some((pid, ChildEvent::Stop(sig))));
+                    }
+                }
+                if options & libc::WCONTINUED != 0 && cs.continue_report {
+                    if options & WNOWAIT == 0 {
+                        cs.continue_report = false;
+                    }
+                    return Ok(Some((pid, ChildEvent::Continue)));
                 }
             }
         }
@@ -497,9 +544,9 @@ fn sys_wait4(t: &mut Task, a: &Args) -> SysResult {
         p if p < -1 => Selector::Group(-p),
         p => Selector::Pid(p),
     };
-    let Some((child, status)) = wait_child(t, sel, options)? else { return Ok(0) };
+    let Some((child, event)) = wait_child(t, sel, options | WEXITED)? else { return Ok(0) };
     if status_addr != 0 {
-        t.mm.write_val(status_addr, &status.wait_status())?;
+        t.mm.write_val(status_addr, &event.wait_status())?;
     }
     if rusage != 0 {
         t.mm.copy_out(rusage, &[0u8; 144])?;
@@ -523,14 +570,12 @@ fn sys_waitid(t: &mut Task, a: &Args) -> SysResult {
         P_PGID if id == 0 => Selector::Group(t.process.state.lock().unwrap().pgid),
         _ => return Err(Errno::EINVAL),
     };
-    if options & libc::WEXITED == 0 {
-        // Only stop and continue reports were asked for, and those do not exist yet.
-        return if options & WNOHANG != 0 { Ok(0) } else { Err(Errno::ECHILD) };
-    }
+    // waitid's WSTOPPED is wait4's WUNTRACED.
+    let options = if options & libc::WSTOPPED != 0 { options | libc::WUNTRACED } else { options };
     let found = wait_child(t, sel, options)?;
     if infop != 0 {
         let bytes = match found {
-            Some((pid, status)) => SigInfo::child(pid, status).to_bytes(),
+            Some((pid, event)) => event.siginfo(pid).to_bytes(),
             None => [0u8; 128],
         };
         t.mm.copy_out(infop, &bytes)?;

@@ -26,7 +26,7 @@ pub static HANDLERS: Table = &[
     (nr::RT_SIGQUEUEINFO, sys_rt_sigqueueinfo, Support::Full),
     (nr::SIGALTSTACK, sys_sigaltstack, Support::Full),
     (nr::PAUSE, sys_pause, Support::Full),
-    (nr::KILL, sys_kill, Support::Partial("stop signals are ignored until job control exists")),
+    (nr::KILL, sys_kill, Support::Full),
     (nr::TKILL, sys_tkill, Support::Full),
     (nr::TGKILL, sys_tgkill, Support::Full),
 ];
