@@ -6,7 +6,7 @@
 //!   ([`run_with_timeout`]);
 //! - building small C programs with the system compiler ([`build_c`]);
 //! - looking at host processes through `/proc` ([`pids_with_exe`]);
-//! - a self-removing temporary directory ([`TempDir`]).
+//! - a self-removing temporary directory ([`TempDir`], [`TempDir::new_in`]).
 //!
 //! Environment:
 //! - `SANDBOX_BIN`: the binary under test. Default:
@@ -38,6 +38,13 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
+}
+
+/// `-v ROOT:ROOT:ro` for the workspace: the programs the tests build live under it, and the
+/// sandbox's `/tmp` is its own, so a checkout under the host's `/tmp` must be shared on purpose.
+pub fn workspace_volume() -> [String; 2] {
+    let root = workspace_root();
+    ["-v".to_string(), format!("{0}:{0}:ro", root.display())]
 }
 
 /// The `sandbox` binary under test, if it exists: `$SANDBOX_BIN`, else
@@ -74,7 +81,7 @@ pub fn sandbox_bin() -> PathBuf {
 /// [`sandbox_bin`].
 pub fn sandbox_command<S: AsRef<OsStr>>(platform: Option<&str>, program_and_args: &[S]) -> Command {
     let mut cmd = Command::new(sandbox_bin());
-    cmd.arg("run");
+    cmd.arg("run").args(workspace_volume());
     if let Some(p) = platform {
         cmd.args(["--platform", p]);
     }
@@ -354,9 +361,17 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(prefix: &str) -> io::Result<TempDir> {
+        TempDir::new_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// Like [`TempDir::new`], under `parent` (created if missing) instead of
+    /// the system temp dir. A sandbox's `/tmp` is its own private tmpfs, so
+    /// files that a sandboxed program must find at their host path (through
+    /// the read-only root) have to live elsewhere, e.g. under `target/tmp`.
+    pub fn new_in(parent: &Path, prefix: &str) -> io::Result<TempDir> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        let path = parent.join(format!("{prefix}-{}-{n}", std::process::id()));
         fs::create_dir_all(&path)?;
         Ok(TempDir { path })
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sandbox_tests::{
     build_c_source, children_of, cmdline, describe_status, pids_with_exe, run_with_input,
     run_with_timeout, sandbox_bin, sandbox_command, write_executable, RunOutput, TempDir,
-    DEFAULT_TIMEOUT,
+    workspace_volume, DEFAULT_TIMEOUT,
 };
 
 static PROCESS_LOCK: RwLock<()> = RwLock::new(());
@@ -298,7 +298,7 @@ fn writes_do_not_reach_the_host() {
 fn sandboxed_with(options: &[&str], args: &[&str]) -> RunOutput {
     let _guard = shared();
     let mut cmd = Command::new(sandbox_bin());
-    cmd.arg("run").args(options).arg("--").args(args);
+    cmd.arg("run").args(workspace_volume()).args(options).arg("--").args(args);
     run_with_input(&mut cmd, None, DEFAULT_TIMEOUT)
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", sandbox_bin().display()))
 }
