@@ -119,6 +119,7 @@ fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume])
         }
         let at = mount_point(&root, &v.guest, vfs::Inode::file_type(&*inode) == vfs::S_IFDIR)?;
         at.mount(inode).map_err(|e| BootError::Setup(format!("volume {}: {e}", v.guest)))?;
+        fs::proc::note_mount_point(v.guest.as_bytes());
     }
     Ok(root)
 }
@@ -193,7 +194,6 @@ pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
     let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
     let root = build_tree(cfg.gofer, &memfile, &cfg.volumes)?;
     let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root.clone(), cfg.hostname.into_bytes(), cfg.strace));
-    fs::proc::attach(&kernel);
     let path = find_program(&root, &cfg.program, &cfg.env)?;
     let argv = cfg.args.into_iter().map(String::into_bytes).collect();
     let envp = cfg.env.into_iter().map(String::into_bytes).collect();

@@ -318,7 +318,7 @@ fn tmp_run_and_dev_shm_are_fresh_tmpfs() {
     let out = sandboxed(&[
         "/bin/sh",
         "-c",
-        "stat -c '%n %a %F' /tmp /dev/shm /run && ls -A /tmp | wc -l && stat -f -c %T /tmp",
+        "stat -c '%n %a %F' /tmp /dev/shm /run && ls -A /dev/shm | wc -l && stat -f -c %T /tmp",
     ]);
     assert_exit(&out, 0, "/tmp 1777 directory\n/dev/shm 1777 directory\n/run 755 directory\n0\ntmpfs\n");
 }
@@ -397,7 +397,7 @@ fn coreutils_change_files() {
     let out = sandboxed(&[
         "/bin/sh",
         "-c",
-        "cd /tmp && mkdir -p a/b && echo hi > a/b/f && chmod 640 a/b/f && cp -a a c && mv c d && ln -s d/b/f link && cat link \
+        "mkdir /tmp/cu && cd /tmp/cu && mkdir -p a/b && echo hi > a/b/f && chmod 640 a/b/f && cp -a a c && mv c d && ln -s d/b/f link && cat link \
          && stat -c %a d/b/f && touch -d 2020-01-01 old && touch new && find . -newer old -name new \
          && du -s a | cut -f2 && rm -r a d && ls",
     ]);

@@ -199,7 +199,8 @@ fn load_elf(kernel: &Kernel, req: &ExecRequest, exe: Opened) -> Result<Image, Lo
     mm.set_mmap_base(stack_top - STACK_SIZE - STACK_GAP - random_pages(1 << 20));
 
     let name = req.path.rsplit(|&b| b == b'/').next().unwrap_or(&req.path).to_vec();
-    let main = map_elf(&mm, exe.file.as_ref(), true, &exe.dentry.name)?;
+    let exe_path = exe.dentry.path_from(req.root);
+    let main = map_elf(&mm, exe.file.as_ref(), true, &exe_path)?;
     let interp_path = main.1;
     let main = main.0;
     mm.set_brk_start(main.end + random_pages(1 << 13));

@@ -297,11 +297,14 @@ fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_sysinfo(t: &mut Task, a: &Args) -> SysResult {
     let uptime = t.kernel.boot_time.elapsed().as_secs();
+    // The same figures /proc/meminfo shows.
+    let (total, free) = crate::fs::proc::memory_figures(&t.kernel);
+    let procs = u16::try_from(t.kernel.table.lock().unwrap().tids.len()).unwrap_or(u16::MAX);
     let info = Sysinfo {
         uptime: i64::try_from(uptime).unwrap_or(i64::MAX),
-        totalram: 4 << 30,
-        freeram: 3 << 30,
-        procs: 1,
+        totalram: total,
+        freeram: free,
+        procs,
         mem_unit: 1,
         ..Sysinfo::default()
     };

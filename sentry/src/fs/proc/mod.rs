@@ -4,10 +4,9 @@
 //! directory listing the live pids beside fixed entries; per-process directories are in
 //! [`pid`], `/proc/sys` in [`sysctl`], the text formats in [`fmt`].
 //!
-//! **Whose `/proc/self`?** Inode methods get no task, so the task making the current system
-//! call is recorded per sentry thread by [`set_current`] (each task runs on a thread of its
-//! own). Until the dispatcher calls it, [`caller`] falls back to the task thread's name
-//! (`task-TID`) and the kernel registered with [`attach`].
+//! **Whose `/proc/self`?** Inode methods get no task, so each task records itself, once, on
+//! the sentry thread it runs on (every task has a thread of its own) with [`set_current`];
+//! [`caller`] gives it back.
 //!
 //! **Mounts** are found by probing the usual mount points (and those given to
 //! [`note_mount_point`]) for a change of device number, until the VFS keeps a mount list.
@@ -48,10 +47,9 @@ thread_local! {
     static CURRENT: RefCell<Option<(Weak<Kernel>, i32, i32)>> = const { RefCell::new(None) };
 }
 
-static FALLBACK_KERNEL: Mutex<Weak<Kernel>> = Mutex::new(Weak::new());
-
-/// Records that the task `tid` of process `pid` is the one running on this sentry thread. The
-/// syscall dispatcher calls it before each handler; it costs a comparison when nothing changed.
+/// Records that the task `tid` of process `pid` is the one running on this sentry thread (and
+/// notes the process's start). Cheap when nothing changed, so it may be called at every system
+/// call as well as once per thread.
 pub fn set_current(kernel: &Arc<Kernel>, pid: i32, tid: i32) {
     let changed = CURRENT.with(|c| {
         let mut c = c.borrow_mut();
@@ -71,11 +69,6 @@ pub fn set_current(kernel: &Arc<Kernel>, pid: i32, tid: i32) {
 /// Forgets this thread's task (tests).
 pub fn clear_current() {
     CURRENT.with(|c| *c.borrow_mut() = None);
-}
-
-/// Registers the kernel for [`caller`]'s fallback (the task thread's name).
-pub fn attach(kernel: &Arc<Kernel>) {
-    *FALLBACK_KERNEL.lock().unwrap() = Arc::downgrade(kernel);
 }
 
 /// The task on whose behalf `/proc` is being read.
@@ -99,21 +92,8 @@ impl Caller {
 
 /// The task making the current system call on this thread; `ENOENT` outside of one.
 pub fn caller() -> SysResult<Caller> {
-    let current = CURRENT.with(|c| c.borrow().clone());
-    let (kernel, pid, tid) = match current {
-        Some((k, pid, tid)) => (k.upgrade().ok_or(Errno::ENOENT)?, pid, tid),
-        None => {
-            let kernel = FALLBACK_KERNEL.lock().unwrap().upgrade().ok_or(Errno::ENOENT)?;
-            let tid = std::thread::current().name().and_then(|n| n.strip_prefix("task-")).and_then(|t| t.parse().ok()).ok_or(Errno::ENOENT)?;
-            let pid = kernel
-                .processes()
-                .iter()
-                .find(|p| p.pid == tid || p.state.lock().unwrap().threads.iter().any(|t| t.tid == tid))
-                .map(|p| p.pid)
-                .ok_or(Errno::ENOENT)?;
-            (kernel, pid, tid)
-        }
-    };
+    let (kernel, pid, tid) = CURRENT.with(|c| c.borrow().clone()).ok_or(Errno::ENOENT)?;
+    let kernel = kernel.upgrade().ok_or(Errno::ENOENT)?;
     let process = kernel.process(pid).ok_or(Errno::ENOENT)?;
     Ok(Caller { kernel, process, tid })
 }
@@ -123,7 +103,7 @@ pub fn caller() -> SysResult<Caller> {
 
 static STARTS: Mutex<BTreeMap<i32, (Weak<Process>, Instant)>> = Mutex::new(BTreeMap::new());
 
-/// When `p` started, as first seen here (at its first system call once the dispatcher calls
+/// When `p` started, as first seen here: when its first task thread started running (see
 /// [`set_current`]).
 fn start_of(p: &Arc<Process>) -> Instant {
     let mut starts = STARTS.lock().unwrap();
@@ -183,8 +163,9 @@ fn fs_name(inode: &dyn Inode, dev: u64) -> FsName {
 pub fn mount_table(kernel: &Kernel) -> Vec<fmt::Mount> {
     let root = kernel.root.mounted_root();
     let walker = Walker { root: &root };
+    let noted = EXTRA_MOUNT_POINTS.lock().unwrap().clone();
     let mut points: BTreeSet<Vec<u8>> = USUAL_MOUNT_POINTS.iter().map(|p| p.as_bytes().to_vec()).collect();
-    points.extend(EXTRA_MOUNT_POINTS.lock().unwrap().iter().cloned());
+    points.extend(noted.iter().cloned());
     let mut found: Vec<(Vec<u8>, Arc<Dentry>)> = vec![(b"/".to_vec(), root.clone())];
     for point in points {
         let Some(slash) = point.iter().rposition(|&b| b == b'/') else { continue };
@@ -192,7 +173,10 @@ pub fn mount_table(kernel: &Kernel) -> Vec<fmt::Mount> {
         let Ok(dir) = walker.resolve(&root, parent, true) else { continue };
         let Ok(d) = dir.child(name) else { continue };
         let (Ok(st), Ok(pst)) = (d.inode.stat(), dir.inode.stat()) else { continue };
-        if st.mode & libc::S_IFMT == S_IFDIR && st.dev != pst.dev {
+        // A filesystem from another device than its directory's (or a file bind-mounted at a
+        // noted point: an overlay may show a plain file with its lower layer's device).
+        let kind_ok = st.mode & libc::S_IFMT == S_IFDIR || noted.contains(&point);
+        if kind_ok && st.dev != pst.dev {
             found.push((point, d));
         }
     }

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use super::fmt::{self, Map, TaskView};
-use crate::abi::Stat;
 use super::{caller, mount_table, start_of, Caller, Shared};
+use crate::abi::Stat;
 use crate::errno::{Errno, SysResult};
 use crate::fs::synthetic::{dtype, statfs_of, Attr, DirSource, DynDir, GenFile, OwnerFn, Symlink};
 use crate::kernel::process::{sig_index, Process, Resources};
@@ -32,10 +32,11 @@ pub(super) fn ino(pid: i32, tid: i32, slot: u64) -> u64 {
 
 /// Slots of the nodes of a process directory; descriptors come after `FD_SLOT`.
 const DIR_SLOT: u64 = 1;
-/// The kernel's `O_LARGEFILE`, set on every file of a 64-bit process (libc's is 0).
-const O_LARGEFILE: i32 = 0o100_000;
 const FD_SLOT: u64 = 0x100;
 const FDINFO_SLOT: u64 = 0x8_0000;
+
+/// The kernel's `O_LARGEFILE`, set on every file of a 64-bit process (libc's is 0).
+const O_LARGEFILE: i32 = 0o100_000;
 
 /// Entries of a process directory: name, mode (type and permissions).
 const ENTRIES: &[(&str, u32)] = &[
@@ -47,6 +48,7 @@ const ENTRIES: &[(&str, u32)] = &[
     ("exe", S_IFLNK | 0o777),
     ("fd", S_IFDIR | 0o500),
     ("fdinfo", S_IFDIR | 0o555),
+    ("io", S_IFREG | 0o400),
     ("limits", S_IFREG | 0o444),
     ("maps", S_IFREG | 0o444),
     ("mountinfo", S_IFREG | 0o444),
@@ -155,6 +157,12 @@ impl Subject {
             b"exe" => self.link(slot, |f, r| Ok(r.exe.path_from(&f.caller.root()))),
             b"fd" => DynDir::new(self.attr(slot, mode), Fds { s: self.clone(), info: false }),
             b"fdinfo" => DynDir::new(self.attr(slot, mode), Fds { s: self.clone(), info: true }),
+            // No I/O accounting yet.
+            b"io" => self
+                .file(slot, mode, |_, _| {
+                    Ok(b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".to_vec())
+                })
+                .build(),
             b"limits" => self.file(slot, mode, |_, f| Ok(fmt::limits(&f.process.rlimits.lock().unwrap()).into_bytes())).build(),
             b"maps" => self.file(slot, mode, |_, f| Ok(fmt::maps(&maps_of(&f.process)))).build(),
             b"smaps" => self.file(slot, mode, |_, f| Ok(fmt::smaps(&maps_of(&f.process)))).build(),
@@ -425,7 +433,8 @@ impl FdLink {
     }
 }
 
-/// What `readlink` shows for a file without a path.
+/// What `readlink` shows for a file without a path: a pipe, a socket, an event file, or one of
+/// the host's standard streams (a device by its usual name, a host file as `host:[INO]`).
 fn anonymous_name(file: &dyn FileOps) -> Vec<u8> {
     let Ok(st) = file.stat() else { return b"anon_inode:[unknown]".to_vec() };
     let (major, minor) = (libc::major(st.rdev), libc::minor(st.rdev));
@@ -445,7 +454,24 @@ fn anonymous_name(file: &dyn FileOps) -> Vec<u8> {
             (136..=143, _) => format!("/dev/pts/{}", (major - 136) * 256 + minor),
             _ => format!("/dev/char/{major}:{minor}"),
         },
-        _ => format!("anon_inode:[{}]", st.ino),
+        libc::S_IFREG | S_IFDIR => format!("host:[{}]", st.ino),
+        _ => {
+            use crate::fs::{epoll::Epoll, eventfd::EventFd, signalfd::SignalFd, timerfd::TimerFd};
+            let any = file.as_any();
+            let is = |f: fn(&dyn std::any::Any) -> bool| any.is_some_and(f);
+            let kind = if is(|a| a.is::<Epoll>()) {
+                "eventpoll"
+            } else if is(|a| a.is::<EventFd>()) {
+                "eventfd"
+            } else if is(|a| a.is::<TimerFd>()) {
+                "timerfd"
+            } else if is(|a| a.is::<SignalFd>()) {
+                "signalfd"
+            } else {
+                "unknown"
+            };
+            format!("anon_inode:[{kind}]")
+        }
     };
     name.into_bytes()
 }

@@ -47,6 +47,8 @@ pub(super) fn tree(fs: &Arc<Shared>) -> Arc<dyn Inode> {
     let boot_id = fs.boot_id.clone().into_bytes();
     let random = dir(vec![
         ("boot_id", GenFile::new(0o444, dev, move || Ok(boot_id.clone())).build()),
+        ("entropy_avail", value("256".into())),
+        ("poolsize", value("256".into())),
         (
             "uuid",
             GenFile::new(0o444, dev, || {

@@ -149,7 +149,7 @@ fn summary_adds_up_the_mappings() {
     assert_eq!(fmt::statm(Some(&m)), format!("{} {} {} 5 0 {} 0\n", m.vsize / 4096, m.rss / 4096, m.rss_file / 4096, (m.data + m.stack) / 4096));
     assert_eq!(fmt::statm(None), "0 0 0 0 0 0 0\n");
     let touched = Map { resident: 0x3000, ..Map::new(0x10000, 0x20000, PROT_READ | PROT_WRITE, false, VmaKind::Anon) };
-    let t = fmt::summarize(&[touched.clone()], b"x");
+    let t = fmt::summarize(std::slice::from_ref(&touched), b"x");
     assert_eq!((t.vsize, t.rss, t.rss_anon), (0x10000, 0x3000, 0x3000), "resident bytes as the mapping reports them");
     assert!(String::from_utf8(fmt::smaps(&[touched])).unwrap().contains("\nRss:                  12 kB\n"));
     assert_eq!(fmt::summarize(&[], b"x"), MemSummary::default());
@@ -361,9 +361,9 @@ impl platform::Interrupt for NoInterrupt {
     fn interrupt(&self) {}
 }
 
-/// A kernel whose tree is `/` with `/proc` mounted.
+/// A kernel whose tree is `/` with `/proc` mounted (and an empty `/vol`).
 fn kernel_with_proc() -> (Arc<Kernel>, Arc<Dentry>) {
-    let root = Dentry::root(Dir::new(vec![("proc", Dir::new(vec![]))]));
+    let root = Dentry::root(Dir::new(vec![("proc", Dir::new(vec![])), ("vol", Dir::new(vec![]))]));
     root.child(b"proc").unwrap().mount(procfs()).unwrap();
     let memfile = Arc::new(crate::mm::MemoryFile::new().unwrap());
     let kernel = Arc::new(Kernel::new(Arc::new(NoPlatform), memfile, root.clone(), b"box".to_vec(), false));
@@ -425,6 +425,16 @@ fn the_calling_task_sees_itself_and_the_table() {
     node("/proc/self/comm", true).unwrap().open(libc::O_WRONLY).unwrap().write(0, b"renamed").unwrap();
     assert_eq!(text("/proc/5/comm").unwrap(), "renamed\n");
     assert_eq!(node("/proc/1/comm", true).unwrap().open(libc::O_WRONLY).unwrap().write(0, b"x").err(), Some(Errno::EINVAL));
+
+    // The mount table: the root, /proc, and a noted mount point (a volume).
+    let vol = root.child(b"vol").unwrap();
+    vol.mount(Dir::with(crate::fs::synthetic::Attr::new(libc::S_IFDIR | 0o755, libc::makedev(0, 4000)), vec![])).unwrap();
+    note_mount_point(b"/vol");
+    let mounts = text("/proc/self/mounts").unwrap();
+    assert!(mounts.contains("proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"), "{mounts}");
+    assert!(mounts.contains(" /vol 9p "), "{mounts}");
+    let info = text("/proc/5/mountinfo").unwrap();
+    assert!(info.starts_with("1 0 0:31 / / ") && info.contains(" 1 0:4000 / /vol "), "{info}");
 
     // A zombie, then a reaped process: the cached nodes answer for what is there now.
     let one = k.process(1).unwrap();
