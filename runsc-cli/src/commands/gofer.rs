@@ -54,6 +54,7 @@ pub fn main(args: GoferArgs) -> i32 {
     // SAFETY: the descriptor was set up for us by `sandbox run` and nothing else owns it.
     #[allow(unsafe_code)]
     let sock = unsafe { OwnedFd::from_raw_fd(args.fd) };
+    raise_fd_limit();
     let mut mounts = Vec::with_capacity(1 + args.mounts.len());
     match gofer::Mount::open(b"", &args.root, false) {
         Ok(m) => mounts.push(m),
@@ -107,6 +108,20 @@ mod tests {
         assert_eq!(MountArg::parse("/d=/a=b"), Ok(m("/d", "/a=b", false)));
         for bad in ["/data", "data=/srv", "/data=srv", "=/srv", "/d=", "/d=:ro"] {
             assert!(MountArg::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// Every file the sandbox has looked up holds a descriptor here (the sentry caches its
+/// lookups), so the gofer takes all the descriptors the host lets it have.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit on our own process with a valid rlimit struct.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }
