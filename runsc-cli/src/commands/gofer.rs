@@ -93,6 +93,20 @@ pub fn main(args: GoferArgs) -> i32 {
     }
 }
 
+/// Every file the sandbox has looked up holds a descriptor here (the sentry caches its
+/// lookups), so the gofer takes all the descriptors the host lets it have.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit on our own process with a valid rlimit struct.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,20 +122,6 @@ mod tests {
         assert_eq!(MountArg::parse("/d=/a=b"), Ok(m("/d", "/a=b", false)));
         for bad in ["/data", "data=/srv", "/data=srv", "=/srv", "/d=", "/d=:ro"] {
             assert!(MountArg::parse(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-/// Every file the sandbox has looked up holds a descriptor here (the sentry caches its
-/// lookups), so the gofer takes all the descriptors the host lets it have.
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit on our own process with a valid rlimit struct.
-    #[allow(unsafe_code)]
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }
