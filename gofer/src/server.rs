@@ -517,6 +517,11 @@ impl Server {
         let n = usize::try_from(n).map_err(|_| last_errno())?;
         let entries =
             parse_dirents(dirent_buf.get(..n).unwrap_or_default()).ok_or(Errno(libc::EIO))?;
+        if entries.is_empty() {
+            // The end of the listing: give the descriptor back (a walk over a large tree
+            // would otherwise hold one per directory it listed); it reopens if asked again.
+            node.dir = None;
+        }
         Ok((Reply::Getdents { entries }, None))
     }
 }

@@ -727,3 +727,16 @@ fn credentials_can_be_dropped() {
     let script = "import os\nos.setgroups([]); os.setgid(65534); os.setuid(65534)\nprint(os.getuid(), os.geteuid(), os.getgid())\ntry:\n    open('/etc/shadow')\nexcept PermissionError:\n    print('denied')\n";
     assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, "65534 65534 65534\ndenied\n");
 }
+
+#[test]
+fn find_sees_the_same_tree_as_the_host() {
+    let args = ["/usr/bin/find", "/usr/lib/x86_64-linux-gnu", "-maxdepth", "2"];
+    let native = native(&args);
+    let sandboxed = sandboxed(&args);
+    assert_eq!(sandboxed.code(), Some(0), "{}", sandboxed.describe());
+    assert_eq!(
+        sandboxed.stdout_str().lines().count(),
+        native.stdout_str().lines().count(),
+        "find lists a different number of entries inside"
+    );
+}
