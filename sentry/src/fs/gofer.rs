@@ -43,6 +43,12 @@ pub struct GoferInode {
     read_only: bool,
     /// The host fd `create` got with the new file, for the open that follows.
     created: Mutex<Option<OwnedFd>>,
+    /// For a regular file or symlink of a read-only mount: its fid was given back right after the lookup
+    /// (the gofer holds a host descriptor per fid, and a walk over a large tree would use them
+    /// all up); it is walked to again from its directory when needed.
+    released: Option<(Arc<GoferInode>, Vec<u8>)>,
+    /// The target of a symlink on a read-only mount, once read.
+    link_target: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl GoferInode {
@@ -54,6 +60,19 @@ impl GoferInode {
         read_only: bool,
         created: Option<OwnedFd>,
     ) -> Arc<GoferInode> {
+        Self::with_origin(client, fid, attr, generation, read_only, created, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_origin(
+        client: Arc<Client>,
+        fid: Fid,
+        attr: Attr,
+        generation: Arc<AtomicU64>,
+        read_only: bool,
+        created: Option<OwnedFd>,
+        released: Option<(Arc<GoferInode>, Vec<u8>)>,
+    ) -> Arc<GoferInode> {
         let seen = generation.load(Ordering::Acquire);
         Arc::new_cyclic(|me| GoferInode {
             client,
@@ -63,7 +82,25 @@ impl GoferInode {
             generation,
             read_only,
             created: Mutex::new(created),
+            released,
+            link_target: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Runs `f` with a fid for this file: its own, or a fresh one walked to from its directory
+    /// (checked to be the same file, and given back afterwards).
+    fn with_fid<T>(&self, f: impl FnOnce(Fid) -> SysResult<T>) -> SysResult<T> {
+        let Some((dir, name)) = &self.released else { return f(self.fid) };
+        let reply = self.client.walk(dir.fid, &[name.as_slice()])?;
+        let (fid, attr) = match (reply.steps.into_iter().next(), reply.error) {
+            (Some(step), _) => step,
+            (None, Some(e)) => return Err(Errno(e)),
+            (None, None) => return Err(Errno::EIO),
+        };
+        let known = self.lock_attr().0;
+        let r = if (attr.dev, attr.ino) == (known.dev, known.ino) { f(fid) } else { Err(Errno(libc::ESTALE)) };
+        self.client.clunk(fid);
+        r
     }
 
     /// The root of the tree the gofer serves as the root mount (read-only).
@@ -94,7 +131,7 @@ impl GoferInode {
         if seen == now {
             return Ok(attr);
         }
-        let fresh = self.client.stat(self.fid)?;
+        let fresh = self.with_fid(|fid| Ok(self.client.stat(fid)?))?;
         *self.lock_attr() = (fresh, now);
         Ok(fresh)
     }
@@ -183,7 +220,9 @@ fn to_gofer_time(t: SetTime) -> Option<gofer::Timespec> {
 
 impl Drop for GoferInode {
     fn drop(&mut self) {
-        self.client.clunk(self.fid);
+        if self.released.is_none() {
+            self.client.clunk(self.fid);
+        }
     }
 }
 
@@ -202,6 +241,11 @@ impl Inode for GoferInode {
         }
         let reply = self.client.walk(self.fid, &[name])?;
         match (reply.steps.into_iter().next(), reply.error) {
+            (Some((fid, attr)), _) if self.read_only && (attr.is_file() || attr.is_symlink()) => {
+                self.client.clunk(fid);
+                let origin = Some((self.this(), name.to_vec()));
+                Ok(GoferInode::with_origin(self.client.clone(), 0, attr, self.generation.clone(), true, None, origin))
+            }
             (Some((fid, attr)), _) => Ok(self.child(fid, attr, None)),
             (None, Some(e)) => Err(Errno(e)),
             (None, None) => Err(Errno::EIO),
@@ -212,7 +256,15 @@ impl Inode for GoferInode {
         if !self.lock_attr().0.is_symlink() {
             return Err(Errno::EINVAL);
         }
-        Ok(self.client.readlink(self.fid)?)
+        if let Some(target) = self.link_target.get() {
+            return Ok(target.clone());
+        }
+        let target = self.with_fid(|fid| Ok(self.client.readlink(fid)?))?;
+        // A link on a read-only mount never changes: keep its target.
+        if self.read_only {
+            let _ = self.link_target.set(target.clone());
+        }
+        Ok(target)
     }
 
     fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>> {
@@ -233,7 +285,7 @@ impl Inode for GoferInode {
                 let fd = match created {
                     // The file was just made (empty, opened read-write): no O_TRUNC to apply.
                     Some(fd) => fd,
-                    None => self.client.open(self.fid, flags & OPEN_FLAGS)?,
+                    None => self.with_fid(|fid| Ok(self.client.open(fid, flags & OPEN_FLAGS)?))?,
                 };
                 if flags & libc::O_TRUNC != 0 {
                     self.changed();
@@ -345,7 +397,7 @@ impl Inode for GoferInode {
     }
 
     fn statfs(&self) -> SysResult<StatFs> {
-        let s = self.client.statfs(self.fid)?;
+        let s = self.with_fid(|fid| Ok(self.client.statfs(fid)?))?;
         Ok(StatFs {
             fs_type: s.fs_type,
             bsize: s.bsize,
