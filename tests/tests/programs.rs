@@ -745,5 +745,5 @@ fn find_sees_the_same_tree_as_the_host() {
 fn du_walks_a_large_read_only_tree() {
     // More files than the gofer may hold descriptors for at once: each lookup gives its fid back.
     let native = native(&["/usr/bin/du", "-s", "/usr/lib"]);
-    assert_exit(&sandboxed(&["/usr/bin/du", "-s", "/usr/lib"]), 0, native.stdout_str());
+    assert_exit(&sandboxed(&["/usr/bin/du", "-s", "/usr/lib"]), 0, &native.stdout_str());
 }
