@@ -200,14 +200,14 @@ fn load_elf(kernel: &Kernel, req: &ExecRequest, exe: Opened) -> Result<Image, Lo
 
     let name = req.path.rsplit(|&b| b == b'/').next().unwrap_or(&req.path).to_vec();
     let exe_path = exe.dentry.path_from(req.root);
-    let main = map_elf(&mm, exe.file.as_ref(), true, &exe_path)?;
+    let main = map_elf(kernel, &mm, exe.file.as_ref(), true, &exe_path)?;
     let interp_path = main.1;
     let main = main.0;
     mm.set_brk_start(main.end + random_pages(1 << 13));
     let (base, entry) = match interp_path {
         Some(path) => {
             let interp = open_executable(req, &path).map_err(about("interpreter", &path))?;
-            let (loaded, nested) = map_elf(&mm, interp.file.as_ref(), false, &path).map_err(|e| about("interpreter", &path)(e.errno))?;
+            let (loaded, nested) = map_elf(kernel, &mm, interp.file.as_ref(), false, &path).map_err(|e| about("interpreter", &path)(e.errno))?;
             if nested.is_some() {
                 return Err(about("interpreter", &path)(Errno::ELIBBAD));
             }
@@ -229,7 +229,7 @@ fn random_pages(range: u64) -> u64 {
 
 /// Maps one ELF file. `main` places ET_DYN files at the PIE base, others wherever there is
 /// room. Returns the mapping and the PT_INTERP path, if any.
-fn map_elf(mm: &MemoryManager, file: &dyn FileOps, main: bool, name: &[u8]) -> Result<(Loaded, Option<Vec<u8>>), LoadError> {
+fn map_elf(kernel: &Kernel, mm: &MemoryManager, file: &dyn FileOps, main: bool, name: &[u8]) -> Result<(Loaded, Option<Vec<u8>>), LoadError> {
     let header_bytes = read_exact(file, 0, elf::EHDR_SIZE)?;
     let h = elf::parse_header(&header_bytes)?;
     let phdr_bytes = read_exact(file, h.phoff, usize::from(h.phnum) * elf::PHDR_SIZE)?;
@@ -265,8 +265,14 @@ fn map_elf(mm: &MemoryManager, file: &dyn FileOps, main: bool, name: &[u8]) -> R
     for p in &loads {
         let start = page_down(p.vaddr + bias);
         let end = page_up(p.vaddr + bias + p.memsz).ok_or(Errno::ENOEXEC)?;
-        mm.map_anon(start, end - start, elf::prot_of(p.flags), true, false, VmaKind::File(name.into()))?;
         let lead = p.vaddr + bias - start;
+        let prot = elf::prot_of(p.flags);
+        // Read-only segments of root files map the shared page cache instead of a copy.
+        let segment = Segment { addr: start, len: end - start, offset: p.offset - lead, prot };
+        if prot & PROT_WRITE == 0 && p.memsz == p.filesz && map_segment_cached(kernel, mm, file, &segment, name)? {
+            continue;
+        }
+        mm.map_anon(start, end - start, prot, true, false, VmaKind::File(name.into()))?;
         copy_file(mm, file, p.offset - lead, start, p.filesz + lead)?;
     }
 
@@ -280,6 +286,28 @@ fn map_elf(mm: &MemoryManager, file: &dyn FileOps, main: bool, name: &[u8]) -> R
     };
     let loaded = Loaded { bias, entry: h.entry + bias, phdr_addr, phnum: h.phnum, end: hi + bias };
     Ok((loaded, interp))
+}
+
+/// A page-aligned piece of a file to map.
+struct Segment {
+    addr: u64,
+    len: u64,
+    offset: u64,
+    prot: i32,
+}
+
+/// Maps a segment of a root file from the page cache; false if the file is not cached (not a
+/// file of the read-only root, or the range runs past its end).
+fn map_segment_cached(kernel: &Kernel, mm: &MemoryManager, file: &dyn FileOps, s: &Segment, name: &[u8]) -> SysResult<bool> {
+    let Some(data) = crate::mm::cache::cacheable(file) else { return Ok(false) };
+    let cached = kernel.page_cache.get(&kernel.memfile, &data.stat()?)?;
+    let (first, pages) = (s.offset / PAGE_SIZE, s.len / PAGE_SIZE);
+    if first + pages > cached.pages() {
+        return Ok(false);
+    }
+    cached.fill(&kernel.memfile, data.as_ref(), first, pages)?;
+    mm.map_cached(s.addr, s.len, s.prot, cached.backing.clone(), cached.offset_of(s.offset), VmaKind::File(name.into()))?;
+    Ok(true)
 }
 
 /// Copies `len` bytes of `file` at `offset` into application memory at `addr`.

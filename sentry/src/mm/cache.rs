@@ -13,7 +13,18 @@ use std::sync::{Arc, Mutex};
 use super::{page_up, Backing, MemoryFile, PAGE_SIZE};
 use crate::abi::Stat;
 use crate::errno::{Errno, SysResult};
+use crate::fs::host::HostRegular;
+use crate::fs::overlay::OverlayFile;
 use crate::vfs::FileOps;
+
+/// The file behind an open file of the read-only root (an overlay file not copied up), whose
+/// pages may be cached and shared; None for any other file.
+pub fn cacheable(ops: &dyn FileOps) -> Option<Arc<dyn FileOps>> {
+    let overlay = ops.as_any()?.downcast_ref::<OverlayFile>()?;
+    let inner = overlay.inner().ok()?;
+    inner.as_any()?.downcast_ref::<HostRegular>()?;
+    Some(inner)
+}
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 struct Key {

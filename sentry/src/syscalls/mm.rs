@@ -8,12 +8,10 @@ use syscall_tables::nr;
 use super::{Args, Support, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
-use std::sync::Arc;
 
-use crate::fs::host::HostRegular;
-use crate::fs::overlay::OverlayFile;
+use crate::mm::cache::cacheable;
 use crate::mm::{page_up, VmaKind, PAGE_SIZE};
-use crate::vfs::{File, FileOps};
+use crate::vfs::File;
 
 pub static HANDLERS: Table = &[
     (nr::MMAP, sys_mmap, Support::Partial("MAP_SHARED maps tmpfs (and copied-up overlay) files' own pages; of gofer files it is a private copy")),
@@ -208,15 +206,6 @@ fn sys_mincore(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// The file behind an open file of the read-only root (an overlay file not copied up), whose
-/// pages may be cached and shared.
-fn cacheable(file: &File) -> Option<Arc<dyn FileOps>> {
-    let overlay = file.ops.as_any()?.downcast_ref::<OverlayFile>()?;
-    let inner = overlay.inner().ok()?;
-    inner.as_any()?.downcast_ref::<HostRegular>()?;
-    Some(inner)
-}
-
 /// A private read-only map of a root file: its pages come from the page cache, shared by every
 /// process mapping them, instead of being copied. Pages past the end of the file are zero.
 #[allow(clippy::too_many_arguments)]
@@ -230,7 +219,7 @@ fn map_from_cache(
     offset: u64,
     name: &[u8],
 ) -> SysResult<Option<u64>> {
-    let Some(data) = cacheable(file) else {
+    let Some(data) = cacheable(file.ops.as_ref()) else {
         return Ok(None);
     };
     let st = data.stat()?;
