@@ -210,19 +210,25 @@ impl AltStack {
 impl Task {
     /// Takes the next deliverable signal, thread-directed ones first.
     fn next_signal(&self) -> Option<SigInfo> {
-        let mask = self.thread.signals.lock().unwrap().mask;
-        if let Some(info) = self.thread.signals.lock().unwrap().pending.take(mask) {
-            return Some(info);
-        }
+        let mask = {
+            let mut own = self.thread.signals.lock().unwrap();
+            let mask = own.mask;
+            if let Some(info) = own.pending.take(mask) {
+                return Some(info);
+            }
+            mask
+        };
         self.process.state.lock().unwrap().pending.take(mask)
     }
 
     /// Whether a signal is waiting that would interrupt a blocking call.
     pub fn signal_pending(&self) -> bool {
-        let mask = self.thread.signals.lock().unwrap().mask & !UNBLOCKABLE;
-        let own = self.thread.signals.lock().unwrap().pending.mask & !mask;
-        let shared = self.process.state.lock().unwrap().pending.mask & !mask;
-        own | shared != 0 || self.process.state.lock().unwrap().group_exit.is_some()
+        let (own, mask) = {
+            let s = self.thread.signals.lock().unwrap();
+            (s.pending.mask, s.mask & !UNBLOCKABLE)
+        };
+        let st = self.process.state.lock().unwrap();
+        (own | st.pending.mask) & !mask != 0 || st.group_exit.is_some()
     }
 
     /// Handles pending signals before returning to the application: runs default actions,
@@ -302,18 +308,18 @@ impl Task {
     pub fn wait_while_stopped(&self) {
         loop {
             let seen = self.kernel.events.generation();
-            let (stopped, ppid, tell) = {
+            let (stopped, ppid, tell, leaving) = {
                 let mut st = self.process.state.lock().unwrap();
                 let tell = st.continue_report && !st.continue_signalled;
                 st.continue_signalled = true;
-                (st.stopped.is_some(), st.ppid, tell)
+                let killed = st.pending.mask & bit(libc::SIGKILL) != 0;
+                (st.stopped.is_some(), st.ppid, tell, killed || st.group_exit.is_some())
             };
             if tell {
                 self.tell_parent(ppid, CLD_CONTINUED, libc::SIGCONT);
             }
-            let killed = self.thread.signals.lock().unwrap().pending.mask & bit(libc::SIGKILL) != 0
-                || self.process.state.lock().unwrap().pending.mask & bit(libc::SIGKILL) != 0;
-            if !stopped || killed || self.process.state.lock().unwrap().group_exit.is_some() {
+            // The common case, on every return to the application: not stopped.
+            if !stopped || leaving || self.thread.signals.lock().unwrap().pending.mask & bit(libc::SIGKILL) != 0 {
                 return;
             }
             self.kernel.events.wait(seen, None);
@@ -393,6 +399,20 @@ impl Task {
         r.eflags &= !0x400; // direction flag clear, as the ABI requires on function entry
         self.cpu.reset_fpu = true;
         Ok(())
+    }
+
+    /// Replaces the signal mask for the duration of a call (sigsuspend, ppoll, pselect6,
+    /// epoll_pwait). The old mask comes back with [`Task::end_temporary_mask`] when the call
+    /// returns normally, or after the handler of the signal that ended it.
+    pub fn begin_temporary_mask(&mut self, mask: u64) {
+        let old = std::mem::replace(&mut self.thread.signals.lock().unwrap().mask, mask & !UNBLOCKABLE);
+        self.saved_mask = Some(old);
+    }
+
+    pub fn end_temporary_mask(&mut self) {
+        if let Some(old) = self.saved_mask.take() {
+            self.thread.signals.lock().unwrap().mask = old;
+        }
     }
 
     /// `ss_flags` as a handler sees them: `SS_ONSTACK` when running on the alternate stack.

@@ -20,7 +20,7 @@ use crate::fs::epoll::{as_epoll, Epoll, EPOLL_CTL_DEL};
 use crate::fs::eventfd::EventFd;
 use crate::fs::signalfd::{SignalFd, RECORD_SIZE};
 use crate::fs::timerfd::{valid_clock, TimerFd};
-use crate::kernel::signal::{ERESTARTSYS, UNBLOCKABLE};
+use crate::kernel::signal::ERESTARTSYS;
 use crate::kernel::task::Task;
 use crate::vfs::{File, FileOps};
 
@@ -166,35 +166,9 @@ fn sys_epoll_wait(t: &mut Task, a: &Args) -> SysResult {
     epoll_wait_common(t, a.fd(0), a.u64(1), a.i32(2), ms_deadline(a.i32(3)))
 }
 
-/// Installs the temporary signal mask of epoll_pwait; it is restored after the call, or after
-/// the handler of the signal that interrupted it.
-fn swap_mask(t: &mut Task, addr: u64, size: u64) -> SysResult<()> {
-    if addr == 0 {
-        return Ok(());
-    }
-    if size != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let mask: u64 = t.mm.read_val(addr)?;
-    let old = std::mem::replace(&mut t.thread.signals.lock().unwrap().mask, mask & !UNBLOCKABLE);
-    t.saved_mask = Some(old);
-    Ok(())
-}
-
-fn with_mask(t: &mut Task, mask: u64, size: u64, wait: impl FnOnce(&Task) -> SysResult) -> SysResult {
-    swap_mask(t, mask, size)?;
-    let r = wait(t);
-    if r != Err(Errno::EINTR) {
-        if let Some(old) = t.saved_mask.take() {
-            t.thread.signals.lock().unwrap().mask = old;
-        }
-    }
-    r
-}
-
 fn sys_epoll_pwait(t: &mut Task, a: &Args) -> SysResult {
     let deadline = ms_deadline(a.i32(3));
-    with_mask(t, a.u64(4), a.u64(5), |t| epoll_wait_common(t, a.fd(0), a.u64(1), a.i32(2), deadline))
+    super::poll::with_temporary_mask(t, a.u64(4), a.u64(5), |t| epoll_wait_common(t, a.fd(0), a.u64(1), a.i32(2), deadline))
 }
 
 fn read_timespec(t: &Task, addr: u64) -> SysResult<Timespec> {
@@ -212,7 +186,7 @@ fn sys_epoll_pwait2(t: &mut Task, a: &Args) -> SysResult {
         let ts = read_timespec(t, a.u64(3))?;
         Some(Instant::now() + Duration::new(ts.sec as u64, ts.nsec as u32))
     };
-    with_mask(t, a.u64(4), a.u64(5), |t| epoll_wait_common(t, a.fd(0), a.u64(1), a.i32(2), deadline))
+    super::poll::with_temporary_mask(t, a.u64(4), a.u64(5), |t| epoll_wait_common(t, a.fd(0), a.u64(1), a.i32(2), deadline))
 }
 
 // ---- timerfd ----

@@ -10,7 +10,7 @@ use syscall_tables::nr;
 use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::signal::{ERESTARTNOHAND, UNBLOCKABLE};
+use crate::kernel::signal::ERESTARTNOHAND;
 use crate::kernel::task::Task;
 
 pub static HANDLERS: Table = &[
@@ -108,36 +108,29 @@ fn read_deadline(t: &Task, addr: u64) -> SysResult<Option<Instant>> {
     Ok(Some(Instant::now() + Duration::new(ts.sec as u64, ts.nsec as u32)))
 }
 
-/// Installs the temporary mask of ppoll/pselect6; the old one is restored after the call (or
-/// after the handler a signal runs).
-fn swap_mask(t: &mut Task, addr: u64, size: u64) -> SysResult<()> {
-    if addr == 0 {
-        return Ok(());
+/// Runs `wait` under the signal mask at `addr` (none if null), as ppoll, pselect6 and
+/// epoll_pwait do. An interrupted wait gives `EINTR`, and its mask stays until the handler of
+/// the interrupting signal has run.
+pub(super) fn with_temporary_mask(t: &mut Task, addr: u64, size: u64, wait: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
+    if addr != 0 {
+        if size != 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mask: u64 = t.mm.read_val(addr)?;
+        t.begin_temporary_mask(mask);
     }
-    if size != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let mask: u64 = t.mm.read_val(addr)?;
-    let old = std::mem::replace(&mut t.thread.signals.lock().unwrap().mask, mask & !UNBLOCKABLE);
-    t.saved_mask = Some(old);
-    Ok(())
-}
-
-fn restore_mask(t: &mut Task, r: &SysResult) {
-    // With a signal to deliver, the mask goes back after its handler (see signal delivery).
-    if r.is_ok() {
-        if let Some(old) = t.saved_mask.take() {
-            t.thread.signals.lock().unwrap().mask = old;
+    match wait(t) {
+        Err(ERESTARTNOHAND | Errno::EINTR) => Err(Errno::EINTR),
+        r => {
+            t.end_temporary_mask();
+            r
         }
     }
 }
 
 fn sys_ppoll(t: &mut Task, a: &Args) -> SysResult {
     let deadline = read_deadline(t, a.u64(2))?;
-    swap_mask(t, a.u64(3), a.u64(4))?;
-    let r = poll_common(t, a.u64(0), a.u64(1), deadline);
-    restore_mask(t, &r);
-    r.map_err(|e| if e == ERESTARTNOHAND { Errno::EINTR } else { e })
+    with_temporary_mask(t, a.u64(3), a.u64(4), |t| poll_common(t, a.u64(0), a.u64(1), deadline))
 }
 
 /// select and pselect6 over three fd_set bitmaps.
@@ -201,11 +194,6 @@ fn sys_select(t: &mut Task, a: &Args) -> SysResult {
 fn sys_pselect6(t: &mut Task, a: &Args) -> SysResult {
     let deadline = read_deadline(t, a.u64(4))?;
     // The sixth argument points at { const sigset_t *ss; size_t ss_len; }.
-    if a.u64(5) != 0 {
-        let [mask_addr, size]: [u64; 2] = t.mm.read_val(a.u64(5))?;
-        swap_mask(t, mask_addr, size)?;
-    }
-    let r = select_common(t, a.i32(0), [a.u64(1), a.u64(2), a.u64(3)], deadline);
-    restore_mask(t, &r);
-    r.map_err(|e| if e == ERESTARTNOHAND { Errno::EINTR } else { e })
+    let [mask_addr, size]: [u64; 2] = if a.u64(5) != 0 { t.mm.read_val(a.u64(5))? } else { [0, 0] };
+    with_temporary_mask(t, mask_addr, size, |t| select_common(t, a.i32(0), [a.u64(1), a.u64(2), a.u64(3)], deadline))
 }

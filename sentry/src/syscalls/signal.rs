@@ -109,8 +109,7 @@ fn sys_rt_sigpending(t: &mut Task, a: &Args) -> SysResult {
 fn sys_rt_sigsuspend(t: &mut Task, a: &Args) -> SysResult {
     check_sigset_size(a, 1)?;
     let mask: u64 = t.mm.read_val(a.u64(0))?;
-    let old = std::mem::replace(&mut t.thread.signals.lock().unwrap().mask, mask & !UNBLOCKABLE);
-    t.saved_mask = Some(old);
+    t.begin_temporary_mask(mask);
     wait_for_signal(t, None);
     Err(ERESTARTNOHAND)
 }
