@@ -11,7 +11,7 @@ use crate::abi::{Rlimit, Sysinfo, Utsname};
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::{fill_random, host_cpus};
 use crate::kernel::process::RLIMIT_COUNT;
-use crate::kernel::task::Task;
+use crate::kernel::task::{Creds, Task};
 use crate::kernel::{RELEASE, VERSION};
 
 pub static HANDLERS: Table = &[
@@ -339,75 +339,77 @@ fn pick(new: u32, current: u32, allowed: [u32; 3], privileged: bool) -> SysResul
     }
 }
 
-fn set_uids(t: &mut Task, r: u32, e: u32, s: u32) -> SysResult {
-    let c = &t.creds;
-    let (allowed, root) = ([c.uid, c.euid, c.suid], c.euid == 0);
-    let (uid, euid, suid) = (pick(r, c.uid, allowed, root)?, pick(e, c.euid, allowed, root)?, pick(s, c.suid, allowed, root)?);
-    t.creds.uid = uid;
-    t.creds.euid = euid;
-    t.creds.suid = suid;
+/// Which credential triple a set*id call changes.
+#[derive(Clone, Copy)]
+enum Ids {
+    User,
+    Group,
+}
+
+/// The real, effective and saved ids of one kind.
+fn ids(c: &mut Creds, which: Ids) -> [&mut u32; 3] {
+    match which {
+        Ids::User => [&mut c.uid, &mut c.euid, &mut c.suid],
+        Ids::Group => [&mut c.gid, &mut c.egid, &mut c.sgid],
+    }
+}
+
+/// setres*id: each of real, effective and saved, unless `UNCHANGED`.
+fn set_ids(t: &mut Task, which: Ids, new: [u32; 3]) -> SysResult {
+    let root = t.creds.euid == 0;
+    let slots = ids(&mut t.creds, which);
+    let now = [*slots[0], *slots[1], *slots[2]];
+    let picked = [pick(new[0], now[0], now, root)?, pick(new[1], now[1], now, root)?, pick(new[2], now[2], now, root)?];
+    for (slot, id) in slots.into_iter().zip(picked) {
+        *slot = id;
+    }
     t.publish_resources();
     Ok(0)
 }
 
-fn set_gids(t: &mut Task, r: u32, e: u32, s: u32) -> SysResult {
-    let c = &t.creds;
-    let (allowed, root) = ([c.gid, c.egid, c.sgid], c.euid == 0);
-    let (gid, egid, sgid) = (pick(r, c.gid, allowed, root)?, pick(e, c.egid, allowed, root)?, pick(s, c.sgid, allowed, root)?);
-    t.creds.gid = gid;
-    t.creds.egid = egid;
-    t.creds.sgid = sgid;
-    t.publish_resources();
-    Ok(0)
+/// set*id: root sets all three; others only the effective id (to the real or saved one).
+fn set_id(t: &mut Task, which: Ids, id: u32) -> SysResult {
+    if id == UNCHANGED {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds.euid == 0 {
+        set_ids(t, which, [id; 3])
+    } else {
+        set_ids(t, which, [UNCHANGED, id, UNCHANGED])
+    }
+}
+
+/// setre*id: setting the real id, or the effective one to something other than the real id,
+/// also sets the saved id to the new effective id.
+fn set_real_effective(t: &mut Task, which: Ids, r: u32, e: u32) -> SysResult {
+    let [real, effective, _] = ids(&mut t.creds, which).map(|id| *id);
+    let new_effective = if e == UNCHANGED { effective } else { e };
+    let s = if r != UNCHANGED || (e != UNCHANGED && e != real) { new_effective } else { UNCHANGED };
+    set_ids(t, which, [r, e, s])
 }
 
 fn sys_setuid(t: &mut Task, a: &Args) -> SysResult {
-    let uid = a.u32(0);
-    if uid == UNCHANGED {
-        return Err(Errno::EINVAL);
-    }
-    // Root sets all three; others only the effective id (to the real or saved one).
-    if t.creds.euid == 0 {
-        set_uids(t, uid, uid, uid)
-    } else {
-        set_uids(t, UNCHANGED, uid, UNCHANGED)
-    }
+    set_id(t, Ids::User, a.u32(0))
 }
 
 fn sys_setgid(t: &mut Task, a: &Args) -> SysResult {
-    let gid = a.u32(0);
-    if gid == UNCHANGED {
-        return Err(Errno::EINVAL);
-    }
-    if t.creds.euid == 0 {
-        set_gids(t, gid, gid, gid)
-    } else {
-        set_gids(t, UNCHANGED, gid, UNCHANGED)
-    }
+    set_id(t, Ids::Group, a.u32(0))
 }
 
 fn sys_setreuid(t: &mut Task, a: &Args) -> SysResult {
-    let (r, e) = (a.u32(0), a.u32(1));
-    // Setting the real id, or the effective one to something other than the real id, also
-    // sets the saved id to the new effective id.
-    let new_euid = if e == UNCHANGED { t.creds.euid } else { e };
-    let s = if r != UNCHANGED || (e != UNCHANGED && e != t.creds.uid) { new_euid } else { UNCHANGED };
-    set_uids(t, r, e, s)
+    set_real_effective(t, Ids::User, a.u32(0), a.u32(1))
 }
 
 fn sys_setregid(t: &mut Task, a: &Args) -> SysResult {
-    let (r, e) = (a.u32(0), a.u32(1));
-    let new_egid = if e == UNCHANGED { t.creds.egid } else { e };
-    let s = if r != UNCHANGED || (e != UNCHANGED && e != t.creds.gid) { new_egid } else { UNCHANGED };
-    set_gids(t, r, e, s)
+    set_real_effective(t, Ids::Group, a.u32(0), a.u32(1))
 }
 
 fn sys_setresuid(t: &mut Task, a: &Args) -> SysResult {
-    set_uids(t, a.u32(0), a.u32(1), a.u32(2))
+    set_ids(t, Ids::User, [a.u32(0), a.u32(1), a.u32(2)])
 }
 
 fn sys_setresgid(t: &mut Task, a: &Args) -> SysResult {
-    set_gids(t, a.u32(0), a.u32(1), a.u32(2))
+    set_ids(t, Ids::Group, [a.u32(0), a.u32(1), a.u32(2)])
 }
 
 /// setfsuid/setfsgid: return the previous filesystem id; it always equals the effective id.
