@@ -996,10 +996,6 @@ impl FileOps for OverlayDir {
         Err(Errno::EISDIR)
     }
 
-    fn write(&self, _offset: u64, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
-    }
-
     fn stat(&self) -> SysResult<Stat> {
         self.node.stat()
     }

@@ -1262,10 +1262,6 @@ impl FileOps for TmpfsDir {
         Err(Errno::EISDIR)
     }
 
-    fn write(&self, _offset: u64, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EBADF)
-    }
-
     fn stat(&self) -> SysResult<Stat> {
         self.node.stat()
     }

@@ -273,7 +273,10 @@ fn map_elf(kernel: &Kernel, mm: &MemoryManager, file: &dyn FileOps, main: bool, 
             continue;
         }
         mm.map_anon(start, end - start, prot, true, false, VmaKind::File(name.into()))?;
-        copy_file(mm, file, p.offset - lead, start, p.filesz + lead)?;
+        // A segment that runs past the end of the file is a truncated file.
+        if mm.fill_from(start, file, p.offset - lead, p.filesz + lead)? < p.filesz + lead {
+            return Err(Errno::ENOEXEC.into());
+        }
     }
 
     let phdr_addr = match phdrs.iter().find(|p| p.kind == PT_PHDR) {
@@ -308,23 +311,6 @@ fn map_segment_cached(kernel: &Kernel, mm: &MemoryManager, file: &dyn FileOps, s
     cached.fill(&kernel.memfile, data.as_ref(), first, pages)?;
     mm.map_cached(s.addr, s.len, s.prot, cached.backing.clone(), cached.offset_of(s.offset), VmaKind::File(name.into()))?;
     Ok(true)
-}
-
-/// Copies `len` bytes of `file` at `offset` into application memory at `addr`.
-fn copy_file(mm: &MemoryManager, file: &dyn FileOps, offset: u64, addr: u64, len: u64) -> SysResult<()> {
-    const CHUNK: u64 = 256 << 10;
-    let mut buf = vec![0u8; usize::try_from(CHUNK.min(len)).unwrap_or(0)];
-    let mut done = 0u64;
-    while done < len {
-        let n = usize::try_from((len - done).min(CHUNK)).unwrap_or(0);
-        let got = file.read(offset + done, &mut buf[..n])?;
-        if got == 0 {
-            return Err(Errno::ENOEXEC);
-        }
-        mm.poke(addr + done, &buf[..got])?;
-        done += got as u64;
-    }
-    Ok(())
 }
 
 struct Auxv<'a> {

@@ -556,6 +556,25 @@ impl MemoryManager {
         self.walk(addr, buf.len(), 0, |off, r| self.mf.write(off, &buf[r])).1
     }
 
+    /// Fills application memory at `addr` with up to `len` bytes of `file` from `offset`,
+    /// regardless of protection (the loader's segments, private file maps); stops at the end
+    /// of the file and returns how much it copied.
+    pub fn fill_from(&self, addr: u64, file: &dyn crate::vfs::FileOps, offset: u64, len: u64) -> SysResult<u64> {
+        const CHUNK: u64 = 256 << 10;
+        let mut buf = vec![0u8; usize::try_from(CHUNK.min(len)).unwrap_or(0)];
+        let mut done = 0u64;
+        while done < len {
+            let n = usize::try_from((len - done).min(CHUNK)).unwrap_or(0);
+            let got = file.read(offset + done, &mut buf[..n])?;
+            if got == 0 {
+                break;
+            }
+            self.poke(addr + done, &buf[..got])?;
+            done += got as u64;
+        }
+        Ok(done)
+    }
+
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
     pub fn read_cstring(&self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
         let mut out = Vec::new();

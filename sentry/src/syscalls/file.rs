@@ -1215,12 +1215,19 @@ fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
 /// setxattr family: the file must exist and the name be valid; no filesystem stores
 /// attributes yet.
 fn setxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    xattr_named(t, a, how)?;
+    Err(Errno::EOPNOTSUPP)
+}
+
+/// The checks every named-attribute call makes: the file exists, and the name (argument 1)
+/// is readable, not empty and at most 255 bytes (`ERANGE` otherwise).
+fn xattr_named(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
     xattr_target(t, a, how)?;
     let name = t.mm.read_cstring(a.u64(1), 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
     if name.is_empty() {
         return Err(Errno::ERANGE);
     }
-    Err(Errno::EOPNOTSUPP)
+    Ok(())
 }
 
 fn sys_setxattr(t: &mut Task, a: &Args) -> SysResult {
@@ -1255,11 +1262,7 @@ enum XattrTarget {
 
 /// getxattr family: the name must be readable; no file has any attribute yet.
 fn getxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
-    xattr_target(t, a, how)?;
-    let name = t.mm.read_cstring(a.u64(1), 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
-    if name.is_empty() {
-        return Err(Errno::ERANGE);
-    }
+    xattr_named(t, a, how)?;
     Err(Errno::ENODATA)
 }
 
@@ -1366,40 +1369,3 @@ fn sys_pipe2(t: &mut Task, a: &Args) -> SysResult {
     pipe_common(t, a.u64(0), a.i32(1))
 }
 
-/// The tmpfs file behind an open file, directly or as the overlay's upper copy.
-fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<crate::fs::tmpfs::TmpfsInode>>> {
-    use crate::fs::overlay::OverlayFile;
-    use crate::fs::tmpfs::TmpfsFile;
-    let Some(any) = file.ops.as_any() else { return Ok(None) };
-    if let Some(f) = any.downcast_ref::<TmpfsFile>() {
-        return Ok(Some(f.inode().clone()));
-    }
-    if let Some(o) = any.downcast_ref::<OverlayFile>() {
-        let inner = o.inner()?;
-        return Ok(inner.as_any().and_then(|a| a.downcast_ref::<TmpfsFile>()).map(|f| f.inode().clone()));
-    }
-    Ok(None)
-}
-
-/// `MAP_SHARED` of a file whose pages live in the memory file (tmpfs, and overlay files
-/// copied up): maps those very pages, so the mapping, `read` and `write` all see one copy.
-/// `None` for other files, which the caller maps as a private copy.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn map_shared(
-    t: &Task,
-    file: &File,
-    addr: u64,
-    len: u64,
-    prot: i32,
-    fixed: bool,
-    offset: u64,
-    kind: crate::mm::VmaKind,
-) -> SysResult<Option<u64>> {
-    use crate::mm::PAGE_SIZE;
-    let Some(node) = tmpfs_inode(file)? else { return Ok(None) };
-    // The guard first: pages cut by a truncate from here on stay until the mapping goes.
-    let guard = node.map_guard()?;
-    let pages = node.page_offsets(offset / PAGE_SIZE, len.div_ceil(PAGE_SIZE), true)?;
-    let pages: Vec<u64> = pages.into_iter().map(|p| p.ok_or(Errno::EIO)).collect::<SysResult<_>>()?;
-    t.mm.map_file_pages(addr, len, prot, fixed, &pages, Box::new(guard), kind).map(Some)
-}

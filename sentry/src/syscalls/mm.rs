@@ -9,6 +9,10 @@ use super::{Args, Support, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
 
+use std::sync::Arc;
+
+use crate::fs::overlay::OverlayFile;
+use crate::fs::tmpfs::{TmpfsFile, TmpfsInode};
 use crate::mm::cache::cacheable;
 use crate::mm::{page_up, VmaKind, PAGE_SIZE};
 use crate::vfs::File;
@@ -70,40 +74,60 @@ fn sys_mmap(t: &mut Task, a: &Args) -> SysResult {
         .as_ref()
         .map(|d| d.path_from(&root))
         .unwrap_or_default();
-    if shared {
-        if let Some(at) = super::file::map_shared(
-            t,
-            &file,
-            addr,
-            len,
-            prot,
-            fixed,
-            offset,
-            VmaKind::File(name.clone().into()),
-        )? {
-            return Ok(at);
-        }
+    let m = FileMap { file: &file, addr, len, prot, fixed, offset, name: &name };
+    let mapped = if shared { map_file_pages(t, &m)? } else if prot & libc::PROT_WRITE == 0 { map_from_cache(t, &m)? } else { None };
+    if let Some(at) = mapped {
+        return Ok(at);
     }
-    if !shared && prot & libc::PROT_WRITE == 0 {
-        if let Some(at) = map_from_cache(t, &file, addr, len, prot, fixed, offset, &name)? {
-            return Ok(at);
-        }
-    }
-    let at =
-        t.mm.map_anon(addr, len, prot, fixed, shared, VmaKind::File(name.into()))?;
-    // Fill from the file; pages past its end stay zero.
-    let mut buf = vec![0u8; len.min(1 << 20) as usize];
-    let mut done = 0u64;
-    while done < len {
-        let want = ((len - done) as usize).min(buf.len());
-        let n = file.ops.read(offset + done, &mut buf[..want]).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        t.mm.poke(at + done, &buf[..n])?;
-        done += n as u64;
+    // Otherwise a copy of the file; pages past its end stay zero. As on Linux, a file that
+    // cannot be read still maps (device files without a read give zeros).
+    let at = t.mm.map_anon(addr, len, prot, fixed, shared, m.kind())?;
+    if let Err(e) = t.mm.fill_from(at, file.ops.as_ref(), offset, len) {
+        tracing::debug!("mmap: filling from the file: {e:?}");
     }
     Ok(at)
+}
+
+/// A file mapping asked for by mmap, after its arguments were checked.
+struct FileMap<'a> {
+    file: &'a File,
+    addr: u64,
+    len: u64,
+    prot: i32,
+    fixed: bool,
+    offset: u64,
+    name: &'a [u8],
+}
+
+impl FileMap<'_> {
+    fn kind(&self) -> VmaKind {
+        VmaKind::File(self.name.into())
+    }
+}
+
+/// The tmpfs inode behind an open file (a tmpfs file, or an overlay file copied up).
+fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<TmpfsInode>>> {
+    let Some(any) = file.ops.as_any() else { return Ok(None) };
+    if let Some(f) = any.downcast_ref::<TmpfsFile>() {
+        return Ok(Some(f.inode().clone()));
+    }
+    if let Some(o) = any.downcast_ref::<OverlayFile>() {
+        let inner = o.inner()?;
+        return Ok(inner.as_any().and_then(|a| a.downcast_ref::<TmpfsFile>()).map(|f| f.inode().clone()));
+    }
+    Ok(None)
+}
+
+/// `MAP_SHARED` of a file whose pages live in the memory file (tmpfs, and overlay files
+/// copied up): maps those very pages, so the mapping, `read` and `write` all see one copy.
+/// `None` for other files, which are mapped as a private copy.
+fn map_file_pages(t: &Task, m: &FileMap) -> SysResult<Option<u64>> {
+    let Some(node) = tmpfs_inode(m.file)? else { return Ok(None) };
+    // The guard first: pages cut by a truncate from here on stay until the mapping goes.
+    let guard = node.map_guard()?;
+    let pages = node.page_offsets(m.offset / PAGE_SIZE, m.len.div_ceil(PAGE_SIZE), true)?;
+    let pages: Vec<u64> = pages.into_iter().map(|p| p.ok_or(Errno::EIO)).collect::<SysResult<_>>()?;
+    t.mm.map_file_pages(m.addr, m.len, m.prot, m.fixed, &pages, Box::new(guard), m.kind()).map(Some)
 }
 
 fn sys_munmap(t: &mut Task, a: &Args) -> SysResult {
@@ -208,20 +232,11 @@ fn sys_mincore(t: &mut Task, a: &Args) -> SysResult {
 
 /// A private read-only map of a root file: its pages come from the page cache, shared by every
 /// process mapping them, instead of being copied. Pages past the end of the file are zero.
-#[allow(clippy::too_many_arguments)]
-fn map_from_cache(
-    t: &Task,
-    file: &File,
-    addr: u64,
-    len: u64,
-    prot: i32,
-    fixed: bool,
-    offset: u64,
-    name: &[u8],
-) -> SysResult<Option<u64>> {
-    let Some(data) = cacheable(file.ops.as_ref()) else {
+fn map_from_cache(t: &Task, m: &FileMap) -> SysResult<Option<u64>> {
+    let Some(data) = cacheable(m.file.ops.as_ref()) else {
         return Ok(None);
     };
+    let (addr, len, prot, fixed, offset) = (m.addr, m.len, m.prot, m.fixed, m.offset);
     let st = data.stat()?;
     let cached = t.kernel.page_cache.get(&t.kernel.memfile, &st)?;
     let file_pages = cached.pages();
@@ -231,7 +246,7 @@ fn map_from_cache(
     }
     let in_file = ((file_pages - first) * PAGE_SIZE).min(len);
     cached.fill(&t.kernel.memfile, data.as_ref(), first, in_file / PAGE_SIZE)?;
-    let kind = || VmaKind::File(name.to_vec().into());
+    let kind = || m.kind();
     // Place the whole range first (the tail past the file is zero-filled anonymous memory),
     // then lay the cached pages over its start.
     let at = if in_file < len || !fixed {
