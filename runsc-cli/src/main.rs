@@ -5,6 +5,7 @@
 //! sentry; `gofer`, the file server).
 
 mod commands;
+mod oci;
 mod logging;
 
 use std::process::ExitCode;

@@ -1,0 +1,1 @@
+//! cgroups (to be written)
