@@ -30,21 +30,51 @@ use kernel::task::Task;
 use vfs::walk::Walker;
 use vfs::{Dentry, FdTable, File, S_IFREG};
 
-/// Everything the sentry needs to start a sandbox.
-pub struct BootConfig {
+/// Everything the sentry needs to start a sandbox (before any process runs in it).
+pub struct SandboxConfig {
     /// Socket to the gofer serving the root.
     pub gofer: OwnedFd,
+    pub hostname: String,
+    pub strace: bool,
+    /// Bind mounts the gofer serves besides the root, mounted in this order.
+    pub volumes: Vec<Volume>,
+    /// Extra tmpfs mounts, made after the standard ones and before the volumes.
+    pub tmpfs: Vec<TmpfsMount>,
+}
+
+/// A process to start from outside: the first one, or one `exec`'d into a running sandbox.
+pub struct ProcessSpec {
     /// The program as given: a path, or a name looked up in `PATH` inside the sandbox.
     pub program: String,
     /// argv, including argv[0].
     pub args: Vec<String>,
     pub env: Vec<String>,
-    pub hostname: String,
-    pub strace: bool,
-    /// The host descriptors that become the workload's 0, 1 and 2.
+    /// Absolute working directory in the sandbox.
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    /// Resource limits that differ from the defaults: (`RLIMIT_*`, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
+    /// The host descriptors that become the process's 0, 1 and 2.
     pub stdio: [Option<OwnedFd>; 3],
-    /// Bind mounts the gofer serves besides the root, mounted in this order.
-    pub volumes: Vec<Volume>,
+}
+
+impl ProcessSpec {
+    /// A root process in `/` with the default limits.
+    pub fn new(args: Vec<String>, env: Vec<String>, stdio: [Option<OwnedFd>; 3]) -> ProcessSpec {
+        let program = args.first().cloned().unwrap_or_default();
+        ProcessSpec { program, args, env, cwd: "/".into(), uid: 0, gid: 0, groups: Vec::new(), umask: 0o022, rlimits: Vec::new(), stdio }
+    }
+}
+
+/// A tmpfs at `path` (absolute), made in the root if missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub path: String,
+    pub mode: u32,
+    pub max_bytes: Option<u64>,
 }
 
 /// A bind mount (`sandbox run -v HOST:GUEST[:ro]`): the gofer serves it as the mount named
@@ -94,10 +124,12 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// in the memory file, so writes never reach the host; the sentry's own `/dev`, `/proc` and
 /// `/sys`; fresh tmpfs mounts at `/tmp`, `/dev/shm` (mode 1777) and `/run` (0755); then the
 /// volumes. Mount points missing from the root are made in the overlay.
-fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume]) -> Result<Arc<Dentry>, BootError> {
+fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume], extra: &[TmpfsMount]) -> Result<Arc<Dentry>, BootError> {
     let client = Arc::new(gofer::Client::new(gofer));
     let lower = GoferInode::attach(client.clone()).map_err(|e| BootError::Setup(format!("attaching to the gofer: {e}")))?;
-    let tmpfs = |mode| Tmpfs::new(memfile.clone(), TmpfsOptions { mode, max_bytes: Some(fs::host::host_total_ram() / 2), ..TmpfsOptions::default() });
+    let half_ram = fs::host::host_total_ram() / 2;
+    let sized = |mode, max: Option<u64>| Tmpfs::new(memfile.clone(), TmpfsOptions { mode, max_bytes: Some(max.unwrap_or(half_ram)), ..TmpfsOptions::default() });
+    let tmpfs = |mode| sized(mode, None);
     let root_inode = Overlay::mount(lower, tmpfs(0o755)).map_err(|e| BootError::Setup(format!("making the root overlay: {e}")))?;
     let root = Dentry::root(root_inode);
     // The host's /dev, /proc and /sys must never show through.
@@ -110,6 +142,11 @@ fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume])
     for (path, mode) in [("/tmp", 0o1777), ("/dev/shm", 0o1777), ("/run", 0o755)] {
         let at = mount_point(&root, path, true)?;
         at.mount(tmpfs(mode).root()).map_err(|e| BootError::Setup(format!("mounting {path}: {e}")))?;
+    }
+    for t in extra {
+        let at = mount_point(&root, &t.path, true)?;
+        at.mount(sized(t.mode, t.max_bytes).root()).map_err(|e| BootError::Setup(format!("mounting {}: {e}", t.path)))?;
+        fs::proc::note_mount_point(t.path.as_bytes());
     }
     for v in volumes {
         let inode = GoferInode::attach_mount(client.clone(), v.guest.as_bytes())
@@ -186,40 +223,126 @@ fn stdio_table(stdio: [Option<OwnedFd>; 3]) -> FdTable {
     files
 }
 
-/// Starts the sandbox and runs its first program to the end.
-pub fn boot(cfg: BootConfig) -> Result<ExitStatus, BootError> {
-    host_signals::block();
-    platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
-    let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
-    let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
-    let root = build_tree(cfg.gofer, &memfile, &cfg.volumes)?;
-    let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root.clone(), cfg.hostname.into_bytes(), cfg.strace));
-    let path = find_program(&root, &cfg.program, &cfg.env)?;
-    let argv = cfg.args.into_iter().map(String::into_bytes).collect();
-    let envp = cfg.env.into_iter().map(String::into_bytes).collect();
-    let files = stdio_table(cfg.stdio);
-    host_signals::forward(kernel.clone());
-    Task::spawn_init(kernel.clone(), files, path, argv, envp).map_err(|e| BootError::Exec {
-        program: cfg.program.clone(),
-        errno: e.errno,
-        context: e.context,
-    })?;
-    Ok(wait_for_the_end(&kernel))
+/// A running sandbox: its kernel, with or without processes.
+pub struct Sandbox {
+    pub kernel: Arc<Kernel>,
 }
 
-/// Waits until the first process has exited and every task thread has finished (the others are
-/// killed when init goes); returns init's status.
-fn wait_for_the_end(kernel: &Kernel) -> ExitStatus {
-    loop {
-        let seen = kernel.events.generation();
-        let (status, live) = {
-            let table = kernel.table.lock().unwrap();
-            let status = table.processes.get(&1).and_then(|p| p.state.lock().unwrap().zombie);
-            (status, table.live_threads)
-        };
-        if let (Some(status), 0) = (status, live) {
-            return status;
-        }
-        kernel.events.wait(seen, Some(std::time::Instant::now() + std::time::Duration::from_millis(100)));
+/// Who a signal from outside the sandbox goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalTarget {
+    /// The first process (as `kill` of a container's init).
+    Init,
+    /// Every process.
+    All,
+    /// One process, by pid in the sandbox.
+    Process(i32),
+}
+
+impl Sandbox {
+    /// Builds the kernel and its file tree; no process runs yet. Host signals that are meant
+    /// for the sandbox are blocked from here on (see [`Sandbox::forward_host_signals`]).
+    pub fn start(cfg: SandboxConfig) -> Result<Sandbox, BootError> {
+        host_signals::block();
+        platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
+        let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
+        let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
+        let root = build_tree(cfg.gofer, &memfile, &cfg.volumes, &cfg.tmpfs)?;
+        let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root, cfg.hostname.into_bytes(), cfg.strace));
+        Ok(Sandbox { kernel })
     }
+
+    /// Checks that `spec` can start: its working directory exists and its program is found.
+    /// Returns the program's path.
+    pub fn resolve(&self, spec: &ProcessSpec) -> Result<(Vec<u8>, Arc<Dentry>), BootError> {
+        let root = &self.kernel.root;
+        let cwd = Walker { root }.resolve(root, spec.cwd.as_bytes(), true).map_err(|errno| BootError::Exec {
+            program: spec.program.clone(),
+            errno,
+            context: Some(format!("working directory {}", spec.cwd)),
+        })?;
+        if !cwd.is_dir() {
+            return Err(BootError::Exec { program: spec.program.clone(), errno: Errno::ENOTDIR, context: Some(format!("working directory {}", spec.cwd)) });
+        }
+        Ok((find_program(root, &spec.program, &spec.env)?, cwd))
+    }
+
+    /// Starts a process; the first one started becomes pid 1, whose end ends the sandbox.
+    pub fn launch(&self, spec: ProcessSpec) -> Result<i32, BootError> {
+        let (path, cwd) = self.resolve(&spec)?;
+        let creds = kernel::task::Creds { uid: spec.uid, euid: spec.uid, suid: spec.uid, gid: spec.gid, egid: spec.gid, sgid: spec.gid, groups: spec.groups };
+        let rlimits = spec
+            .rlimits
+            .iter()
+            .filter_map(|&(r, cur, max)| Some((usize::try_from(r).ok()?, abi::Rlimit { cur, max })))
+            .collect();
+        let launch = kernel::task::Launch {
+            files: stdio_table(spec.stdio),
+            path,
+            argv: spec.args.into_iter().map(String::into_bytes).collect(),
+            envp: spec.env.into_iter().map(String::into_bytes).collect(),
+            cwd,
+            creds,
+            umask: spec.umask,
+            rlimits,
+        };
+        Task::launch(self.kernel.clone(), launch).map_err(|e| BootError::Exec { program: spec.program, errno: e.errno, context: e.context })
+    }
+
+    /// Passes the signals the sentry process receives on to the sandbox's processes.
+    pub fn forward_host_signals(&self) {
+        host_signals::forward(self.kernel.clone());
+    }
+
+    /// Sends `sig` from outside the sandbox. The first process, like a pid namespace's init,
+    /// only gets the signals it handles, besides `SIGKILL` and `SIGSTOP`. Returns whether some
+    /// process was there to get it.
+    pub fn signal(&self, target: SignalTarget, sig: i32) -> bool {
+        self.kernel.signal_from_outside(target, sig)
+    }
+
+    /// Waits until process `pid`, started with [`Sandbox::launch`] after the first, has ended;
+    /// reaps it and returns its status (`None` if there is no such process).
+    pub fn wait(&self, pid: i32) -> Option<ExitStatus> {
+        let kernel = &self.kernel;
+        loop {
+            let seen = kernel.events.generation();
+            {
+                let mut table = kernel.table.lock().unwrap();
+                let process = table.processes.get(&pid)?;
+                let status = process.state.lock().unwrap().zombie;
+                if let Some(status) = status {
+                    table.processes.remove(&pid);
+                    return Some(status);
+                }
+            }
+            kernel.events.wait(seen, Some(std::time::Instant::now() + std::time::Duration::from_millis(100)));
+        }
+    }
+
+    /// Waits until the first process has exited and every task thread has finished (the
+    /// others are killed when init goes); returns init's status.
+    pub fn wait_init(&self) -> ExitStatus {
+        let kernel = &self.kernel;
+        loop {
+            let seen = kernel.events.generation();
+            let (status, live) = {
+                let table = kernel.table.lock().unwrap();
+                let status = table.processes.get(&1).and_then(|p| p.state.lock().unwrap().zombie);
+                (status, table.live_threads)
+            };
+            if let (Some(status), 0) = (status, live) {
+                return status;
+            }
+            kernel.events.wait(seen, Some(std::time::Instant::now() + std::time::Duration::from_millis(100)));
+        }
+    }
+}
+
+/// Starts a sandbox and runs its first program to the end (`sandbox run`).
+pub fn boot(cfg: SandboxConfig, init: ProcessSpec) -> Result<ExitStatus, BootError> {
+    let sandbox = Sandbox::start(cfg)?;
+    sandbox.forward_host_signals();
+    sandbox.launch(init)?;
+    Ok(sandbox.wait_init())
 }

@@ -41,7 +41,7 @@ fn parse_volume(s: &str) -> Result<sentry::Volume, String> {
 }
 
 /// A duplicate of one of our standard descriptors, if it is open.
-fn dup_stdio(fd: i32) -> Option<OwnedFd> {
+pub fn dup_stdio(fd: i32) -> Option<OwnedFd> {
     // SAFETY: fcntl(F_GETFD) only checks whether the descriptor is open.
     #[allow(unsafe_code)]
     let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
@@ -58,19 +58,10 @@ pub fn main(args: BootArgs) -> i32 {
     // SAFETY: the descriptor was set up for us by `sandbox run` and nothing else owns it.
     #[allow(unsafe_code)]
     let gofer = unsafe { OwnedFd::from_raw_fd(args.gofer_fd) };
-    let program = args.command[0].clone();
-    let cfg = sentry::BootConfig {
-        gofer,
-        program,
-        args: args.command,
-        env: args.env,
-        hostname: args.hostname,
-        strace: args.strace,
-        stdio: [dup_stdio(0), dup_stdio(1), dup_stdio(2)],
-        volumes: args.volumes,
-    };
+    let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, volumes: args.volumes, tmpfs: Vec::new() };
+    let init = sentry::ProcessSpec::new(args.command, args.env, [dup_stdio(0), dup_stdio(1), dup_stdio(2)]);
     let gofer_control = cfg.gofer.try_clone().ok();
-    let code = match sentry::boot(cfg) {
+    let code = match sentry::boot(cfg, init) {
         Ok(status) => status.shell_code(),
         Err(e) => {
             eprintln!("sandbox: {e}");
@@ -83,7 +74,7 @@ pub fn main(args: BootArgs) -> i32 {
 
 /// Ends the gofer (its socket reaches end of file) and reaps every child, so that nothing of
 /// the sandbox outlives this process, not even as a zombie handed to a subreaper.
-fn reap_helpers(gofer: Option<OwnedFd>) {
+pub fn reap_helpers(gofer: Option<OwnedFd>) {
     if let Some(sock) = gofer {
         // SAFETY: shutdown on a socket we own; no memory is involved.
         #[allow(unsafe_code)]

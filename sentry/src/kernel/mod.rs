@@ -144,6 +144,31 @@ impl Kernel {
         }
         self.events.notify();
     }
+
+    /// Sends a signal from outside the sandbox to one process, the first, or all; returns
+    /// whether a process was there to get it.
+    pub fn signal_from_outside(&self, target: crate::SignalTarget, sig: i32) -> bool {
+        let targets: Vec<_> = match target {
+            crate::SignalTarget::Init => self.process(1).into_iter().collect(),
+            crate::SignalTarget::Process(pid) => self.process(pid).into_iter().collect(),
+            crate::SignalTarget::All => self.processes(),
+        };
+        let mut found = false;
+        for p in targets {
+            found |= p.state.lock().unwrap().zombie.is_none();
+            if !refuses_from_outside(&p, sig) {
+                p.send(signal::SigInfo::kernel(sig));
+            }
+        }
+        self.events.notify();
+        found
+    }
+}
+
+/// Like a pid namespace's init seen from its parent namespace: `SIGKILL` and `SIGSTOP` always
+/// reach the first process; other signals only when it handles them.
+fn refuses_from_outside(p: &Process, sig: i32) -> bool {
+    sig != libc::SIGKILL && sig != libc::SIGSTOP && p.refuses(sig)
 }
 
 /// The one wait queue: a generation counter bumped on every change that may unblock a task.

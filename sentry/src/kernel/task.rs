@@ -33,6 +33,21 @@ pub struct Creds {
     pub groups: Vec<u32>,
 }
 
+/// What a process started from outside the sandbox begins with.
+pub struct Launch {
+    /// Its descriptor table (usually the host's standard streams).
+    pub files: FdTable,
+    /// The program, as a path in the sandbox, and its argv and environment.
+    pub path: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub cwd: Arc<Dentry>,
+    pub creds: Creds,
+    pub umask: u32,
+    /// Limits that differ from the defaults, by `RLIMIT_*` index.
+    pub rlimits: Vec<(usize, Rlimit)>,
+}
+
 /// Root, working directory and umask; shared between tasks created with `CLONE_FS`.
 pub struct FsContext {
     pub root: Arc<Dentry>,
@@ -205,9 +220,10 @@ impl NewTask {
 }
 
 impl Task {
-    /// Starts the first process (pid 1) on its own thread, loading `path`. Returns once the
-    /// program is loaded (or failed to load).
-    pub fn spawn_init(kernel: Arc<Kernel>, files: FdTable, path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), LoadError> {
+    /// Starts a process from outside the sandbox (the first one, or one `exec`'d into a
+    /// running sandbox): a new session and process group of its own, no parent (ppid 0).
+    /// Returns its pid once its program is loaded.
+    pub fn launch(kernel: Arc<Kernel>, launch: Launch) -> Result<i32, LoadError> {
         let (tx, rx) = mpsc::channel();
         let pid = {
             let mut table = kernel.table.lock().unwrap();
@@ -216,10 +232,10 @@ impl Task {
             pid
         };
         let k = kernel.clone();
-        let thread = std::thread::Builder::new().name("task-1".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name(format!("task-{pid}")).spawn(move || {
+            let Launch { files, path, argv, envp, cwd, creds, umask, rlimits } = launch;
             let root = k.root.clone();
-            let creds = Creds::default();
-            let request = ExecRequest { root: &root, cwd: &root, path, argv, envp, uid: creds.euid, gid: creds.egid };
+            let request = ExecRequest { root: &root, cwd: &cwd, path, argv, envp, uid: creds.euid, gid: creds.egid };
             let image = match loader::load(&k, request) {
                 Ok(image) => image,
                 Err(e) => {
@@ -228,12 +244,18 @@ impl Task {
                     return;
                 }
             };
-            let process = Process::new(pid, 0, pid, pid, [SigAction::default(); 64], default_rlimits());
+            let mut limits = default_rlimits();
+            for (resource, limit) in rlimits {
+                if let Some(slot) = limits.get_mut(resource) {
+                    *slot = limit;
+                }
+            }
+            let process = Process::new(pid, 0, pid, pid, [SigAction::default(); 64], limits);
             let ctx = k.platform.new_context();
             let thread = Thread::new(pid, 0, ctx.interrupter());
             process.state.lock().unwrap().threads.push(thread.clone());
             k.table.lock().unwrap().processes.insert(pid, process.clone());
-            let fs = FsContext { root: root.clone(), cwd: root.clone(), umask: 0o022 };
+            let fs = FsContext { root: root.clone(), cwd, umask };
             let mut task = Task {
                 kernel: k.clone(),
                 tid: pid,
@@ -256,12 +278,12 @@ impl Task {
                 env: 0..0,
             };
             task.start_image(image);
-            let _ = tx.send(Ok(()));
+            let _ = tx.send(Ok(pid));
             task.run();
         });
         if let Err(e) = thread {
             kernel.table.lock().unwrap().live_threads -= 1;
-            tracing::error!("starting the first task: {e}");
+            tracing::error!("starting a task: {e}");
             return Err(Errno::EAGAIN.into());
         }
         rx.recv().unwrap_or(Err(LoadError::from(Errno::EIO)))
