@@ -1,8 +1,8 @@
 //! `sandbox`: runs untrusted Linux programs in a user-space kernel.
 //!
 //! One binary plays every role: the commands people and container engines call (`run`, and the
-//! OCI runtime commands to come), and the internal roles it re-executes itself as (`boot`, the
-//! sentry; `gofer`, the file server).
+//! runc-compatible OCI runtime commands), and the internal roles it re-executes itself as
+//! (`boot` and `container-boot`, the sentry; `gofer`, the file server).
 
 mod commands;
 mod oci;
@@ -27,6 +27,19 @@ struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
     log_format: logging::Format,
+    /// Directory for the containers' state (OCI runtime commands).
+    #[arg(long, value_name = "DIR", default_value = "/run/sandbox")]
+    root: std::path::PathBuf,
+    /// Accepted for runc compatibility: cgroups are managed through cgroupfs (a systemd-style
+    /// cgroupsPath "slice:prefix:name" is mapped onto it).
+    #[arg(long)]
+    systemd_cgroup: bool,
+    /// Accepted for runc compatibility.
+    #[arg(long)]
+    rootless: Option<String>,
+    /// Print every system call of container workloads to the log (OCI runtime commands).
+    #[arg(long = "strace", id = "global_strace")]
+    strace: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,16 +50,48 @@ enum Command {
     Boot(commands::boot::BootArgs),
     Gofer(commands::gofer::GoferArgs),
     Syscalls(commands::syscalls::SyscallsArgs),
+    Create(oci::lifecycle::CreateArgs),
+    Start(oci::lifecycle::IdArgs),
+    State(oci::lifecycle::IdArgs),
+    Kill(oci::lifecycle::KillArgs),
+    Delete(oci::lifecycle::DeleteArgs),
+    Exec(oci::exec::ExecArgs),
+    Ps(oci::lifecycle::PsArgs),
+    List(oci::lifecycle::ListArgs),
+    Pause(oci::lifecycle::IdArgs),
+    Resume(oci::lifecycle::IdArgs),
+    Events(oci::lifecycle::EventsArgs),
+    Spec(oci::lifecycle::SpecArgs),
+    /// Print the features this runtime supports (runtime-spec features document).
+    Features,
+    ContainerBoot(oci::boot::ContainerBootArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.debug, cli.log.as_deref(), cli.log_format);
+    let logs = logging::Settings { debug: cli.debug, log: cli.log.clone(), format: cli.log_format };
+    let g = oci::Global { root: cli.root, logs: logs.clone(), strace: cli.strace };
+    let done = |r: Result<(), String>| oci::report(r.map(|()| 0), &logs);
     let code = match cli.command {
-        Command::Run(args) => commands::run::main(args, &logging::Settings { debug: cli.debug, log: cli.log.clone(), format: cli.log_format }),
+        Command::Run(args) => commands::run::main(args, &logs),
         Command::Boot(args) => commands::boot::main(args),
         Command::Gofer(args) => commands::gofer::main(args),
         Command::Syscalls(args) => commands::syscalls::main(args),
+        Command::Create(args) => done(oci::lifecycle::create(&g, args)),
+        Command::Start(args) => done(oci::lifecycle::start(&g, args)),
+        Command::State(args) => done(oci::lifecycle::state(&g, args)),
+        Command::Kill(args) => done(oci::lifecycle::kill(&g, args)),
+        Command::Delete(args) => done(oci::lifecycle::delete(&g, args)),
+        Command::Exec(args) => oci::report(oci::exec::exec(&g, args), &logs),
+        Command::Ps(args) => done(oci::lifecycle::ps(&g, args)),
+        Command::List(args) => done(oci::lifecycle::list(&g, args)),
+        Command::Pause(args) => done(oci::lifecycle::pause(&g, args)),
+        Command::Resume(args) => done(oci::lifecycle::resume(&g, args)),
+        Command::Events(args) => done(oci::lifecycle::events(&g, args)),
+        Command::Spec(args) => done(oci::lifecycle::spec_cmd(args)),
+        Command::Features => done(oci::lifecycle::features()),
+        Command::ContainerBoot(args) => oci::boot::main(args, &logs),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(255))
 }

@@ -102,7 +102,7 @@ impl Volume {
 }
 
 /// The guest path of a volume made canonical, or why it cannot be one.
-fn normalise_guest(guest: &str) -> Result<String, &'static str> {
+pub fn normalise_guest(guest: &str) -> Result<String, &'static str> {
     if !guest.starts_with('/') {
         return Err("the container path must be absolute");
     }
@@ -152,7 +152,7 @@ fn environment(extra: &[String]) -> Vec<String> {
     env
 }
 
-fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid array of two ints for the kernel to fill.
     #[allow(unsafe_code)]
@@ -167,7 +167,7 @@ fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// Starts `sandbox gofer` serving `root` and `volumes` on `sock` (as its fd 3); it dies with this
 /// process.
-fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) -> std::io::Result<()> {
+pub fn spawn_gofer(root: &Path, volumes: &[Volume], sock: OwnedFd, logs: &Settings) -> std::io::Result<()> {
     let raw = sock.as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(logs.to_args()).arg("gofer").arg("--root").arg(root).arg("--fd").arg("3");
@@ -240,7 +240,7 @@ pub fn main(args: RunArgs, logs: &Settings) -> i32 {
     fail(&format!("starting the sentry: {err}"))
 }
 
-fn strip_os_error(e: &std::io::Error) -> String {
+pub fn strip_os_error(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
