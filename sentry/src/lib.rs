@@ -196,6 +196,17 @@ fn mount_point(root: &Arc<Dentry>, path: &str, dir: bool) -> Result<Arc<Dentry>,
 
 /// Finds `program` the way a shell does: as a path if it has a slash, else in `PATH`.
 fn find_program(root: &Arc<Dentry>, program: &str, env: &[String]) -> Result<Vec<u8>, BootError> {
+    if program.starts_with('/') {
+        // Checked now, so that a container's `create` fails rather than its `start`.
+        let walker = Walker { root };
+        let found = walker.resolve(root, program.as_bytes(), true);
+        let fail = |errno| BootError::Exec { program: program.to_string(), errno, context: None };
+        let stat = found.map_err(fail)?.inode.stat().map_err(fail)?;
+        if stat.mode & libc::S_IFMT == libc::S_IFDIR {
+            return Err(fail(Errno::EACCES));
+        }
+        return Ok(program.as_bytes().to_vec());
+    }
     if program.contains('/') {
         return Ok(program.as_bytes().to_vec());
     }

@@ -21,7 +21,6 @@
 
 // The OCI commands that use this module are being written alongside it; until every item is
 // called from them, the binary crate would warn about unused ones.
-#![allow(dead_code)]
 
 use std::ffi::CString;
 use std::fs;
@@ -264,7 +263,12 @@ fn plan(mounts: &[Mount], v2_available: &[String], limits: &Limits) -> Result<Ve
     for ctl in Ctl::ALL.into_iter().filter(|c| c.wanted(limits)) {
         if let Some(m) = mounts.iter().find(|m| !m.v2 && m.controllers.iter().any(|c| c == ctl.name())) {
             if !v1.iter().any(|p| p.point == m.point) {
-                v1.push(Planned { point: m.point.clone(), v2: false, controllers: m.controllers.clone(), optional: false });
+                v1.push(Planned {
+                    point: m.point.clone(),
+                    v2: false,
+                    controllers: m.controllers.clone(),
+                    optional: false,
+                });
             }
         } else if unified.is_some() && matches!(ctl, Ctl::Freezer | Ctl::Cpuacct) {
             // Part of cgroup2's core: nothing to enable.
@@ -307,7 +311,8 @@ fn resolve_path(path: Option<&str>, id: &str) -> Result<String, String> {
         }
         Some(p) if !p.starts_with('/') && p.split(':').count() == 3 => {
             let mut parts = p.split(':');
-            let (slice, prefix, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (slice, prefix, name) =
+                (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
             systemd_path(slice, prefix, name)?
         }
         Some(p) => p.to_owned(),
@@ -564,10 +569,18 @@ impl Cgroup {
     /// Writes `limits` into the directories serving each controller.
     fn apply(&self, limits: &Limits) -> Result<(), String> {
         if let Some(d) = self.dir_with(Ctl::Memory) {
-            if d.v2 { memory_v2(d, limits)? } else { memory_v1(d, limits)? }
+            if d.v2 {
+                memory_v2(d, limits)?
+            } else {
+                memory_v1(d, limits)?
+            }
         }
         if let Some(d) = self.dir_with(Ctl::Cpu) {
-            if d.v2 { cpu_v2(d, limits)? } else { cpu_v1(d, limits)? }
+            if d.v2 {
+                cpu_v2(d, limits)?
+            } else {
+                cpu_v1(d, limits)?
+            }
         }
         if let (Some(d), Some(cpus)) = (self.dir_with(Ctl::Cpuset), cpuset_cpus(limits)) {
             write_file(&d.file("cpuset.cpus"), cpus)?;
@@ -588,7 +601,7 @@ impl Cgroup {
 
     /// The cgroup.procs files (one per hierarchy) that a child must write its pid into,
     /// given as CStrings so that a pre_exec closure can open and write them with only
-    /// async-signal-safe calls.
+    /// async-signal-safe calls (writing "0" to cgroup.procs moves the writing process).
     pub fn procs_files(&self) -> Vec<CString> {
         self.dirs
             .iter()
@@ -596,7 +609,9 @@ impl Cgroup {
             .collect()
     }
 
-    /// Moves process `pid` into the cgroup in every hierarchy.
+    /// Moves process `pid` into the cgroup in every hierarchy (the runtime itself puts its
+    /// sentry in through [`Cgroup::procs_files`] before it runs).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn add(&self, pid: i32) -> Result<(), String> {
         self.dirs.iter().try_for_each(|d| write_file(&d.file("cgroup.procs"), &pid.to_string()))
     }
@@ -788,7 +803,8 @@ impl Cgroup {
 /// otherwise dropped from `dir.controllers` with a warning.
 fn enable_v2(dir: &mut Dir, root: &Path, limits: &Limits) -> Result<(), String> {
     let leaf = PathBuf::from(&dir.path);
-    let mut parents: Vec<PathBuf> = leaf.ancestors().skip(1).take_while(|p| p.starts_with(root)).map(Path::to_path_buf).collect();
+    let mut parents: Vec<PathBuf> =
+        leaf.ancestors().skip(1).take_while(|p| p.starts_with(root)).map(Path::to_path_buf).collect();
     parents.reverse();
     for name in std::mem::take(&mut dir.controllers) {
         match enable_controller(&parents, &name) {
@@ -886,7 +902,8 @@ fn cpu_v2(dir: &Dir, limits: &Limits) -> Result<(), String> {
     let file = dir.file("cpu.max");
     let current = read_file(&file)?;
     let mut parts = current.split_whitespace();
-    let (cur_quota, cur_period) = (parts.next().unwrap_or("max").to_owned(), parts.next().unwrap_or("100000").to_owned());
+    let (cur_quota, cur_period) =
+        (parts.next().unwrap_or("max").to_owned(), parts.next().unwrap_or("100000").to_owned());
     let quota = quota.map_or(cur_quota, |q| if q < 0 { "max".to_owned() } else { q.to_string() });
     let period = period.map_or(cur_period, |p| p.to_string());
     write_file(&file, &format!("{quota} {period}"))
@@ -937,7 +954,9 @@ fn memory_stats(dir: &Dir) -> Value {
     let raw = read_keyed(&dir.file("memory.stat"));
     let stat = |k: &str| raw.get(k).and_then(Value::as_u64);
     let mut out = Map::new();
-    let entry = |usage, max, limit, failcnt| Value::Object(object(&[("usage", usage), ("max", max), ("limit", limit), ("failcnt", failcnt)]));
+    let entry = |usage, max, limit, failcnt| {
+        Value::Object(object(&[("usage", usage), ("max", max), ("limit", limit), ("failcnt", failcnt)]))
+    };
     if dir.v2 {
         let failcnt = read_keyed(&dir.file("memory.events")).get("max").and_then(Value::as_u64);
         let (usage, limit) = (f("memory.current"), f("memory.max"));

@@ -123,7 +123,7 @@ pub fn exec(g: &Global, args: ExecArgs) -> Result<i32, String> {
 
 /// The process to start: `--process` or the container's own process with `args`, then the
 /// command-line overrides. Also whether it wants a terminal, and the terminal's size.
-fn process_spec(c: &Container, args: &ExecArgs) -> Result<(ExecSpec, bool, Option<(u16, u16)>), String> {
+fn process_spec(c: &Container, args: &ExecArgs) -> Result<(ExecSpec, bool, Option<TerminalSize>), String> {
     let process: spec::Process = match &args.process {
         Some(file) => {
             let text = std::fs::read(file).map_err(|e| format!("process {}: {e}", file.display()))?;
@@ -163,6 +163,9 @@ fn process_spec(c: &Container, args: &ExecArgs) -> Result<(ExecSpec, bool, Optio
     let size = process.console_size.as_ref().map(|s| (u16::try_from(s.height).unwrap_or(u16::MAX), u16::try_from(s.width).unwrap_or(u16::MAX)));
     Ok((spec, process.terminal || args.tty, size))
 }
+
+/// Rows and columns.
+type TerminalSize = (u16, u16);
 
 /// Waits for the exec'd process to end, passing on the signals this process gets; returns
 /// its exit code.

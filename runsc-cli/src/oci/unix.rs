@@ -2,6 +2,8 @@
 //! (`SCM_RIGHTS`), pseudo-terminals for `--console-socket`, and unix sockets whose paths may be
 //! longer than `sun_path` allows.
 #![allow(unsafe_code)]
+// Socket ABI lengths are small constants that fit the kernel's narrower types.
+#![allow(clippy::cast_possible_truncation)]
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -1,0 +1,310 @@
+//! Lifecycle tests of the OCI runtime commands, driven as container engines drive runc:
+//! `--root`, `create --bundle --pid-file`, `start`, `state`, `exec`, `kill`, `pause`, `delete`.
+//!
+//! Each test has its own state root and bundle (a busybox rootfs) and deletes its containers
+//! with `--force` when it ends, passing or not.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sandbox_tests::{run_with_timeout, sandbox_bin, RunOutput, TempDir};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A state root and a bundle whose rootfs is busybox, with the containers to force-delete.
+struct Fixture {
+    dir: TempDir,
+    ids: std::cell::RefCell<Vec<String>>,
+}
+
+impl Fixture {
+    fn new(args: &[&str]) -> Fixture {
+        let dir = TempDir::new("oci").unwrap();
+        let rootfs = dir.path().join("bundle/rootfs");
+        fs::create_dir_all(rootfs.join("bin")).unwrap();
+        fs::create_dir_all(rootfs.join("etc")).unwrap();
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed (tools/install-deps)");
+        for applet in ["sh", "echo", "sleep", "cat", "ps", "id", "hostname", "ls", "true", "pwd"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        let f = Fixture { dir, ids: Default::default() };
+        f.write_config(args, |_| {});
+        f
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Writes config.json: `sandbox spec`'s default with `args` as the process, no terminal,
+    /// then `edit`.
+    fn write_config(&self, args: &[&str], edit: impl FnOnce(&mut String)) {
+        let config = self.bundle().join("config.json");
+        let _ = fs::remove_file(&config);
+        let out = run_with_timeout(Command::new(sandbox_bin()).args(["spec", "--bundle"]).arg(self.bundle()), TIMEOUT).unwrap();
+        assert_eq!(out.code(), Some(0), "spec: {}", out.describe());
+        let mut text = fs::read_to_string(&config).unwrap();
+        let quoted: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        let start = text.find("\"args\"").unwrap();
+        let end = start + text[start..].find(']').unwrap() + 1;
+        text.replace_range(start..end, &format!("\"args\": [{}]", quoted.join(", ")));
+        text = text.replace("\"terminal\": true", "\"terminal\": false");
+        edit(&mut text);
+        fs::write(&config, text).unwrap();
+    }
+
+    /// `sandbox --root ROOT ARGS`, output captured.
+    fn runtime(&self, args: &[&str]) -> RunOutput {
+        let mut cmd = Command::new(sandbox_bin());
+        cmd.arg("--root").arg(self.root()).args(args);
+        run_with_timeout(&mut cmd, TIMEOUT).unwrap()
+    }
+
+    /// `create` with the workload's output going to `out` (the sentry keeps its stdio, so it
+    /// cannot be a pipe that the test waits to see closed).
+    fn create(&self, id: &str, extra: &[&str]) -> (RunOutput, PathBuf) {
+        self.ids.borrow_mut().push(id.to_string());
+        let out_file = self.dir.path().join(format!("{id}.out"));
+        let log = fs::File::create(&out_file).unwrap();
+        let pid_file = self.dir.path().join(format!("{id}.pid"));
+        let mut cmd = Command::new(sandbox_bin());
+        cmd.arg("--root").arg(self.root()).args(["create", "--bundle"]).arg(self.bundle()).arg("--pid-file").arg(&pid_file).args(extra).arg(id);
+        cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
+        let start = Instant::now();
+        let status = cmd.status().unwrap();
+        let text = fs::read(&out_file).unwrap_or_default();
+        (RunOutput { status, stdout: Vec::new(), stderr: text, timed_out: false, elapsed: start.elapsed() }, out_file)
+    }
+
+    fn status(&self, id: &str) -> String {
+        let out = self.runtime(&["state", id]);
+        assert_eq!(out.code(), Some(0), "state {id}: {}", out.describe());
+        let text = out.stdout_str();
+        let at = text.find("\"status\": \"").expect("state has a status") + 11;
+        text[at..at + text[at..].find('"').unwrap()].to_string()
+    }
+
+    /// Waits until `id` has `status`.
+    fn wait_status(&self, id: &str, status: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            last = self.status(id);
+            if last == status {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{id} stayed {last}, never {status}");
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.runtime(&["delete", "--force", id]);
+        }
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists() && !fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z")
+}
+
+#[test]
+fn create_start_exit_delete() {
+    let f = Fixture::new(&["sh", "-c", "echo hello from $(hostname) in $(pwd); exit 3"]);
+    let (out, output) = f.create("life", &[]);
+    assert_eq!(out.code(), Some(0), "create: {}", out.describe());
+    assert_eq!(f.status("life"), "created");
+    let pid: i32 = fs::read_to_string(f.dir.path().join("life.pid")).unwrap().trim().parse().unwrap();
+    assert!(pid_alive(pid), "the pid file names the waiting sandbox");
+    assert_eq!(fs::read_to_string(&output).unwrap(), "", "nothing runs before start");
+    let state = f.runtime(&["state", "life"]).stdout_str();
+    assert!(state.contains(&format!("\"pid\": {pid}")) && state.contains("\"id\": \"life\""), "{state}");
+    let out = f.runtime(&["start", "life"]);
+    assert_eq!(out.code(), Some(0), "start: {}", out.describe());
+    f.wait_status("life", "stopped");
+    assert_eq!(fs::read_to_string(&output).unwrap(), "hello from sandbox in /\n");
+    let again = f.runtime(&["start", "life"]);
+    assert_eq!(again.code(), Some(1));
+    assert!(again.stderr_str().contains("cannot start a container that has stopped"), "{}", again.describe());
+    let out = f.runtime(&["delete", "life"]);
+    assert_eq!(out.code(), Some(0), "delete: {}", out.describe());
+    assert!(!f.root().join("life").exists(), "delete removes the state directory");
+}
+
+#[test]
+fn exec_kill_and_pause() {
+    let f = Fixture::new(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while :; do sleep 0.1; done"]);
+    let (out, output) = f.create("busy", &[]);
+    assert_eq!(out.code(), Some(0), "create: {}", out.describe());
+    assert_eq!(f.runtime(&["start", "busy"]).code(), Some(0));
+    assert_eq!(f.status("busy"), "running");
+    let out = f.runtime(&["exec", "busy", "sh", "-c", "echo inside as $(id -u) in $(pwd); exit 5"]);
+    assert_eq!((out.code(), out.stdout_str().as_str()), (Some(5), "inside as 0 in /\n"), "{}", out.describe());
+    let out = f.runtime(&["exec", "--cwd", "/bin", "--env", "X=42", "busy", "sh", "-c", "echo $X $(pwd)"]);
+    assert_eq!(out.stdout_str(), "42 /bin\n", "{}", out.describe());
+    let out = f.runtime(&["exec", "busy", "/bin/missing"]);
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr_str().contains("/bin/missing"), "{}", out.describe());
+    // The workload's processes are the sandbox's, not the host's.
+    let out = f.runtime(&["exec", "busy", "ps"]);
+    assert!(out.stdout_str().lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("trap")), "{}", out.describe());
+    let out = f.runtime(&["ps", "--format", "json", "busy"]);
+    let pid = fs::read_to_string(f.dir.path().join("busy.pid")).unwrap();
+    assert!(out.stdout_str().contains(pid.trim()), "ps lists the sentry: {}", out.describe());
+
+    let out = f.runtime(&["pause", "busy"]);
+    assert_eq!(out.code(), Some(0), "pause: {}", out.describe());
+    assert_eq!(f.status("busy"), "paused");
+    let out = f.runtime(&["exec", "busy", "true"]);
+    assert!(out.stderr_str().contains("paused"), "{}", out.describe());
+    assert_eq!(f.runtime(&["resume", "busy"]).code(), Some(0));
+    assert_eq!(f.status("busy"), "running");
+
+    let out = f.runtime(&["delete", "busy"]);
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr_str().contains("cannot delete container busy that is not stopped: running"), "{}", out.describe());
+    let out = f.runtime(&["kill", "busy", "TERM"]);
+    assert_eq!(out.code(), Some(0), "kill: {}", out.describe());
+    f.wait_status("busy", "stopped");
+    assert!(fs::read_to_string(&output).unwrap().contains("got TERM"));
+    assert_eq!(f.runtime(&["kill", "busy", "KILL"]).code(), Some(1), "a stopped container cannot be signalled");
+    assert_eq!(f.runtime(&["delete", "busy"]).code(), Some(0));
+}
+
+#[test]
+fn init_ignores_unhandled_signals_but_not_sigkill() {
+    let f = Fixture::new(&["sleep", "1000"]);
+    assert_eq!(f.create("sleeper", &[]).0.code(), Some(0));
+    assert_eq!(f.runtime(&["start", "sleeper"]).code(), Some(0));
+    // Like a pid namespace's init: SIGTERM without a handler is ignored.
+    assert_eq!(f.runtime(&["kill", "sleeper", "15"]).code(), Some(0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(f.status("sleeper"), "running");
+    assert_eq!(f.runtime(&["kill", "sleeper", "SIGKILL"]).code(), Some(0));
+    f.wait_status("sleeper", "stopped");
+}
+
+#[test]
+fn detached_exec_has_a_waiter_with_its_status() {
+    // SAFETY: prctl with integer arguments.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
+    };
+    let f = Fixture::new(&["sleep", "1000"]);
+    assert_eq!(f.create("host", &[]).0.code(), Some(0));
+    assert_eq!(f.runtime(&["start", "host"]).code(), Some(0));
+    let pid_file = f.dir.path().join("exec.pid");
+    let mut cmd = Command::new(sandbox_bin());
+    cmd.arg("--root").arg(f.root()).args(["exec", "--detach", "--pid-file"]).arg(&pid_file).args(["host", "sh", "-c", "sleep 1; exit 9"]);
+    // The caller's output is shared with the exec'd process (as with runc): null here, so that
+    // returning does not wait for the process.
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let start = Instant::now();
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "exec --detach: {status}");
+    assert!(start.elapsed() < Duration::from_millis(900), "exec --detach returned in {:?}", start.elapsed());
+    let waiter: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert!(pid_alive(waiter));
+    let mut status = 0;
+    // SAFETY: waits for the waiter, which became our child when `exec` exited (we are a
+    // subreaper, as containerd's shim is); `status` is a valid out pointer.
+    #[allow(unsafe_code)]
+    let reaped = unsafe { libc::waitpid(waiter, &mut status, 0) };
+    assert_eq!(reaped, waiter);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 9, "the waiter exits with the process's status, not {status:#x}");
+}
+
+#[test]
+fn bad_input_is_refused_and_leaves_nothing() {
+    let f = Fixture::new(&["true"]);
+    let missing = f.runtime(&["create", "--bundle", "/nonexistent/bundle", "x1"]);
+    assert_eq!(missing.code(), Some(1));
+    assert!(missing.stderr_str().contains("bundle /nonexistent/bundle: No such file or directory"), "{}", missing.describe());
+
+    fs::write(f.bundle().join("config.json"), "{\"ociVersion\": \"1.0.2\",\n \"process\": {").unwrap();
+    let (out, _) = f.create("x2", &[]);
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr_str().contains("config.json: line 2"), "{}", out.describe());
+
+    f.write_config(&["true"], |t| *t = t.replace("\"cwd\": \"/\"", "\"cwd\": \"relative\""));
+    let (out, _) = f.create("x3", &[]);
+    assert!(out.stderr_str().contains("process.cwd"), "{}", out.describe());
+
+    f.write_config(&["/bin/not-there"], |_| {});
+    let log = f.dir.path().join("log.json");
+    let mut cmd = Command::new(sandbox_bin());
+    cmd.arg("--root").arg(f.root()).arg("--log").arg(&log).args(["--log-format", "json", "create", "--bundle"]).arg(f.bundle()).arg("x4");
+    let out = run_with_timeout(&mut cmd, TIMEOUT).unwrap();
+    assert_eq!(out.code(), Some(1));
+    let last = fs::read_to_string(&log).unwrap().lines().last().unwrap_or_default().to_string();
+    assert!(last.contains("\"level\":\"error\"") && last.contains("\"msg\":\"/bin/not-there: No such file or directory\""), "{last}");
+
+    f.write_config(&["true"], |_| {});
+    f.write_config(&["true"], |t| *t = t.replace("\"terminal\": false", "\"terminal\": true"));
+    let (out, _) = f.create("x5", &[]);
+    assert!(out.stderr_str().contains("console socket"), "{}", out.describe());
+
+    // None of the failures left a state directory or a process behind.
+    let left: Vec<_> = fs::read_dir(f.root()).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(sandbox_tests::pids_with_exe(&sandbox_bin()).iter().all(|&p| !sandbox_tests::cmdline(p).unwrap_or_default().contains(&f.root().display().to_string())));
+
+    f.write_config(&["sleep", "1000"], |_| {});
+    assert_eq!(f.create("dup", &[]).0.code(), Some(0));
+    let (out, _) = f.create("dup", &[]);
+    assert!(out.stderr_str().contains("container with id exists: dup"), "{}", out.describe());
+    let out = f.runtime(&["state", "nope"]);
+    assert!(out.stderr_str().contains("container nope does not exist"), "{}", out.describe());
+    let out = f.runtime(&["delete", "--force", "nope"]);
+    assert_eq!(out.code(), Some(0), "delete --force of an unknown id succeeds");
+    let out = f.runtime(&["create", "--bundle", "/", "bad/id"]);
+    assert!(out.stderr_str().contains("invalid container id format"), "{}", out.describe());
+}
+
+#[test]
+fn delete_force_cleans_up_after_a_killed_sentry() {
+    let f = Fixture::new(&["sleep", "1000"]);
+    assert_eq!(f.create("victim", &[]).0.code(), Some(0));
+    assert_eq!(f.runtime(&["start", "victim"]).code(), Some(0));
+    let pid: i32 = fs::read_to_string(f.dir.path().join("victim.pid")).unwrap().trim().parse().unwrap();
+    let children = sandbox_tests::children_of(pid);
+    assert!(!children.is_empty(), "the sentry has its gofer and stubs");
+    // SAFETY: kill(2) on a process this test started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGKILL)
+    };
+    f.wait_status("victim", "stopped");
+    let out = f.runtime(&["delete", "--force", "victim"]);
+    assert_eq!(out.code(), Some(0), "{}", out.describe());
+    assert!(!f.root().join("victim").exists());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while children.iter().any(|&c| pid_alive(c)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(children.iter().all(|&c| !pid_alive(c)), "nothing of the sandbox outlives its sentry");
+}
+
+#[test]
+fn spec_and_features_documents() {
+    let f = Fixture::new(&["true"]);
+    let out = f.runtime(&["spec", "--bundle", f.bundle().to_str().unwrap()]);
+    assert!(out.stderr_str().contains("exists"), "spec does not overwrite: {}", out.describe());
+    let out = f.runtime(&["features"]);
+    assert_eq!(out.code(), Some(0));
+    for key in ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux"] {
+        assert!(out.stdout_str().contains(key), "features lacks {key}: {}", out.describe());
+    }
+    let out = f.runtime(&["list", "--format", "json"]);
+    assert_eq!((out.code(), out.stdout_str().trim()), (Some(0), "[]"));
+}
