@@ -29,6 +29,8 @@
 //!    (tests/bench/file_ops.c), sequential read of a 100 MB file on the bind
 //!    mount, and the wall time of `find /usr -xdev | wc -l` (whose count
 //!    must match the native one).
+//! 5. **OCI runtime** (issue 5): create + start + wait + delete of a busybox
+//!    `true` container under sandbox, runc and runsc (see `bench/oci.rs`).
 //!
 //! Sections 3 and 4 print one table each: the figure natively, under the
 //! sandbox and under runsc, each peer's slowdown against native (a time
@@ -49,6 +51,9 @@
 //!
 //! Both are the peak of the single largest process, not a sum over the
 //! processes (the kernel keeps no sum).
+
+#[path = "bench/oci.rs"]
+mod oci;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -112,7 +117,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: bench [--quick]   (set SANDBOX_BIN to bench another binary)");
+        println!("usage: bench [--quick] [--oci]   (--oci: only the OCI runtime section; set SANDBOX_BIN to bench another binary)");
         return;
     }
     let cfg = if quick {
@@ -188,6 +193,10 @@ fn main() {
         }
     );
 
+    if args.iter().any(|a| a == "--oci") {
+        oci::section(cfg.startup_runs, scratch.path(), sandbox.as_deref());
+        return;
+    }
     getpid_section(&cfg, &loop_bin, sandbox.as_deref(), runsc.as_deref());
     println!();
     startup_section(&cfg, sandbox.as_deref(), runsc.as_deref());
@@ -216,6 +225,8 @@ fn main() {
     );
     println!();
     file_section(&cfg, &peers, scratch.path(), &helper("file_ops", &[]));
+    println!();
+    oci::section(cfg.startup_runs, scratch.path(), sandbox.as_deref());
 }
 
 /// `runsc` with the flags that work on this machine (as root): its own
