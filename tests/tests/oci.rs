@@ -308,3 +308,58 @@ fn spec_and_features_documents() {
     let out = f.runtime(&["list", "--format", "json"]);
     assert_eq!((out.code(), out.stdout_str().trim()), (Some(0), "[]"));
 }
+
+/// Receives one descriptor sent with `SCM_RIGHTS` on `conn`.
+fn receive_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut data = [0u8; 64];
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut control = [0u64; 8];
+    // SAFETY: the msghdr points at live buffers; the descriptor read from the control message
+    // is new and owned by nobody else.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        assert!(libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) > 0, "recvmsg on the console socket");
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS, "the console socket got a descriptor");
+        std::os::fd::OwnedFd::from_raw_fd(libc::CMSG_DATA(cmsg).cast::<i32>().read_unaligned())
+    }
+}
+
+#[test]
+fn console_socket_gets_the_terminal() {
+    use std::io::{Read, Write};
+    let f = Fixture::new(&["sh"]);
+    f.write_config(&["sh"], |t| {
+        *t = t.replace("\"terminal\": false", "\"terminal\": true");
+    });
+    let socket_path = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    let (out, _) = f.create("tty", &["--console-socket", socket_path.to_str().unwrap()]);
+    assert_eq!(out.code(), Some(0), "create: {}", out.describe());
+    let (conn, _) = listener.accept().unwrap();
+    let mut master = fs::File::from(receive_fd(&conn));
+    assert_eq!(f.runtime(&["start", "tty"]).code(), Some(0));
+    master.write_all(b"[ -t 0 ] && [ -t 1 ] && echo TTY-$((6*7)); exit 4\n").unwrap();
+    // Read until the shell has gone (EIO on the master once the slave is closed everywhere).
+    let mut text = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&text).contains("TTY-42") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("TTY-42"), "the workload sees a terminal: {text:?}");
+    f.wait_status("tty", "stopped");
+}
