@@ -36,10 +36,20 @@ pub struct SandboxConfig {
     pub gofer: OwnedFd,
     pub hostname: String,
     pub strace: bool,
+    pub tree: TreeConfig,
+}
+
+/// What the file tree holds besides the root and the sentry's own `/dev`, `/proc`, `/sys`,
+/// `/tmp`, `/run` and `/dev/shm`.
+#[derive(Clone, Debug, Default)]
+pub struct TreeConfig {
     /// Bind mounts the gofer serves besides the root, mounted in this order.
     pub volumes: Vec<Volume>,
     /// Extra tmpfs mounts, made after the standard ones and before the volumes.
     pub tmpfs: Vec<TmpfsMount>,
+    /// The root refuses changes (`EROFS`), as with config.json's `root.readonly`; the mounts
+    /// on it keep their own modes.
+    pub read_only_root: bool,
 }
 
 /// A process to start from outside: the first one, or one `exec`'d into a running sandbox.
@@ -124,13 +134,15 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// in the memory file, so writes never reach the host; the sentry's own `/dev`, `/proc` and
 /// `/sys`; fresh tmpfs mounts at `/tmp`, `/dev/shm` (mode 1777) and `/run` (0755); then the
 /// volumes. Mount points missing from the root are made in the overlay.
-fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume], extra: &[TmpfsMount]) -> Result<Arc<Dentry>, BootError> {
+fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, cfg: &TreeConfig) -> Result<Arc<Dentry>, BootError> {
+    let TreeConfig { volumes, tmpfs: extra, read_only_root } = cfg;
     let client = Arc::new(gofer::Client::new(gofer));
     let lower = GoferInode::attach(client.clone()).map_err(|e| BootError::Setup(format!("attaching to the gofer: {e}")))?;
     let half_ram = fs::host::host_total_ram() / 2;
     let sized = |mode, max: Option<u64>| Tmpfs::new(memfile.clone(), TmpfsOptions { mode, max_bytes: Some(max.unwrap_or(half_ram)), ..TmpfsOptions::default() });
     let tmpfs = |mode| sized(mode, None);
-    let root_inode = Overlay::mount(lower, tmpfs(0o755)).map_err(|e| BootError::Setup(format!("making the root overlay: {e}")))?;
+    let upper = tmpfs(0o755);
+    let root_inode = Overlay::mount(lower, upper.clone()).map_err(|e| BootError::Setup(format!("making the root overlay: {e}")))?;
     let root = Dentry::root(root_inode);
     // The host's /dev, /proc and /sys must never show through.
     let synthetic: [(&[u8], Arc<dyn vfs::Inode>); 3] = [(b"dev", devfs()), (b"proc", fs::proc::procfs()), (b"sys", fs::sys::sysfs())];
@@ -158,6 +170,8 @@ fn build_tree(gofer: OwnedFd, memfile: &Arc<mm::MemoryFile>, volumes: &[Volume],
         at.mount(inode).map_err(|e| BootError::Setup(format!("volume {}: {e}", v.guest)))?;
         fs::proc::note_mount_point(v.guest.as_bytes());
     }
+    // Mount points are made first; then the root refuses every change.
+    upper.set_read_only(*read_only_root);
     Ok(root)
 }
 
@@ -258,7 +272,7 @@ impl Sandbox {
         platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
         let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
         let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
-        let root = build_tree(cfg.gofer, &memfile, &cfg.volumes, &cfg.tmpfs)?;
+        let root = build_tree(cfg.gofer, &memfile, &cfg.tree)?;
         let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root, cfg.hostname.into_bytes(), cfg.strace));
         Ok(Sandbox { kernel })
     }

@@ -141,6 +141,35 @@ fn create_start_exit_delete() {
 }
 
 #[test]
+fn config_json_is_honoured() {
+    let f = Fixture::new(&["true"]);
+    let shared = f.dir.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::write(shared.join("note"), "from the host\n").unwrap();
+    let config = f.bundle().join("config.json");
+    let mut c: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
+    let script = "echo $(hostname) $(id -u):$(id -g) $(pwd) $GREETING; ulimit -n; cat /data/note; \
+                  touch /data/x 2>/dev/null || echo data-ro; touch /etc/x 2>/dev/null || echo root-ro; \
+                  touch /scratch/x && echo scratch-rw";
+    c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+    c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
+    c["process"]["cwd"] = "/bin".into();
+    c["process"]["env"].as_array_mut().unwrap().push("GREETING=hi".into());
+    c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096}]);
+    c["hostname"] = "oci-test".into();
+    c["root"]["readonly"] = true.into();
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.push(serde_json::json!({"destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "ro"]}));
+    mounts.push(serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777", "size=1m"]}));
+    fs::write(&config, c.to_string()).unwrap();
+    let (out, output) = f.create("conf", &[]);
+    assert_eq!(out.code(), Some(0), "create: {}", out.describe());
+    assert_eq!(f.runtime(&["start", "conf"]).code(), Some(0));
+    f.wait_status("conf", "stopped");
+    assert_eq!(fs::read_to_string(output).unwrap(), "oci-test 1000:100 /bin hi\n321\nfrom the host\ndata-ro\nroot-ro\nscratch-rw\n");
+}
+
+#[test]
 fn exec_kill_and_pause() {
     let f = Fixture::new(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while :; do sleep 0.1; done"]);
     let (out, output) = f.create("busy", &[]);

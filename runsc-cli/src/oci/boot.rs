@@ -88,15 +88,15 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
     let (sentry_end, gofer_end) = socket_pair().map_err(|e| format!("creating the gofer socket: {e}"))?;
     let gofer = sentry_end.try_clone().ok();
     spawn_gofer(&rootfs, &layout.volumes, gofer_end, logs).map_err(|e| format!("starting the gofer: {e}"))?;
-    if spec.root.as_ref().is_some_and(|r| r.readonly) {
-        tracing::warn!("root.readonly: the root stays writable in memory (changes never reach the host)");
-    }
     let cfg = sentry::SandboxConfig {
         gofer: sentry_end,
         hostname: spec.hostname.clone().unwrap_or_else(|| "sandbox".into()),
         strace: args.strace,
-        volumes: layout.volumes.iter().map(|v| sentry::Volume { guest: v.guest.clone(), read_only: v.read_only }).collect(),
-        tmpfs: layout.tmpfs,
+        tree: sentry::TreeConfig {
+            volumes: layout.volumes.iter().map(|v| sentry::Volume { guest: v.guest.clone(), read_only: v.read_only }).collect(),
+            tmpfs: layout.tmpfs,
+            read_only_root: spec.root.as_ref().is_some_and(|r| r.readonly),
+        },
     };
     let sandbox = sentry::Sandbox::start(cfg).map_err(|e| e.to_string())?;
     let stdio = [crate::commands::boot::dup_stdio(0), crate::commands::boot::dup_stdio(1), crate::commands::boot::dup_stdio(2)];
