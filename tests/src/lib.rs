@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod engines;
+
 /// How long one program may run, natively or sandboxed, before it is killed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 

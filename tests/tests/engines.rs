@@ -7,7 +7,8 @@
 //! test made even when a check fails: it asks the engine to remove its
 //! containers, stops the daemons, kills what they left behind (shims, conmon,
 //! workload processes), unmounts what they mounted and removes the directory.
-//! Every command has a deadline.
+//! Every command has a deadline. The daemons, the guard and the image are
+//! [`sandbox_tests::engines`], which the benchmark shares.
 //!
 //! The image holds busybox-static only: `/bin/busybox` and a link per applet.
 //! The image's busybox has a marker appended after the ELF data (the loader
@@ -33,45 +34,26 @@
 //! - `SANDBOX_ENGINES_ARGV_LOG=FILE`: the engines are given a wrapper script
 //!   that appends each command line it gets to FILE, then execs the runtime.
 
-use std::ffi::{CString, OsStr, OsString};
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::symlink;
-use std::os::unix::process::CommandExt;
+use std::ffi::OsStr;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use sandbox_tests::{
-    cmdline, describe_status, run_with_timeout, sandbox_bin, truncate, write_executable, RunOutput,
-    TempDir,
+use sandbox_tests::engines::{
+    describe_pids, missing, pids_with_cmdline, run, run_ok, shell_line, shell_quote, timeouts,
+    unique, wait_for, Docker, Image, Scene, BUSYBOX, CONTAINERD, CONTAINERD_SHIM, CTR, DOCKER,
+    DOCKERD, DOCKER_IMAGE, TAR, UMOCI,
 };
+use sandbox_tests::{sandbox_bin, write_executable, RunOutput};
 
-/// Deadline of one engine command (`ctr run`, `docker stop`...). They take
-/// about a second; `docker stop` up to its 10 s grace period.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a daemon may take to answer after it is started.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a daemon may take to exit after SIGTERM before it gets SIGKILL.
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a container may take to reach a state (stopped, gone).
 const STATE_TIMEOUT: Duration = Duration::from_secs(20);
 
-const CONTAINERD: &str = "/usr/bin/containerd";
-const CONTAINERD_SHIM: &str = "/usr/bin/containerd-shim-runc-v2";
-const CTR: &str = "/usr/bin/ctr";
-const DOCKERD: &str = "/usr/sbin/dockerd";
-/// Debian's client; another `docker` may come first on PATH.
-const DOCKER: &str = "/usr/bin/docker";
 const PODMAN: &str = "/usr/bin/podman";
 const CONMON: &str = "/usr/bin/conmon";
-const UMOCI: &str = "/usr/bin/umoci";
-const BUSYBOX: &str = "/bin/busybox";
 /// util-linux `script`: runs a command with a pseudo-terminal as its stdio.
 const SCRIPT: &str = "/usr/bin/script";
-const TAR: &str = "/bin/tar";
 
 /// A long-running workload that exits with `code` on SIGTERM. A plain
 /// `sleep` would not do: as PID 1 it ignores SIGTERM, having no handler.
@@ -95,11 +77,7 @@ fn prerequisites(test: &str, tools: &[&str]) -> bool {
         eprintln!("{test}: skipped (SANDBOX_SKIP_ENGINES=1)");
         return false;
     }
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| !Path::new(t).is_file())
-        .collect();
+    let missing = missing(tools);
     assert!(
         missing.is_empty(),
         "{test}: not installed: {}. Run tools/install-deps as root (or set \
@@ -141,64 +119,9 @@ fn runtime_for_engines(dir: &Path) -> PathBuf {
     wrapper
 }
 
-/// A name no other run of the tests uses.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// `s` as one word for `sh`.
-fn shell_quote(s: &OsStr) -> String {
-    let s = s.to_string_lossy();
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// A command line as `sh` would read it.
-fn shell_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(shell_quote)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-// ---- running commands ----
-
-thread_local! {
-    /// Commands of this test (each test has its thread) that timed out.
-    static TIMEOUTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
 /// After this many timed-out commands, a test runs no more checks: the
 /// runtime hangs, and every further check would wait for its deadline too.
 const MAX_TIMEOUTS: usize = 2;
-
-/// Runs `cmd` (stdin /dev/null) with [`COMMAND_TIMEOUT`]; an error when it
-/// cannot be started or times out.
-fn run(cmd: &mut Command) -> Result<RunOutput, String> {
-    let out = run_with_timeout(cmd, COMMAND_TIMEOUT)
-        .map_err(|e| format!("cannot run {}: {e}", shell_line(cmd)))?;
-    if out.timed_out {
-        TIMEOUTS.with(|t| t.set(t.get() + 1));
-        return Err(format!(
-            "`{}` timed out\n{}",
-            shell_line(cmd),
-            out.describe()
-        ));
-    }
-    Ok(out)
-}
-
-/// Runs `cmd`, which must exit 0.
-fn run_ok(cmd: &mut Command) -> Result<RunOutput, String> {
-    let out = run(cmd)?;
-    if out.code() != Some(0) {
-        return Err(format!("`{}` failed\n{}", shell_line(cmd), out.describe()));
-    }
-    Ok(out)
-}
 
 /// Runs `cmd`, which must exit with `code` and print exactly `stdout`.
 fn run_expect(cmd: &mut Command, code: i32, stdout: &str) -> Result<RunOutput, String> {
@@ -240,20 +163,6 @@ fn expect_tty(out: &RunOutput) -> Result<(), String> {
     }
 }
 
-/// Polls `f` every 100 ms until it gives `Some` or `timeout` passes.
-fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        sleep(Duration::from_millis(100));
-    }
-}
-
 // ---- checks ----
 
 /// The checks of one test: each one runs, says how it went, and the test
@@ -278,7 +187,7 @@ impl Checks {
     /// Runs one check; its value when it passed.
     fn check<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T, String>) -> Option<T> {
         self.count += 1;
-        if TIMEOUTS.with(std::cell::Cell::get) >= MAX_TIMEOUTS {
+        if timeouts() >= MAX_TIMEOUTS {
             eprintln!("{}: not run: {name} (commands time out)", self.test);
             self.failures.push(format!(
                 "[{name}] not run: {MAX_TIMEOUTS} commands have timed out already"
@@ -330,136 +239,21 @@ impl Checks {
     }
 }
 
-// ---- the image ----
-
-/// A busybox-static root filesystem, as a directory and a tar file.
-struct Image {
-    rootfs: PathBuf,
-    tar: PathBuf,
-    /// The size of the image's `/bin/busybox`.
-    busybox_len: u64,
-    /// What the image's `/bin/busybox` ends with, and no other file.
-    marker: Vec<u8>,
-}
-
-impl Image {
-    /// Builds `<dir>/rootfs` and `<dir>/rootfs.tar`.
-    fn build(dir: &Path) -> Result<Image, String> {
-        let rootfs = dir.join("rootfs");
-        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev"] {
-            let d = rootfs.join(d);
-            fs::create_dir_all(&d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
-        }
-        let mut busybox = fs::read(BUSYBOX).map_err(|e| format!("reading {BUSYBOX}: {e}"))?;
-        let marker = format!("\n{}\n", unique("sandbox-engines-test-image")).into_bytes();
-        busybox.extend_from_slice(&marker);
-        write_executable(&rootfs.join("bin/busybox"), &busybox)
-            .map_err(|e| format!("writing the image's busybox: {e}"))?;
-        let list = run_ok(Command::new(BUSYBOX).arg("--list"))?;
-        for applet in list.stdout_str().lines().map(str::trim) {
-            if applet.is_empty() || applet == "busybox" || applet.contains('/') {
-                continue;
-            }
-            let link = rootfs.join("bin").join(applet);
-            symlink("busybox", &link).map_err(|e| format!("link {}: {e}", link.display()))?;
-        }
-        fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
-            .and_then(|()| fs::write(rootfs.join("etc/group"), "root:x:0:\n"))
-            .map_err(|e| format!("writing /etc/passwd and /etc/group: {e}"))?;
-        let tar = dir.join("rootfs.tar");
-        run_ok(
-            Command::new(TAR)
-                .arg("--numeric-owner")
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-        )?;
-        Ok(Image {
-            rootfs,
-            tar,
-            busybox_len: busybox.len() as u64,
-            marker,
-        })
-    }
-
-    /// An OCI image layout of the rootfs in a tar file, made with umoci, for
-    /// `ctr images import`. Its one tag is `tag`.
-    fn oci_archive(&self, dir: &Path, tag: &str) -> Result<PathBuf, String> {
-        let layout = dir.join("oci");
-        let image = format!("{}:{tag}", layout.display());
-        run_ok(Command::new(UMOCI).arg("init").arg("--layout").arg(&layout))?;
-        run_ok(Command::new(UMOCI).args(["new", "--image", &image]))?;
-        run_ok(
-            Command::new(UMOCI)
-                .args(["insert", "--image", &image])
-                .arg(&self.rootfs)
-                .arg("/"),
-        )?;
-        run_ok(Command::new(UMOCI).args([
-            "config",
-            "--image",
-            &image,
-            "--config.cmd",
-            "/bin/sh",
-            "--config.env",
-            "PATH=/bin",
-            "--config.workingdir",
-            "/",
-        ]))?;
-        let archive = dir.join("oci.tar");
-        run_ok(
-            Command::new(TAR)
-                .arg("-C")
-                .arg(&layout)
-                .arg("-cf")
-                .arg(&archive)
-                .arg("."),
-        )?;
-        Ok(archive)
-    }
-
-    /// Whether host process `pid` runs the image's busybox.
-    fn runs_in(&self, pid: i32) -> bool {
-        let exe = format!("/proc/{pid}/exe");
-        if fs::metadata(&exe).map(|m| m.len()).ok() != Some(self.busybox_len) {
-            return false;
-        }
-        let Ok(mut file) = File::open(&exe) else {
-            return false;
-        };
-        let mut tail = vec![0u8; self.marker.len()];
-        file.seek(SeekFrom::End(-(self.marker.len() as i64)))
-            .and_then(|_| file.read_exact(&mut tail))
-            .is_ok()
-            && tail == self.marker
-    }
-
-    /// Host processes running the image's busybox.
-    fn host_processes(&self) -> Vec<i32> {
-        all_pids()
-            .into_iter()
-            .filter(|&p| self.runs_in(p))
-            .collect()
-    }
-
-    /// The check that the workload (some container running now) is not a
-    /// host process; inverted for a reference runtime.
-    fn check_not_on_host(&self) -> Result<(), String> {
-        let pids = self.host_processes();
-        match (reference_runtime(), pids.is_empty()) {
-            (false, true) | (true, false) => Ok(()),
-            (false, false) => Err(format!(
-                "the workload runs as host processes (their exe is the image's busybox):\n{}",
-                describe_pids(&pids)
-            )),
-            (true, true) => Err(
-                "SANDBOX_ENGINES_REFERENCE=1, yet no host process runs the image's busybox: \
-                 the detector is broken"
-                    .into(),
-            ),
-        }
+/// The check that the workload (some container running now) is not a
+/// host process; inverted for a reference runtime.
+fn check_not_on_host(image: &Image) -> Result<(), String> {
+    let pids = image.host_processes();
+    match (reference_runtime(), pids.is_empty()) {
+        (false, true) | (true, false) => Ok(()),
+        (false, false) => Err(format!(
+            "the workload runs as host processes (their exe is the image's busybox):\n{}",
+            describe_pids(&pids)
+        )),
+        (true, true) => Err(
+            "SANDBOX_ENGINES_REFERENCE=1, yet no host process runs the image's busybox: \
+             the detector is broken"
+                .into(),
+        ),
     }
 }
 
@@ -488,301 +282,6 @@ fn check_sentry_kernel(out: &RunOutput) -> Result<(), String> {
             "SANDBOX_ENGINES_REFERENCE=1, yet the container sees release {inside:?}, not the \
              host's {host:?}"
         )),
-    }
-}
-
-// ---- host processes ----
-
-fn all_pids() -> Vec<i32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .collect()
-}
-
-/// Processes other than this one whose command line contains `text`.
-fn pids_with_cmdline(text: &str) -> Vec<i32> {
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    all_pids()
-        .into_iter()
-        .filter(|&p| p != me && cmdline(p).is_some_and(|c| c.contains(text)))
-        .collect()
-}
-
-/// "PID: cmdline" lines, for messages.
-fn describe_pids(pids: &[i32]) -> String {
-    pids.iter()
-        .map(|&p| format!("  {p}: {}", truncate(&cmdline(p).unwrap_or_default(), 300)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn kill(pid: i32, signal: i32) {
-    // SAFETY: kill(2) takes plain integers; at worst it fails with ESRCH.
-    unsafe {
-        libc::kill(pid, signal);
-    }
-}
-
-/// Mount points at or under `dir`, deepest first.
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    let mut points: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape_mountinfo(p)))
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    points.dedup();
-    points
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space...).
-fn unescape_mountinfo(s: &str) -> OsString {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = b[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-            out.push(u8::try_from(v).unwrap_or(b'?'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    OsStr::from_bytes(&out).to_os_string()
-}
-
-fn unmount_detach(point: &Path) {
-    let Ok(c) = CString::new(point.as_os_str().as_bytes()) else {
-        return;
-    };
-    // SAFETY: `c` is a NUL-terminated path that outlives the call.
-    unsafe {
-        libc::umount2(c.as_ptr(), libc::MNT_DETACH);
-    }
-}
-
-// ---- daemons and the scene ----
-
-/// A daemon we started; [`Scene`] stops it.
-struct Daemon {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Starts `cmd` with its output in `log`, in its own process group.
-    fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> Result<Daemon, String> {
-        let file = File::create(log).map_err(|e| format!("creating {}: {e}", log.display()))?;
-        let err = file
-            .try_clone()
-            .map_err(|e| format!("dup of {}: {e}", log.display()))?;
-        cmd.stdin(Stdio::null())
-            .stdout(file)
-            .stderr(err)
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", shell_line(&cmd)))?;
-        Ok(Daemon {
-            name,
-            child,
-            log: log.to_path_buf(),
-        })
-    }
-
-    /// The end of the daemon's log, for messages.
-    fn log_tail(&self) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(3000);
-        let start = (start..text.len())
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(text.len());
-        format!("--- end of {} ---\n{}", self.log.display(), &text[start..])
-    }
-
-    /// An error if the daemon has exited.
-    fn alive(&mut self) -> Result<(), String> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!(
-                "{} exited ({})\n{}",
-                self.name,
-                describe_status(status),
-                self.log_tail()
-            )),
-            Err(e) => Err(format!("{}: wait: {e}", self.name)),
-        }
-    }
-
-    /// Polls `ready` until it succeeds, the daemon exits, or
-    /// [`START_TIMEOUT`] passes.
-    fn wait_ready(&mut self, mut ready: impl FnMut() -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            self.alive()?;
-            if ready() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "{} not ready after {} s\n{}",
-                    self.name,
-                    START_TIMEOUT.as_secs(),
-                    self.log_tail()
-                ));
-            }
-            sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; reaps it.
-    fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            kill(pid, libc::SIGTERM);
-        }
-        let exited = wait_for(STOP_TIMEOUT, || self.child.try_wait().ok().flatten());
-        if exited.is_none() {
-            eprintln!("{} did not exit on SIGTERM: killing it", self.name);
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Everything one test made: a directory, daemons, containers. Dropping it
-/// removes all of it (see the module comment).
-struct Scene {
-    dir: TempDir,
-    /// Commands that ask the engines to remove their containers.
-    cleanup: Vec<Command>,
-    /// Stopped last first.
-    daemons: Vec<Daemon>,
-    /// Ids of containers: any process whose command line names one is killed.
-    ids: Vec<String>,
-    /// Any process running the image's binary is killed.
-    image: Option<Image>,
-}
-
-impl Scene {
-    fn new(prefix: &str) -> Scene {
-        Scene {
-            dir: TempDir::new(prefix).unwrap_or_else(|e| panic!("temp dir: {e}")),
-            cleanup: Vec::new(),
-            daemons: Vec::new(),
-            ids: Vec::new(),
-            image: None,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn image(&self) -> &Image {
-        self.image.as_ref().expect("the image is built first")
-    }
-
-    /// Starts a containerd with its state under `<dir>/<name>`; returns its
-    /// socket.
-    fn start_containerd(&mut self, name: &str) -> Result<PathBuf, String> {
-        let base = self.path(name);
-        fs::create_dir_all(&base).map_err(|e| format!("mkdir {}: {e}", base.display()))?;
-        let sock = base.join("containerd.sock");
-        let config = base.join("config.toml");
-        let q = |p: PathBuf| format!("{:?}", p.display().to_string());
-        fs::write(
-            &config,
-            format!(
-                "version = 2\n\
-                 root = {}\n\
-                 state = {}\n\
-                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-                 [grpc]\n  address = {}\n\
-                 [ttrpc]\n  address = {}\n\
-                 [plugins.\"io.containerd.internal.v1.opt\"]\n  path = {}\n",
-                q(base.join("root")),
-                q(base.join("state")),
-                q(sock.clone()),
-                q(base.join("containerd.sock.ttrpc")),
-                q(base.join("opt")),
-            ),
-        )
-        .map_err(|e| format!("writing {}: {e}", config.display()))?;
-        let mut cmd = Command::new(CONTAINERD);
-        cmd.arg("--config").arg(&config);
-        let mut daemon = Daemon::spawn("containerd", cmd, &base.join("containerd.log"))?;
-        let ready = daemon.wait_ready(|| {
-            sock.exists()
-                && run_with_timeout(
-                    Command::new(CTR).arg("-a").arg(&sock).arg("version"),
-                    Duration::from_secs(5),
-                )
-                .is_ok_and(|o| o.code() == Some(0))
-        });
-        self.daemons.push(daemon);
-        ready.map(|()| sock)
-    }
-}
-
-impl Drop for Scene {
-    fn drop(&mut self) {
-        for mut cmd in self.cleanup.drain(..) {
-            let _ = run_with_timeout(&mut cmd, COMMAND_TIMEOUT);
-        }
-        while let Some(mut daemon) = self.daemons.pop() {
-            daemon.stop();
-        }
-        // What the daemons leave: shims and conmon name the directory in
-        // their command lines, runtime processes may name the container.
-        let dir = format!("{}/", self.dir.path().display());
-        let mut leftovers = pids_with_cmdline(&dir);
-        for id in &self.ids {
-            leftovers.extend(pids_with_cmdline(id));
-        }
-        if let Some(image) = &self.image {
-            leftovers.extend(image.host_processes());
-        }
-        leftovers.sort_unstable();
-        leftovers.dedup();
-        if !leftovers.is_empty() {
-            eprintln!(
-                "killing what the engines left:\n{}",
-                describe_pids(&leftovers)
-            );
-            for &pid in &leftovers {
-                kill(pid, libc::SIGKILL);
-            }
-            sleep(Duration::from_millis(200));
-        }
-        for _ in 0..3 {
-            let points = mounts_under(self.dir.path());
-            if points.is_empty() {
-                break;
-            }
-            for p in &points {
-                unmount_detach(p);
-            }
-        }
-        // TempDir removes the directory.
     }
 }
 
@@ -850,7 +349,7 @@ fn containerd_runs_containers_with_sandbox() {
         return;
     }
     let mut checks = Checks::new("containerd");
-    let mut scene = Scene::new("sandbox-engines-containerd");
+    let mut scene = Scene::new("sandbox-engines-containerd").unwrap_or_else(|e| panic!("{e}"));
     let runtime = runtime_for_engines(scene.dir.path());
     let Some(sock) = checks.check("start containerd", || scene.start_containerd("containerd"))
     else {
@@ -960,7 +459,7 @@ fn containerd_runs_containers_with_sandbox() {
             .map(drop)
         });
         checks.check("the workload is not a host process", || {
-            scene.image().check_not_on_host()
+            check_not_on_host(scene.image())
         });
         checks.check("the workload sees the sentry's kernel", || {
             let mut cmd = ctr.cmd();
@@ -1027,78 +526,54 @@ fn containerd_runs_containers_with_sandbox() {
 
 // ---- Docker ----
 
-struct Docker {
-    sock: PathBuf,
-    config_dir: PathBuf,
-    exec_root: PathBuf,
-    runtime: PathBuf,
-}
+/// The name of the runtime under test in the scene's docker.
+const DOCKER_RUNTIME: &str = "sandbox";
 
-const DOCKER_IMAGE: &str = "sandbox-test/busybox:test";
-
-impl Docker {
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::new(DOCKER);
-        cmd.env("DOCKER_CONFIG", &self.config_dir)
-            .arg("-H")
-            .arg(format!("unix://{}", self.sock.display()));
-        cmd
-    }
-
-    /// `docker run --runtime=sandbox --network none`, then `extra`.
-    fn run<S: AsRef<OsStr>>(&self, extra: &[S]) -> Command {
-        let mut cmd = self.cmd();
-        cmd.args(["run", "--runtime=sandbox", "--network", "none"])
-            .args(extra);
-        cmd
-    }
-
-    /// `docker run -d ...`: the new container's id.
-    fn run_detached<S: AsRef<OsStr>>(&self, extra: &[S]) -> Result<String, String> {
-        let mut cmd = self.run(&["-d"]);
-        cmd.args(extra);
-        let out = run_ok(&mut cmd)?;
-        let id = out.stdout_str().trim().to_string();
-        if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(id)
-        } else {
-            Err(format!(
-                "`docker run -d` printed no container id\n{}",
-                out.describe()
-            ))
-        }
-    }
-
-    /// `RUNTIME --root R state ID` for the runtime root R that docker gave
-    /// the runtime (`<exec-root>/runtime-*/moby`): the pid it reports.
-    fn runtime_state_pid(&self, id: &str) -> Result<i32, String> {
-        let mut tried = Vec::new();
-        let entries = fs::read_dir(&self.exec_root)
-            .map_err(|e| format!("reading {}: {e}", self.exec_root.display()))?;
-        for entry in entries.flatten() {
-            if !entry.file_name().to_string_lossy().starts_with("runtime-") {
-                continue;
-            }
-            let root = entry.path().join("moby");
-            let mut cmd = Command::new(&self.runtime);
-            cmd.arg("--root").arg(&root).args(["state", id]);
-            let out = run(&mut cmd)?;
-            if out.code() == Some(0) {
-                return json_int(&out.stdout_str(), "pid")
-                    .and_then(|p| i32::try_from(p).ok())
-                    .filter(|&p| p > 0)
-                    .ok_or_else(|| {
-                        format!("no \"pid\" in `{}`\n{}", shell_line(&cmd), out.describe())
-                    });
-            }
-            tried.push(format!("`{}`\n{}", shell_line(&cmd), out.describe()));
-        }
+/// `docker run -d ...` with the runtime under test: the new container's id.
+fn run_detached<S: AsRef<OsStr>>(docker: &Docker, extra: &[S]) -> Result<String, String> {
+    let mut cmd = docker.run(DOCKER_RUNTIME, &["-d"]);
+    cmd.args(extra);
+    let out = run_ok(&mut cmd)?;
+    let id = out.stdout_str().trim().to_string();
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id)
+    } else {
         Err(format!(
-            "no runtime root under {} knows {id}:\n{}",
-            self.exec_root.display(),
-            tried.join("\n")
+            "`docker run -d` printed no container id\n{}",
+            out.describe()
         ))
     }
+}
+
+/// `RUNTIME --root R state ID` for the runtime root R that docker gave
+/// the runtime (`<exec-root>/runtime-*/moby`): the pid it reports.
+fn runtime_state_pid(docker: &Docker, runtime: &Path, id: &str) -> Result<i32, String> {
+    let mut tried = Vec::new();
+    let entries = fs::read_dir(&docker.exec_root)
+        .map_err(|e| format!("reading {}: {e}", docker.exec_root.display()))?;
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("runtime-") {
+            continue;
+        }
+        let root = entry.path().join("moby");
+        let mut cmd = Command::new(runtime);
+        cmd.arg("--root").arg(&root).args(["state", id]);
+        let out = run(&mut cmd)?;
+        if out.code() == Some(0) {
+            return json_int(&out.stdout_str(), "pid")
+                .and_then(|p| i32::try_from(p).ok())
+                .filter(|&p| p > 0)
+                .ok_or_else(|| {
+                    format!("no \"pid\" in `{}`\n{}", shell_line(&cmd), out.describe())
+                });
+        }
+        tried.push(format!("`{}`\n{}", shell_line(&cmd), out.describe()));
+    }
+    Err(format!(
+        "no runtime root under {} knows {id}:\n{}",
+        docker.exec_root.display(),
+        tried.join("\n")
+    ))
 }
 
 /// The value of the first `"key": N` in a JSON text.
@@ -1163,74 +638,13 @@ fn docker_runs_containers_with_sandbox() {
         return;
     }
     let mut checks = Checks::new("docker");
-    let mut scene = Scene::new("sandbox-engines-docker");
+    let mut scene = Scene::new("sandbox-engines-docker").unwrap_or_else(|e| panic!("{e}"));
     let runtime = runtime_for_engines(scene.dir.path());
     let Some(docker) = checks.check("start containerd and dockerd", || {
-        let containerd = scene.start_containerd("containerd")?;
-        let base = scene.path("docker");
-        let exec_root = base.join("exec");
-        let config_dir = base.join("client");
-        for d in [&exec_root, &config_dir] {
-            fs::create_dir_all(d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
-        }
-        // Not /etc/docker/daemon.json: a host's settings must not matter. The
-        // key that dockerd would otherwise make in /etc/docker goes here too.
-        let config = base.join("daemon.json");
-        fs::write(
-            &config,
-            format!(
-                "{{\"deprecated-key-path\": {:?}}}\n",
-                base.join("key.json").display().to_string()
-            ),
-        )
-        .map_err(|e| format!("writing {}: {e}", config.display()))?;
-        let docker = Docker {
-            sock: base.join("docker.sock"),
-            config_dir,
-            exec_root,
-            runtime: runtime.clone(),
-        };
-        let mut cmd = Command::new(DOCKERD);
-        cmd.arg("--config-file")
-            .arg(&config)
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--storage-driver=overlay2",
-            ])
-            .arg("--data-root")
-            .arg(base.join("data"))
-            .arg("--exec-root")
-            .arg(&docker.exec_root)
-            .arg("--pidfile")
-            .arg(base.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", docker.sock.display()))
-            .arg("--containerd")
-            .arg(&containerd)
-            .arg("--add-runtime")
-            .arg(format!("sandbox={}", runtime.display()));
-        let mut daemon = Daemon::spawn("dockerd", cmd, &base.join("dockerd.log"))?;
-        let ready = daemon.wait_ready(|| {
-            docker.sock.exists()
-                && run_with_timeout(docker.cmd().arg("info"), Duration::from_secs(10))
-                    .is_ok_and(|o| o.code() == Some(0))
-        });
-        scene.daemons.push(daemon);
-        ready.map(|()| docker)
+        scene.start_docker(&[(DOCKER_RUNTIME, &runtime)])
     }) else {
         return checks.finish();
     };
-    let mut cleanup = Command::new("/bin/sh");
-    let docker_line = shell_line(&docker.cmd());
-    cleanup
-        .env("DOCKER_CONFIG", &docker.config_dir)
-        .arg("-c")
-        .arg(format!(
-            "{docker_line} ps -aq | xargs -r {docker_line} rm -f"
-        ));
-    scene.cleanup.push(cleanup);
 
     let imported = checks.check("docker import", || {
         let image = Image::build(scene.dir.path())?;
@@ -1244,7 +658,7 @@ fn docker_runs_containers_with_sandbox() {
 
     checks.check("docker run echo hi", || {
         run_expect(
-            &mut docker.run(&["--rm", DOCKER_IMAGE, "echo", "hi"]),
+            &mut docker.run(DOCKER_RUNTIME, &["--rm", DOCKER_IMAGE, "echo", "hi"]),
             0,
             "hi\n",
         )
@@ -1252,26 +666,25 @@ fn docker_runs_containers_with_sandbox() {
     });
     checks.check("docker run: exit status 7 passes through", || {
         run_expect(
-            &mut docker.run(&["--rm", DOCKER_IMAGE, "sh", "-c", "exit 7"]),
+            &mut docker.run(
+                DOCKER_RUNTIME,
+                &["--rm", DOCKER_IMAGE, "sh", "-c", "exit 7"],
+            ),
             7,
             "",
         )
         .map(drop)
     });
     checks.check("docker run -t: the workload has a terminal", || {
-        expect_tty(&run_in_pty(&docker.run(&[
-            "--rm",
-            "-t",
-            DOCKER_IMAGE,
-            "sh",
-            "-c",
-            TTY_PROBE,
-        ]))?)
+        expect_tty(&run_in_pty(&docker.run(
+            DOCKER_RUNTIME,
+            &["--rm", "-t", DOCKER_IMAGE, "sh", "-c", TTY_PROBE],
+        ))?)
     });
 
     let mut args = vec![DOCKER_IMAGE.to_string()];
     args.extend(until_sigterm(0, "echo started; "));
-    let detached = checks.check("docker run -d", || docker.run_detached(&args));
+    let detached = checks.check("docker run -d", || run_detached(&docker, &args));
     if let Some(id) = detached {
         scene.ids.push(id.clone());
         checks.check("docker exec", || {
@@ -1288,7 +701,7 @@ fn docker_runs_containers_with_sandbox() {
             expect_tty(&run_in_pty(&cmd)?)
         });
         checks.check("the workload is not a host process", || {
-            scene.image().check_not_on_host()
+            check_not_on_host(scene.image())
         });
         checks.check("the workload sees the sentry's kernel", || {
             check_sentry_kernel(&run(docker.cmd().args(["exec", &id, "uname", "-r"]))?)
@@ -1338,12 +751,12 @@ fn docker_runs_containers_with_sandbox() {
     }
 
     let limited = checks.check("docker run -d --memory 64m", || {
-        docker.run_detached(&["--memory", "64m", DOCKER_IMAGE, "sleep", "1000"])
+        run_detached(&docker, &["--memory", "64m", DOCKER_IMAGE, "sleep", "1000"])
     });
     if let Some(id) = limited {
         scene.ids.push(id.clone());
         checks.check("the container's memory cgroup is limited to 64 MiB", || {
-            let pid = docker.runtime_state_pid(&id)?;
+            let pid = runtime_state_pid(&docker, &runtime, &id)?;
             let limit = memory_limit(pid)?;
             if limit == 64 << 20 {
                 Ok(())
@@ -1440,7 +853,7 @@ fn podman_runs_containers_with_sandbox() {
         return;
     }
     let mut checks = Checks::new("podman");
-    let mut scene = Scene::new("sandbox-engines-podman");
+    let mut scene = Scene::new("sandbox-engines-podman").unwrap_or_else(|e| panic!("{e}"));
     let podman = Podman {
         base: scene.path("podman"),
         runtime: runtime_for_engines(scene.dir.path()),
@@ -1501,7 +914,7 @@ fn podman_runs_containers_with_sandbox() {
     });
     if detached.is_some() {
         checks.check("the workload is not a host process", || {
-            scene.image().check_not_on_host()
+            check_not_on_host(scene.image())
         });
         checks.check("podman rm -f", || {
             run_ok(podman.cmd().args(["rm", "-f", "-t", "0", &name])).map(drop)

@@ -30,7 +30,10 @@
 //!    mount, and the wall time of `find /usr -xdev | wc -l` (whose count
 //!    must match the native one).
 //! 5. **OCI runtime** (issue 5): create + start + wait + delete of a busybox
-//!    `true` container under sandbox, runc and runsc (see `bench/oci.rs`).
+//!    `true` container under sandbox, runc and runsc; then
+//!    `docker run --rm --network none` of the same container under sandbox
+//!    and under runc, both added to one private dockerd, with sandbox ÷ runc
+//!    (see `bench/oci.rs`).
 //!
 //! Sections 3 and 4 print one table each: the figure natively, under the
 //! sandbox and under runsc, each peer's slowdown against native (a time

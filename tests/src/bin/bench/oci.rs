@@ -3,10 +3,17 @@
 //! `delete` — for a busybox `true` container, under sandbox, runc (the peer for start-up)
 //! and runsc when installed (through its `run`, which does the same steps). The bench is a child subreaper, as the shim is, so it waits for
 //! each container's init itself.
+//!
+//! Then the same container through Docker: `docker run --rm --network none IMAGE true`
+//! (client, dockerd, containerd, shim, runtime, removal) under sandbox and under runc, both
+//! added to one private dockerd (`sandbox_tests::engines`, shared with the engine tests),
+//! one warm-up run each, and sandbox ÷ runc of the means.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use sandbox_tests::engines::{self, Docker, Image, Scene, DOCKER_IMAGE};
 
 const RUNC: &str = "/usr/sbin/runc";
 const RUNSC: &str = "/usr/bin/runsc";
@@ -65,6 +72,85 @@ pub fn section(runs: usize, scratch: &Path, sandbox: Option<&Path>) {
     if let Some(s) = mean("sandbox") {
         println!("  target: sandbox under {TARGET_MS} ms                 {s:.1} ms → {}", if s < TARGET_MS { "PASS" } else { "MISS" });
     }
+    docker_section(runs, sandbox);
+}
+
+/// `docker run --rm` of a busybox `true` container under sandbox and runc (see the module
+/// comment); a one-line "n/a" when docker is missing or its daemons do not start.
+fn docker_section(runs: usize, sandbox: Option<&Path>) {
+    println!("Docker: `docker run --rm --network none` of a busybox `true` container (ms, mean and min of {runs})");
+    // The shims daemonise: as a subreaper (set above) we would inherit them and keep them as
+    // zombies.
+    // SAFETY: prctl with integer arguments.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0)
+    };
+    if let Err(e) = docker_rows(runs, sandbox) {
+        println!("  n/a: {}", one_line(&e));
+    }
+}
+
+fn docker_rows(runs: usize, sandbox: Option<&Path>) -> Result<(), String> {
+    let missing = engines::missing(&engines::DOCKER_TOOLS);
+    if !missing.is_empty() {
+        return Err(format!("not installed: {}", missing.join(", ")));
+    }
+    // (label, name given to dockerd, binary). runc by path, as in the table above, rather than
+    // dockerd's built-in `runc` (whichever PATH finds).
+    let mut runtimes = Vec::new();
+    if let Some(s) = sandbox {
+        let bin = std::fs::canonicalize(s).map_err(|e| format!("{}: {e}", s.display()))?;
+        runtimes.push(("sandbox", "sandbox", bin));
+    }
+    runtimes.push(("runc", "runc-peer", PathBuf::from(RUNC)));
+    let mut scene = Scene::new("bench-docker")?;
+    let added: Vec<(&str, &Path)> = runtimes.iter().map(|(_, name, bin)| (*name, bin.as_path())).collect();
+    let docker = scene.start_docker(&added)?;
+    let image = Image::build(scene.dir.path())?;
+    engines::run_ok(docker.cmd().arg("import").arg(&image.tar).arg(DOCKER_IMAGE))?;
+    scene.image = Some(image);
+    let mut means = Vec::new();
+    for (label, name, _) in &runtimes {
+        match docker_measure(&docker, name, runs) {
+            Ok((mean, min)) => {
+                println!("  {label:<8} {mean:>8.1} {min:>8.1}");
+                means.push((*label, mean));
+            }
+            Err(e) => println!("  {label:<8} n/a: {}", one_line(&e)),
+        }
+    }
+    if let [("sandbox", s), ("runc", r)] = means[..] {
+        println!("  sandbox ÷ runc {:>9.2}×", s / r);
+    }
+    Ok(())
+}
+
+/// Mean and min, in ms, of `runs` `docker run --rm` with runtime `name` (after one warm-up).
+/// The command runner polls for the client's exit every 5 ms, small beside ~350 ms.
+fn docker_measure(docker: &Docker, name: &str, runs: usize) -> Result<(f64, f64), String> {
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        let out = engines::run(&mut docker.run(name, &["--rm", DOCKER_IMAGE, "true"]))?;
+        if out.code() != Some(0) {
+            return Err(format!("{}: {}", out.status_text(), out.stderr_str()));
+        }
+        if i > 0 {
+            times.push(out.elapsed.as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(mean_min(&times))
+}
+
+/// An error message on one line, shortened.
+fn one_line(e: &str) -> String {
+    sandbox_tests::truncate(&e.split_whitespace().collect::<Vec<_>>().join(" "), 300)
+}
+
+/// Mean and min of `times`.
+fn mean_min(times: &[f64]) -> (f64, f64) {
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    (mean, times.iter().copied().fold(f64::INFINITY, f64::min))
 }
 
 /// A bundle whose rootfs is busybox and whose process is `true`.
@@ -104,8 +190,7 @@ fn measure(rt: &Runtime, bundle: &Path, runs: usize) -> Result<(f64, f64), Strin
             times.push(elapsed.as_secs_f64() * 1000.0);
         }
     }
-    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    Ok((mean, times.iter().copied().fold(f64::INFINITY, f64::min)))
+    Ok(mean_min(&times))
 }
 
 fn life_cycle(rt: &Runtime, bundle: &Path, id: &str) -> Result<(), String> {
