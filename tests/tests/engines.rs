@@ -897,6 +897,31 @@ fn podman_runs_containers_with_sandbox() {
             "-r",
         ]))?)
     });
+    checks.check("podman run -t: the workload has a terminal", || {
+        expect_tty(&run_in_pty(&podman.run(&["--rm", "-t", PODMAN_IMAGE, "sh", "-c", TTY_PROBE]))?)
+    });
+    let stoppable = unique("podman-stoppable");
+    scene.ids.push(stoppable.clone());
+    let mut args = vec!["-d".to_string(), "--name".into(), stoppable.clone(), PODMAN_IMAGE.into()];
+    args.extend(until_sigterm(3, ""));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if checks.check("podman run -d of a TERM-handling shell", || run_ok(&mut podman.run(&args)).map(drop)).is_some() {
+        checks.check("podman exec", || {
+            run_expect(podman.cmd().args(["exec", &stoppable, "echo", "inside"]), 0, "inside\n").map(drop)
+        });
+        let stopped = checks.check("podman stop", || {
+            let out = run_ok(podman.cmd().args(["stop", "-t", "10", &stoppable]))?;
+            if out.elapsed >= Duration::from_secs(9) {
+                return Err(format!("`podman stop` took {:.1} s: SIGTERM did not stop the container", out.elapsed.as_secs_f64()));
+            }
+            Ok(())
+        });
+        if stopped.is_some() {
+            checks.check("exit code 3 after podman stop (the TERM trap ran)", || {
+                run_expect(podman.cmd().args(["inspect", "-f", "{{.State.ExitCode}}", &stoppable]), 0, "3\n").map(drop)
+            });
+        }
+    }
     let name = unique("podman-detached");
     scene.ids.push(name.clone());
     let detached = checks.check("podman run -d", || {
