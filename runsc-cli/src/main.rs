@@ -37,6 +37,12 @@ struct Cli {
     /// Accepted for runc compatibility.
     #[arg(long)]
     rootless: Option<String>,
+    /// Platform that runs container workloads' threads (only `ptrace` exists so far).
+    #[arg(long, value_name = "NAME", default_value = "ptrace", value_parser = ["ptrace"])]
+    platform: String,
+    /// Write each container sentry's debug log to DIR/ID.log (OCI runtime commands).
+    #[arg(long, value_name = "DIR")]
+    debug_log: Option<std::path::PathBuf>,
     /// Print every system call of container workloads to the log (OCI runtime commands).
     #[arg(long = "strace", id = "global_strace")]
     strace: bool,
@@ -65,15 +71,39 @@ enum Command {
     /// Print the features this runtime supports (runtime-spec features document).
     Features,
     ContainerBoot(oci::boot::ContainerBootArgs),
+    #[command(hide = true)]
+    OciRun(oci::lifecycle::RunArgs),
+}
+
+/// `run` has two forms: ours, `run [OPTIONS] -- PROGRAM`, and runc's, `run [OPTIONS] ID`,
+/// told apart by the `--` that ours requires; runc's is parsed as the hidden `oci-run`.
+fn command_line() -> Vec<std::ffi::OsString> {
+    // The global flags that take a separate value.
+    const WITH_VALUE: [&str; 6] = ["--root", "--log", "--log-format", "--platform", "--debug-log", "--rootless"];
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut i = 1;
+    while let Some(arg) = argv.get(i).map(|a| a.to_string_lossy().into_owned()) {
+        if !arg.starts_with('-') {
+            break;
+        }
+        i += if WITH_VALUE.contains(&arg.as_str()) { 2 } else { 1 };
+    }
+    let rest = argv.get(i + 1..).unwrap_or_default();
+    let runc_form = !rest.is_empty() && !rest.iter().any(|a| a == "--" || a == "--help" || a == "-h");
+    if runc_form && argv[i] == "run" {
+        argv[i] = "oci-run".into();
+    }
+    argv
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(command_line());
     logging::init(cli.debug, cli.log.as_deref(), cli.log_format);
     let logs = logging::Settings { debug: cli.debug, log: cli.log.clone(), format: cli.log_format };
-    let g = oci::Global { root: cli.root, logs: logs.clone(), strace: cli.strace };
+    let g = oci::Global { root: cli.root, logs: logs.clone(), strace: cli.strace, debug_log: cli.debug_log };
     let done = |r: Result<(), String>| oci::report(r.map(|()| 0), &logs);
     let code = match cli.command {
+        Command::OciRun(args) => oci::report(oci::lifecycle::run(&g, args), &logs),
         Command::Run(args) => commands::run::main(args, &logs),
         Command::Boot(args) => commands::boot::main(args),
         Command::Gofer(args) => commands::gofer::main(args),

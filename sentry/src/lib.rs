@@ -11,6 +11,7 @@ pub mod host_signals;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod policy;
 pub mod syscalls;
 pub mod vfs;
 
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 pub use errno::Errno;
 pub use kernel::process::ExitStatus;
+pub use kernel::task::CapSets;
 pub use kernel::Kernel;
 
 use fs::gofer::GoferInode;
@@ -37,6 +39,8 @@ pub struct SandboxConfig {
     pub hostname: String,
     pub strace: bool,
     pub tree: TreeConfig,
+    /// The system call policy the workload's calls are checked against (OCI `linux.seccomp`).
+    pub policy: Option<Arc<policy::Policy>>,
 }
 
 /// What the file tree holds besides the root and the sentry's own `/dev`, `/proc`, `/sys`,
@@ -67,6 +71,10 @@ pub struct ProcessSpec {
     pub umask: u32,
     /// Resource limits that differ from the defaults: (`RLIMIT_*`, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The capability sets the process has before its program is executed (executing it
+    /// then transforms them as `execve` does). `None`: root gets every capability, any
+    /// other user none.
+    pub caps: Option<CapSets>,
     /// The host descriptors that become the process's 0, 1 and 2.
     pub stdio: [Option<OwnedFd>; 3],
 }
@@ -75,7 +83,7 @@ impl ProcessSpec {
     /// A root process in `/` with the default limits.
     pub fn new(args: Vec<String>, env: Vec<String>, stdio: [Option<OwnedFd>; 3]) -> ProcessSpec {
         let program = args.first().cloned().unwrap_or_default();
-        ProcessSpec { program, args, env, cwd: "/".into(), uid: 0, gid: 0, groups: Vec::new(), umask: 0o022, rlimits: Vec::new(), stdio }
+        ProcessSpec { program, args, env, cwd: "/".into(), uid: 0, gid: 0, groups: Vec::new(), umask: 0o022, rlimits: Vec::new(), caps: None, stdio }
     }
 }
 
@@ -273,7 +281,9 @@ impl Sandbox {
         let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
         let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
         let root = build_tree(cfg.gofer, &memfile, &cfg.tree)?;
-        let kernel = Arc::new(Kernel::new(Arc::new(platform), memfile, root, cfg.hostname.into_bytes(), cfg.strace));
+        let mut kernel = Kernel::new(Arc::new(platform), memfile, root, cfg.hostname.into_bytes(), cfg.strace);
+        kernel.policy = cfg.policy;
+        let kernel = Arc::new(kernel);
         Ok(Sandbox { kernel })
     }
 
@@ -295,7 +305,7 @@ impl Sandbox {
     /// Starts a process; the first one started becomes pid 1, whose end ends the sandbox.
     pub fn launch(&self, spec: ProcessSpec) -> Result<i32, BootError> {
         let (path, cwd) = self.resolve(&spec)?;
-        let creds = kernel::task::Creds { uid: spec.uid, euid: spec.uid, suid: spec.uid, gid: spec.gid, egid: spec.gid, sgid: spec.gid, groups: spec.groups };
+        let creds = kernel::task::Creds::new(spec.uid, spec.gid, spec.groups, spec.caps);
         let rlimits = spec
             .rlimits
             .iter()

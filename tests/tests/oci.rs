@@ -392,3 +392,27 @@ fn console_socket_gets_the_terminal() {
     assert!(text.contains("TTY-42"), "the workload sees a terminal: {text:?}");
     f.wait_status("tty", "stopped");
 }
+
+#[test]
+fn run_in_runc_form_waits_and_deletes() {
+    let f = Fixture::new(&["sh", "-c", "echo ran; exit 6"]);
+    let out_file = f.dir.path().join("run.out");
+    let out = fs::File::create(&out_file).unwrap();
+    let status = Command::new(sandbox_bin())
+        .arg("--root")
+        .arg(f.root())
+        .args(["run", "--bundle"])
+        .arg(f.bundle())
+        .arg("fg")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(6), "run gives the container's status: {}", fs::read_to_string(&out_file).unwrap());
+    assert_eq!(fs::read_to_string(&out_file).unwrap(), "ran\n");
+    assert!(!f.root().join("fg").exists(), "run deletes the container");
+    // `run -- PROGRAM` keeps meaning our own form.
+    let out = run_with_timeout(Command::new(sandbox_bin()).args(["run", "--", "/bin/sh", "-c", "exit 3"]), TIMEOUT).unwrap();
+    assert_eq!(out.code(), Some(3), "{}", out.describe());
+}

@@ -59,7 +59,7 @@ pub fn main(args: BootArgs) -> i32 {
     #[allow(unsafe_code)]
     let gofer = unsafe { OwnedFd::from_raw_fd(args.gofer_fd) };
     let tree = sentry::TreeConfig { volumes: args.volumes, ..Default::default() };
-    let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree };
+    let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree, policy: None };
     let init = sentry::ProcessSpec::new(args.command, args.env, [dup_stdio(0), dup_stdio(1), dup_stdio(2)]);
     let gofer_control = cfg.gofer.try_clone().ok();
     let code = match sentry::boot(cfg, init) {

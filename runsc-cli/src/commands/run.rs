@@ -47,6 +47,7 @@ pub struct RunArgs {
     #[arg(short = 't', long)]
     tty: bool,
     /// The program (a path, or a name looked up in PATH inside the sandbox) and its arguments.
+    /// (Without `--`, `run` takes runc's form instead: `sandbox run [-b BUNDLE] [-d] ID`.)
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<String>,
 }

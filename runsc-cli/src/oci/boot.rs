@@ -83,6 +83,8 @@ fn wait_for_start(fifo: &Path) -> std::io::Result<()> {
 fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox, sentry::ProcessSpec, Option<OwnedFd>), String> {
     let spec = spec::load(&args.bundle)?;
     spec.validate(&args.bundle)?;
+    join_network_namespace(&spec)?;
+    log_unemulated(&spec);
     let rootfs = spec.rootfs(&args.bundle);
     let layout = Layout::from_spec(&spec)?;
     let (sentry_end, gofer_end) = socket_pair().map_err(|e| format!("creating the gofer socket: {e}"))?;
@@ -97,6 +99,7 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
             tmpfs: layout.tmpfs,
             read_only_root: spec.root.as_ref().is_some_and(|r| r.readonly),
         },
+        policy: spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()).map(super::seccomp::policy).transpose()?.map(Arc::new),
     };
     let sandbox = sentry::Sandbox::start(cfg).map_err(|e| e.to_string())?;
     let stdio = [crate::commands::boot::dup_stdio(0), crate::commands::boot::dup_stdio(1), crate::commands::boot::dup_stdio(2)];
@@ -105,9 +108,63 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
     Ok((sandbox, init, gofer))
 }
 
-/// The process part of config.json as the sentry takes it.
+/// Joins the network namespace config.json names by path (an engine's pre-made one), so
+/// that host-side networking set up there applies to the sandbox; without a path the sentry
+/// needs no host network namespace of its own (the sandbox has no host network access).
+fn join_network_namespace(spec: &Spec) -> Result<(), String> {
+    let namespaces = spec.linux.as_ref().map(|l| l.namespaces.as_slice()).unwrap_or_default();
+    let Some(path) = namespaces.iter().find(|n| n.kind == "network").and_then(|n| n.path.as_deref()) else {
+        return Ok(());
+    };
+    let ns = std::fs::File::open(path).map_err(|e| format!("linux.namespaces: network {path}: {e}"))?;
+    // SAFETY: setns on a descriptor we hold; it changes only this (still single-threaded)
+    // process's network namespace.
+    #[allow(unsafe_code)]
+    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("linux.namespaces: joining network {path}: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Says which settings of config.json the sandbox does not need to apply: the sentry's own
+/// /proc and /sys never show the host's files that masked and read-only paths hide, and
+/// sysctls are not emulated yet.
+fn log_unemulated(spec: &Spec) {
+    let Some(linux) = &spec.linux else { return };
+    if !linux.masked_paths.is_empty() || !linux.readonly_paths.is_empty() {
+        tracing::debug!("linux.maskedPaths/readonlyPaths: the sentry's /proc and /sys hold none of the host's files");
+    }
+    for (key, value) in &linux.sysctl {
+        tracing::warn!("linux.sysctl: {key}={value} is not emulated; ignored");
+    }
+}
+
+/// The process part of config.json as the sentry takes it. Its capability sets are applied
+/// exactly as runc does: an absent `capabilities` means empty sets.
 pub fn exec_spec(p: &spec::Process) -> ExecSpec {
     let rlimits = p.rlimits.iter().filter_map(|r| Some((spec::rlimit_resource(&r.kind)?, r.soft, r.hard))).collect();
+    let caps = p.capabilities.clone().unwrap_or_default();
+    let mut unknown = std::collections::BTreeSet::new();
+    let mut mask = |names: &[String]| {
+        names.iter().fold(0u64, |m, name| match spec::CAPABILITIES.iter().position(|c| c == name) {
+            Some(n) => m | 1 << n,
+            None => {
+                unknown.insert(name.clone());
+                m
+            }
+        })
+    };
+    let caps = control::CapMasks {
+        bounding: mask(&caps.bounding),
+        effective: mask(&caps.effective),
+        inheritable: mask(&caps.inheritable),
+        permitted: mask(&caps.permitted),
+        ambient: mask(&caps.ambient),
+    };
+    if !unknown.is_empty() {
+        let names: Vec<_> = unknown.into_iter().collect();
+        tracing::warn!("process.capabilities: ignoring unknown capabilities: {}", names.join(", "));
+    }
     ExecSpec {
         args: p.args.clone(),
         env: p.env.clone(),
@@ -117,6 +174,7 @@ pub fn exec_spec(p: &spec::Process) -> ExecSpec {
         groups: p.user.additional_gids.clone(),
         umask: p.user.umask.unwrap_or(0o022),
         rlimits,
+        caps: Some(caps),
     }
 }
 

@@ -42,6 +42,26 @@ pub struct ExecSpec {
     pub umask: u32,
     /// (`RLIMIT_*`, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The capability sets (config.json's `process.capabilities`); `None`: root gets every
+    /// capability, another user none.
+    #[serde(default)]
+    pub caps: Option<CapMasks>,
+}
+
+/// Capability sets as masks, bit N for capability number N.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapMasks {
+    pub bounding: u64,
+    pub effective: u64,
+    pub inheritable: u64,
+    pub permitted: u64,
+    pub ambient: u64,
+}
+
+impl From<CapMasks> for sentry::CapSets {
+    fn from(m: CapMasks) -> sentry::CapSets {
+        sentry::CapSets { effective: m.effective, permitted: m.permitted, inheritable: m.inheritable, bounding: m.bounding, ambient: m.ambient }
+    }
 }
 
 impl ExecSpec {
@@ -53,6 +73,7 @@ impl ExecSpec {
         p.groups = self.groups;
         p.umask = self.umask;
         p.rlimits = self.rlimits;
+        p.caps = self.caps.map(Into::into);
         p
     }
 }

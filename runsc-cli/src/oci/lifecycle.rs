@@ -16,6 +16,7 @@ use super::cgroups::{Cgroup, Limits};
 use super::spec::{self, Spec};
 use super::state::{check_id, start_time, Container, Saved, Status, CONTROL_SOCKET, EXEC_FIFO};
 use super::{control, hooks, unix, Global};
+use crate::logging::Settings;
 
 /// Create a container: start its sandbox, which waits for `start` before running the process.
 #[derive(clap::Args)]
@@ -42,6 +43,20 @@ pub struct CreateArgs {
 }
 
 pub fn create(g: &Global, args: CreateArgs) -> Result<(), String> {
+    create_container(g, &args, Attach::Detached).map(drop)
+}
+
+/// How a container's sentry relates to the command that creates it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attach {
+    /// A session of its own (the terminal, if any, comes through --console-socket).
+    Detached,
+    /// `run` in the foreground: it stays in the caller's session and uses its terminal.
+    Foreground,
+}
+
+/// `create`; returns the sentry's pid.
+fn create_container(g: &Global, args: &CreateArgs, attach: Attach) -> Result<i32, String> {
     check_id(&args.id)?;
     let bundle = match &args.bundle {
         Some(b) => b.clone(),
@@ -51,7 +66,7 @@ pub fn create(g: &Global, args: CreateArgs) -> Result<(), String> {
     let spec = spec::load(&bundle)?;
     spec.validate(&bundle)?;
     let process = spec.process();
-    if process.terminal && args.console_socket.is_none() {
+    if process.terminal && args.console_socket.is_none() && attach == Attach::Detached {
         return Err("cannot allocate tty if runc will detach without setting console socket".into());
     }
     if !process.terminal && args.console_socket.is_some() {
@@ -75,7 +90,7 @@ pub fn create(g: &Global, args: CreateArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let (pid, sync) = spawn_sentry(g, &bundle, &dir, &cgroup, console)?;
+    let (pid, sync) = spawn_sentry(g, &bundle, &dir, &cgroup, console, attach)?;
     undo.pid = Some(pid);
     wait_until_ready(sync, pid)?;
     let container = Container {
@@ -104,7 +119,7 @@ pub fn create(g: &Global, args: CreateArgs) -> Result<(), String> {
         write_pid_file(file, pid.unsigned_abs())?;
     }
     undo.disarm();
-    Ok(())
+    Ok(pid)
 }
 
 /// What a failed `create` must take back: the sentry, the cgroup, the state directory.
@@ -164,12 +179,19 @@ fn make_fifo(path: &Path) -> Result<(), String> {
 /// Starts `sandbox container-boot` in the container's cgroup, in a session of its own (with
 /// the terminal, if any, as its controlling terminal and standard streams). Returns its pid
 /// and the read end of its sync pipe.
-fn spawn_sentry(g: &Global, bundle: &Path, dir: &Path, cgroup: &Cgroup, console: Option<OwnedFd>) -> Result<(i32, std::fs::File), String> {
+fn spawn_sentry(g: &Global, bundle: &Path, dir: &Path, cgroup: &Cgroup, console: Option<OwnedFd>, attach: Attach) -> Result<(i32, std::fs::File), String> {
     let (read, write) = std::io::pipe().map_err(|e| format!("sync pipe: {e}"))?;
     let sync = OwnedFd::from(write);
     let raw = sync.as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
-    cmd.args(g.logs.to_args()).arg("container-boot").arg("--bundle").arg(bundle).arg("--state-dir").arg(dir).arg("--sync-fd").arg("3");
+    let logs = match &g.debug_log {
+        Some(logs_dir) => {
+            let id = dir.file_name().unwrap_or_default().to_string_lossy();
+            Settings { debug: true, log: Some(logs_dir.join(format!("{id}.log"))), format: g.logs.format }
+        }
+        None => g.logs.clone(),
+    };
+    cmd.args(logs.to_args()).arg("container-boot").arg("--bundle").arg(bundle).arg("--state-dir").arg(dir).arg("--sync-fd").arg("3");
     if g.strace {
         cmd.arg("--strace");
     }
@@ -184,7 +206,7 @@ fn spawn_sentry(g: &Global, bundle: &Path, dir: &Path, cgroup: &Cgroup, console:
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 || libc::setsid() < 0 {
+            if libc::dup2(raw, 3) < 0 || (attach == Attach::Detached && libc::setsid() < 0) {
                 return Err(std::io::Error::last_os_error());
             }
             if tty.is_some() {
@@ -261,6 +283,69 @@ fn kill_and_reap(pid: i32) {
     }
 }
 
+/// Create, start and wait for a container, then delete it (runc's `run`).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Return once the container has started, leaving it running.
+    #[arg(short, long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// `run` in its OCI form: create, start, and unless detached wait for the container, delete
+/// it and give its exit status. Keyboard signals reach the sentry from the shared terminal;
+/// others sent to this process are passed on to it.
+pub fn run(g: &Global, args: RunArgs) -> Result<i32, String> {
+    let id = args.create.id.clone();
+    let create_args = args.create;
+    let attach = if args.detach { Attach::Detached } else { Attach::Foreground };
+    let pid = create_container(g, &create_args, attach)?;
+    if let Err(e) = start_container(g, &id) {
+        let _ = delete(g, DeleteArgs { force: true, id });
+        return Err(e);
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    let status = wait_passing_signals(pid);
+    delete(g, DeleteArgs { force: true, id })?;
+    Ok(status)
+}
+
+/// Waits for our child `pid` (the sentry) and gives its exit status as a shell would; the
+/// signals this process gets meanwhile are passed on to it, except keyboard ones, which the
+/// terminal already sent it.
+fn wait_passing_signals(pid: i32) -> i32 {
+    const PASSED: [i32; 5] = [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+    // SAFETY: signal-mask and disposition changes of this single-threaded process; sigset_t
+    // is plain data set up by sigemptyset; waitpid and kill act on our own child.
+    #[allow(unsafe_code)]
+    unsafe {
+        for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in PASSED {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        loop {
+            let mut status = 0;
+            if libc::waitpid(pid, &mut status, libc::WNOHANG) == pid {
+                return if libc::WIFSIGNALED(status) { 128 + libc::WTERMSIG(status) } else { libc::WEXITSTATUS(status) };
+            }
+            let mut sig = 0;
+            libc::sigwait(&set, &mut sig);
+            if sig != libc::SIGCHLD {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+}
+
 /// Start a created container's process.
 #[derive(clap::Args)]
 pub struct IdArgs {
@@ -268,7 +353,11 @@ pub struct IdArgs {
 }
 
 pub fn start(g: &Global, args: IdArgs) -> Result<(), String> {
-    let c = Container::load(&g.root, &args.id)?;
+    start_container(g, &args.id)
+}
+
+fn start_container(g: &Global, id: &str) -> Result<(), String> {
+    let c = Container::load(&g.root, id)?;
     match c.status() {
         Status::Created => {}
         Status::Stopped => return Err("cannot start a container that has stopped".into()),

@@ -12,6 +12,7 @@ pub mod control;
 pub mod exec;
 pub mod hooks;
 pub mod lifecycle;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod unix;
@@ -27,6 +28,8 @@ pub struct Global {
     pub logs: Settings,
     /// Trace the workload's system calls to the sentry's log.
     pub strace: bool,
+    /// A directory for each container sentry's own debug log (`--debug-log`).
+    pub debug_log: Option<PathBuf>,
 }
 
 /// Reports a failed command the way runc does, and gives its exit status: the message on

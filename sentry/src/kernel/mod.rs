@@ -49,6 +49,9 @@ pub struct Kernel {
     pub terminal: Mutex<Terminal>,
     /// Tasks blocked in `futex` waits.
     pub futexes: Mutex<Vec<Arc<crate::syscalls::futex::Waiter>>>,
+    /// The container's system call policy (OCI `linux.seccomp`), checked by `dispatch`; set
+    /// after [`Kernel::new`], before any task runs.
+    pub policy: Option<Arc<crate::policy::Policy>>,
 }
 
 /// Processes by pid, and the count of task threads still running.
@@ -107,6 +110,7 @@ impl Kernel {
             futexes: Mutex::new(Vec::new()),
             terminal: Mutex::new(Terminal { foreground: 1, session: 1 }),
             page_cache: Default::default(),
+            policy: None,
         }
     }
 

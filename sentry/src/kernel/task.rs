@@ -21,16 +21,203 @@ use crate::vfs::{Dentry, FdTable, File};
 
 pub use super::process::ExitStatus as Status;
 
+/// Capability numbers (capabilities(7)) and masks of them.
+pub mod cap {
+    pub const CHOWN: u32 = 0;
+    pub const DAC_OVERRIDE: u32 = 1;
+    pub const DAC_READ_SEARCH: u32 = 2;
+    pub const FOWNER: u32 = 3;
+    pub const FSETID: u32 = 4;
+    pub const KILL: u32 = 5;
+    pub const SETGID: u32 = 6;
+    pub const SETUID: u32 = 7;
+    pub const SETPCAP: u32 = 8;
+    pub const LINUX_IMMUTABLE: u32 = 9;
+    pub const SYS_CHROOT: u32 = 18;
+    pub const SYS_ADMIN: u32 = 21;
+    pub const SYS_NICE: u32 = 23;
+    pub const SYS_RESOURCE: u32 = 24;
+    pub const MKNOD: u32 = 27;
+    pub const MAC_OVERRIDE: u32 = 32;
+    /// The highest capability number (`CAP_CHECKPOINT_RESTORE`).
+    pub const LAST: u32 = 40;
+    /// Every capability.
+    pub const ALL: u64 = (1 << (LAST + 1)) - 1;
+
+    /// The mask of one capability.
+    pub const fn bit(cap: u32) -> u64 {
+        1 << cap
+    }
+
+    /// Whether `cap` names a capability.
+    pub fn valid(cap: u64) -> bool {
+        cap <= u64::from(LAST)
+    }
+
+    /// The capabilities that follow the filesystem user id: leaving fsuid 0 drops them from
+    /// the effective set, coming back to 0 restores them from the permitted set.
+    pub const FS_MASK: u64 = bit(CHOWN)
+        | bit(DAC_OVERRIDE)
+        | bit(DAC_READ_SEARCH)
+        | bit(FOWNER)
+        | bit(FSETID)
+        | bit(LINUX_IMMUTABLE)
+        | bit(MAC_OVERRIDE)
+        | bit(MKNOD);
+}
+
+/// The `SECBIT_*` flags of `prctl(PR_SET_SECUREBITS)`: each flag, then its lock.
+pub mod secbit {
+    pub const NOROOT: u32 = 1 << 0;
+    pub const NO_SETUID_FIXUP: u32 = 1 << 2;
+    pub const KEEP_CAPS: u32 = 1 << 4;
+    pub const KEEP_CAPS_LOCKED: u32 = 1 << 5;
+    pub const NO_CAP_AMBIENT_RAISE: u32 = 1 << 6;
+    /// Every flag (the even bits).
+    pub const ALL_BITS: u32 = 0x55;
+    /// Every lock (the odd bits): a locked flag can no longer change.
+    pub const ALL_LOCKS: u32 = 0xaa;
+}
+
+/// A thread's five capability sets, one bit per capability number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
+}
+
+impl CapSets {
+    /// Root's: every capability permitted and effective; none inheritable or ambient.
+    pub const FULL: CapSets = CapSets { effective: cap::ALL, permitted: cap::ALL, inheritable: 0, bounding: cap::ALL, ambient: 0 };
+    /// An ordinary user's: nothing, under a full bounding set.
+    pub const NONE: CapSets = CapSets { effective: 0, permitted: 0, inheritable: 0, bounding: cap::ALL, ambient: 0 };
+
+    /// The sets with their invariants restored: only known capabilities, effective within
+    /// permitted, ambient within permitted and inheritable.
+    pub fn sanitized(self) -> CapSets {
+        let permitted = self.permitted & cap::ALL;
+        let inheritable = self.inheritable & cap::ALL;
+        CapSets {
+            effective: self.effective & permitted,
+            permitted,
+            inheritable,
+            bounding: self.bounding & cap::ALL,
+            ambient: self.ambient & permitted & inheritable,
+        }
+    }
+}
+
 /// Credentials inside the sandbox (root by default; nothing here maps to host ids).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Creds {
     pub uid: u32,
     pub euid: u32,
     pub suid: u32,
+    /// The filesystem user id: the one file permission checks use.
+    pub fsuid: u32,
     pub gid: u32,
     pub egid: u32,
     pub sgid: u32,
+    pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub caps: CapSets,
+    /// `SECBIT_*` flags.
+    pub securebits: u32,
+}
+
+impl Default for Creds {
+    /// Root with every capability.
+    fn default() -> Creds {
+        Creds::new(0, 0, Vec::new(), None)
+    }
+}
+
+impl Creds {
+    /// A process started from outside with these ids and capability sets, as they are just
+    /// before it executes its program. Without sets given: root has every capability, any
+    /// other user none.
+    pub fn new(uid: u32, gid: u32, groups: Vec<u32>, caps: Option<CapSets>) -> Creds {
+        let caps = caps.map_or(if uid == 0 { CapSets::FULL } else { CapSets::NONE }, CapSets::sanitized);
+        Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups, caps, securebits: 0 }
+    }
+
+    /// Whether `cap` is in the effective set.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps.effective & cap::bit(cap) != 0
+    }
+
+    /// Whether the caller is in group `gid` (its filesystem group or a supplementary one).
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.fsgid == gid || self.groups.contains(&gid)
+    }
+
+    /// Sets real, effective and saved user ids (the filesystem id follows the effective
+    /// one) and adjusts the capabilities as capabilities(7) says a uid change does:
+    /// leaving uid 0 altogether clears permitted, effective and ambient (permitted stays
+    /// with keep-caps); an effective uid leaving 0 clears the effective set, one coming back
+    /// to 0 restores it from the permitted set.
+    pub fn set_uids(&mut self, uid: u32, euid: u32, suid: u32) {
+        let old = [self.uid, self.euid, self.suid];
+        (self.uid, self.euid, self.suid, self.fsuid) = (uid, euid, suid, euid);
+        if self.securebits & secbit::NO_SETUID_FIXUP != 0 {
+            return;
+        }
+        let c = &mut self.caps;
+        if old.contains(&0) && ![uid, euid, suid].contains(&0) {
+            if self.securebits & secbit::KEEP_CAPS == 0 {
+                c.permitted = 0;
+                c.effective = 0;
+            }
+            c.ambient = 0;
+        }
+        if old[1] == 0 && euid != 0 {
+            c.effective = 0;
+        }
+        if old[1] != 0 && euid == 0 {
+            c.effective = c.permitted;
+        }
+    }
+
+    /// Sets the filesystem user id; the filesystem capabilities leave the effective set with
+    /// uid 0 and come back (if permitted) with it.
+    pub fn set_fsuid(&mut self, fsuid: u32) {
+        let old = std::mem::replace(&mut self.fsuid, fsuid);
+        if self.securebits & secbit::NO_SETUID_FIXUP != 0 {
+            return;
+        }
+        let c = &mut self.caps;
+        if old == 0 && fsuid != 0 {
+            c.effective &= !cap::FS_MASK;
+        }
+        if old != 0 && fsuid == 0 {
+            c.effective |= c.permitted & cap::FS_MASK;
+        }
+    }
+
+    /// The capability transformation of `execve` for a file with no capabilities of its
+    /// own and no set-user-ID bit: with root special (an effective or real uid 0, without
+    /// `SECBIT_NOROOT`) the file counts as having every capability permitted and inheritable,
+    /// and with an effective uid 0 as effective:
+    /// P' = (P(inheritable) & F(inheritable)) | (F(permitted) & bounding) | P'(ambient);
+    /// E' = F(effective) ? P' : P'(ambient). Keep-caps does not survive.
+    pub fn exec(&mut self) {
+        let root_special = self.securebits & secbit::NOROOT == 0;
+        let c = &mut self.caps;
+        let (file_permitted, file_inheritable, file_effective) = if root_special && (self.euid == 0 || self.uid == 0) {
+            (cap::ALL, cap::ALL, self.euid == 0)
+        } else {
+            (0, 0, false)
+        };
+        // Only a privileged file (file capabilities, set-user-ID) clears the ambient set:
+        // there are none in the sandbox.
+        c.ambient &= c.permitted & c.inheritable;
+        c.permitted = (c.inheritable & file_inheritable) | (file_permitted & c.bounding) | c.ambient;
+        c.effective = if file_effective { c.permitted } else { c.ambient };
+        self.securebits &= !secbit::KEEP_CAPS;
+    }
 }
 
 /// What a process started from outside the sandbox begins with.
@@ -42,6 +229,8 @@ pub struct Launch {
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     pub cwd: Arc<Dentry>,
+    /// The credentials as they are before the program is executed (its execution then
+    /// transforms the capability sets as `execve` does).
     pub creds: Creds,
     pub umask: u32,
     /// Limits that differ from the defaults, by `RLIMIT_*` index.
@@ -233,7 +422,7 @@ impl Task {
         };
         let k = kernel.clone();
         let thread = std::thread::Builder::new().name(format!("task-{pid}")).spawn(move || {
-            let Launch { files, path, argv, envp, cwd, creds, umask, rlimits } = launch;
+            let Launch { files, path, argv, envp, cwd, mut creds, umask, rlimits } = launch;
             let root = k.root.clone();
             let request = ExecRequest { root: &root, cwd: &cwd, path, argv, envp, uid: creds.euid, gid: creds.egid };
             let image = match loader::load(&k, request) {
@@ -244,6 +433,8 @@ impl Task {
                     return;
                 }
             };
+            // The credentials were the process's before it executed its program.
+            creds.exec();
             let mut limits = default_rlimits();
             for (resource, limit) in rlimits {
                 if let Some(slot) = limits.get_mut(resource) {
@@ -487,4 +678,80 @@ fn end_process(kernel: &Kernel, table: &mut super::PidTable, process: &Arc<Proce
         parent.send(info);
     }
     kernel.events.notify();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cap, secbit, CapSets, Creds};
+
+    #[test]
+    fn root_starts_with_everything_and_others_with_nothing() {
+        let mut root = Creds::default();
+        root.exec();
+        assert_eq!(root.caps, CapSets::FULL);
+        let mut user = Creds::new(1000, 100, Vec::new(), None);
+        user.exec();
+        assert_eq!(user.caps, CapSets::NONE);
+        assert!(!user.capable(cap::CHOWN) && root.capable(cap::CHOWN));
+    }
+
+    #[test]
+    fn exec_as_root_takes_the_bounding_and_inheritable_sets() {
+        let chown = cap::bit(cap::CHOWN);
+        let kill = cap::bit(cap::KILL);
+        let given = CapSets { effective: 0, permitted: chown, inheritable: kill, bounding: chown, ambient: 0 };
+        let mut root = Creds::new(0, 0, Vec::new(), Some(given));
+        root.exec();
+        assert_eq!((root.caps.permitted, root.caps.effective), (chown | kill, chown | kill));
+        // A real uid 0 alone: permitted, not effective.
+        let mut half = Creds::new(0, 0, Vec::new(), Some(given));
+        half.set_uids(0, 5, 0);
+        half.exec();
+        assert_eq!((half.caps.permitted, half.caps.effective), (chown | kill, 0));
+    }
+
+    #[test]
+    fn exec_as_a_user_keeps_only_the_ambient_set() {
+        let net = cap::bit(10);
+        let given = CapSets { effective: net, permitted: net, inheritable: net, bounding: cap::ALL, ambient: net };
+        let mut user = Creds::new(1000, 1000, Vec::new(), Some(given));
+        user.exec();
+        assert_eq!((user.caps.permitted, user.caps.effective, user.caps.ambient), (net, net, net));
+        let mut plain = Creds::new(1000, 1000, Vec::new(), Some(CapSets { ambient: 0, ..given }));
+        plain.exec();
+        assert_eq!((plain.caps.permitted, plain.caps.effective), (0, 0));
+    }
+
+    #[test]
+    fn leaving_uid_0_clears_capabilities_unless_keep_caps() {
+        let mut c = Creds::default();
+        c.set_uids(0, 1000, 0);
+        assert_eq!((c.caps.permitted, c.caps.effective), (cap::ALL, 0), "euid leaving 0 clears the effective set");
+        c.set_uids(0, 0, 0);
+        assert_eq!(c.caps.effective, cap::ALL, "and coming back restores it");
+        c.set_uids(1000, 1000, 1000);
+        assert_eq!((c.caps.permitted, c.caps.effective), (0, 0));
+        let mut k = Creds::default();
+        k.securebits |= secbit::KEEP_CAPS;
+        k.set_uids(1000, 1000, 1000);
+        assert_eq!((k.caps.permitted, k.caps.effective), (cap::ALL, 0));
+        k.exec();
+        assert_eq!(k.securebits & secbit::KEEP_CAPS, 0, "keep-caps does not survive execve");
+    }
+
+    #[test]
+    fn fsuid_moves_the_filesystem_capabilities() {
+        let mut c = Creds::default();
+        c.set_fsuid(1000);
+        assert_eq!(c.caps.effective, cap::ALL & !cap::FS_MASK);
+        assert!(!c.capable(cap::DAC_OVERRIDE) && c.capable(cap::KILL));
+        c.set_fsuid(0);
+        assert_eq!(c.caps.effective, cap::ALL);
+    }
+
+    #[test]
+    fn given_sets_are_made_consistent() {
+        let s = CapSets { effective: 0b111, permitted: 0b011, inheritable: 0b001, bounding: u64::MAX, ambient: 0b110 }.sanitized();
+        assert_eq!((s.effective, s.ambient, s.bounding), (0b011, 0, cap::ALL));
+    }
 }

@@ -1,9 +1,10 @@
 //! Attribute system calls: the chmod, chown and utime families, truncate/ftruncate and
 //! fallocate.
 //!
-//! Permission rules are Linux's: only the owner (or root) changes mode and explicit times;
-//! only root gives a file away; setting the times to "now" also needs just write access; a
-//! non-root chmod of a file whose group the caller is not in drops set-group-ID.
+//! Permission rules are Linux's: only the owner (or a holder of `CAP_FOWNER`) changes mode
+//! and explicit times; only `CAP_CHOWN` gives a file away; setting the times to "now" also
+//! needs just write access; a chmod of a file whose group the caller is not in drops
+//! set-group-ID without `CAP_FSETID`, and so do writes and truncations.
 // Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
@@ -16,7 +17,7 @@ use super::file::MAY_WRITE;
 use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::Task;
+use crate::kernel::task::{cap, Task};
 use crate::vfs::{Dentry, File, SetAttr, SetTime, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG};
 
 pub static HANDLERS: Table = &[
@@ -62,8 +63,7 @@ fn chmod(t: &Task, d: &Dentry, mode: u32) -> SysResult {
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
-    let in_group = st.gid == t.creds.egid || t.creds.groups.contains(&st.gid);
-    if t.creds.euid != 0 && st.mode & S_IFMT != S_IFDIR && !in_group {
+    if !t.creds.capable(cap::FSETID) && st.mode & S_IFMT != S_IFDIR && !t.creds.in_group(st.gid) {
         mode &= !libc::S_ISGID;
     }
     d.inode.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() })?;
@@ -101,14 +101,13 @@ fn chown(t: &Task, d: &Dentry, uid: u32, gid: u32) -> SysResult {
     let st = d.inode.stat()?;
     let uid = (uid != u32::MAX).then_some(uid);
     let gid = (gid != u32::MAX).then_some(gid);
-    let me = t.creds.euid;
-    if me != 0 {
+    let me = t.creds.fsuid;
+    if !t.creds.capable(cap::CHOWN) {
         if uid.is_some_and(|u| u != st.uid || st.uid != me) {
             return Err(Errno::EPERM);
         }
         if let Some(g) = gid {
-            let mine = g == t.creds.egid || t.creds.groups.contains(&g);
-            if st.uid != me || (g != st.gid && !mine) {
+            if st.uid != me || (g != st.gid && !t.creds.in_group(g)) {
                 return Err(Errno::EPERM);
             }
         }
@@ -257,6 +256,7 @@ fn sys_truncate(t: &mut Task, a: &Args) -> SysResult {
         _ => return Err(Errno::EINVAL),
     }
     t.may(&st, MAY_WRITE)?;
+    t.drop_setid_bits(&d)?;
     d.inode.setattr(&SetAttr { size: Some(len), ..SetAttr::default() })?;
     Ok(0)
 }
@@ -268,6 +268,7 @@ fn sys_ftruncate(t: &mut Task, a: &Args) -> SysResult {
     if d.inode.file_type() != S_IFREG || !file.writable() {
         return Err(Errno::EINVAL);
     }
+    t.drop_setid_bits(&d)?;
     d.inode.setattr(&SetAttr { size: Some(len), mtime: SetTime::Now, ..SetAttr::default() })?;
     Ok(0)
 }
@@ -307,6 +308,9 @@ fn sys_fallocate(t: &mut Task, a: &Args) -> SysResult {
     }
     if mode & !(libc::FALLOC_FL_KEEP_SIZE | libc::FALLOC_FL_PUNCH_HOLE) != 0 {
         return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(d) = &file.dentry {
+        t.drop_setid_bits(d)?;
     }
     file.ops.fallocate(mode, offset as u64, len as u64)?;
     Ok(0)

@@ -13,7 +13,7 @@ use super::{Args, Support, Table};
 use crate::abi::{Iovec, Stat, Statx, StatxTimestamp};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::signal::{SigInfo, ERESTARTSYS};
-use crate::kernel::task::Task;
+use crate::kernel::task::{cap, secbit, Task};
 use crate::fs::pipe::{Pipe, PipeEnd};
 use crate::vfs::walk::Walker;
 use crate::vfs::{Dentry, File, FileOps, Owner, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
@@ -88,13 +88,12 @@ pub(super) const MAY_READ: u32 = 4;
 pub(super) const MAY_WRITE: u32 = 2;
 pub(super) const MAY_EXEC: u32 = 1;
 
-/// Whether a caller with filesystem ids `uid`/`gid` (and supplementary `groups`) may access
-/// a file with attributes `st` for `want` (`MAY_*` bits). Root may read and write anything,
-/// search any directory, and execute what has an execute bit.
-pub(super) fn permits(uid: u32, gid: u32, groups: &[u32], st: &Stat, want: u32) -> bool {
-    if uid == 0 {
-        return want & MAY_EXEC == 0 || st.mode & S_IFMT == S_IFDIR || st.mode & 0o111 != 0;
-    }
+/// Whether a caller with filesystem ids `uid`/`gid` (and supplementary `groups`) and the
+/// effective capabilities `caps` may access a file with attributes `st` for `want` (`MAY_*`
+/// bits). Past the mode bits, `CAP_DAC_OVERRIDE` reads and writes anything, searches any
+/// directory and executes what has an execute bit; `CAP_DAC_READ_SEARCH` reads any file and
+/// reads and searches any directory.
+pub(super) fn permits(uid: u32, gid: u32, groups: &[u32], caps: u64, st: &Stat, want: u32) -> bool {
     let perm = if st.uid == uid {
         st.mode >> 6
     } else if st.gid == gid || groups.contains(&st.gid) {
@@ -102,7 +101,17 @@ pub(super) fn permits(uid: u32, gid: u32, groups: &[u32], st: &Stat, want: u32) 
     } else {
         st.mode
     } & 7;
-    want & !perm == 0
+    if want & !perm == 0 {
+        return true;
+    }
+    let has = |c| caps & cap::bit(c) != 0;
+    if st.mode & S_IFMT == S_IFDIR {
+        return (want & MAY_WRITE == 0 && has(cap::DAC_READ_SEARCH)) || has(cap::DAC_OVERRIDE);
+    }
+    if (want & MAY_EXEC == 0 || st.mode & 0o111 != 0) && has(cap::DAC_OVERRIDE) {
+        return true;
+    }
+    want == MAY_READ && has(cap::DAC_READ_SEARCH)
 }
 
 /// The last component of a path whose directory was looked up ([`Task::lookup_parent`]).
@@ -154,36 +163,63 @@ impl Task {
         Ok(d)
     }
 
-    /// The caller's filesystem ids (the effective ones: the sandbox has no separate fsuid).
+    /// The caller's filesystem ids: who owns what it creates.
     pub(super) fn owner(&self) -> Owner {
-        Owner { uid: self.creds.euid, gid: self.creds.egid }
+        Owner { uid: self.creds.fsuid, gid: self.creds.fsgid }
     }
 
     /// `EACCES` unless the caller may access a file with attributes `st` for `want`.
     pub(super) fn may(&self, st: &Stat, want: u32) -> SysResult<()> {
-        if permits(self.creds.euid, self.creds.egid, &self.creds.groups, st, want) {
+        let c = &self.creds;
+        if permits(c.fsuid, c.fsgid, &c.groups, c.caps.effective, st, want) {
             Ok(())
         } else {
             Err(Errno::EACCES)
         }
     }
 
-    /// Whether the caller owns a file with attributes `st`, or is root (who may do what an
-    /// owner may: chmod, utimes, ignore sticky bits).
+    /// Whether the caller owns a file with attributes `st`, or has `CAP_FOWNER` (and may do
+    /// what an owner may: chmod, utimes, ignore sticky bits).
     pub(super) fn owns(&self, st: &Stat) -> bool {
-        self.creds.euid == 0 || self.creds.euid == st.uid
+        self.creds.fsuid == st.uid || self.creds.capable(cap::FOWNER)
+    }
+
+    /// Whether the caller may search every directory (`CAP_DAC_READ_SEARCH` or
+    /// `CAP_DAC_OVERRIDE`), so that walks need not check.
+    fn searches_all(&self) -> bool {
+        self.creds.caps.effective & (cap::bit(cap::DAC_READ_SEARCH) | cap::bit(cap::DAC_OVERRIDE)) != 0
+    }
+
+    /// After a write or truncation of the file `d` by a caller without `CAP_FSETID`: clears
+    /// set-user-ID, and set-group-ID when it comes with group execute, as Linux does.
+    pub(super) fn drop_setid_bits(&self, d: &Dentry) -> SysResult<()> {
+        if self.creds.capable(cap::FSETID) || d.inode.file_type() != libc::S_IFREG {
+            return Ok(());
+        }
+        let st = d.inode.stat()?;
+        let mut mode = st.mode & 0o7777;
+        if mode & libc::S_ISUID != 0 {
+            mode &= !libc::S_ISUID;
+        }
+        if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+            mode &= !libc::S_ISGID;
+        }
+        if mode != st.mode & 0o7777 {
+            d.inode.setattr(&crate::vfs::SetAttr { mode: Some(mode), ..crate::vfs::SetAttr::default() })?;
+        }
+        Ok(())
     }
 
     pub(super) fn umask(&self) -> u32 {
         self.fs().umask
     }
 
-    /// Resolves `path` from `start`, with search permission checked on every directory for
-    /// callers other than root.
+    /// Resolves `path` from `start`, with search permission checked on every directory
+    /// (unless the caller may search them all).
     fn walk(&self, start: &Arc<Dentry>, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
         let root = self.fs().root.clone();
         let walker = Walker { root: &root };
-        if self.creds.euid == 0 {
+        if self.searches_all() {
             return walker.resolve(start, path, follow);
         }
         walker.resolve_checked(start, path, follow, &|d: &Dentry| self.may(&d.inode.stat()?, MAY_EXEC))
@@ -224,7 +260,7 @@ impl Task {
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        if self.creds.euid != 0 {
+        if !self.searches_all() {
             self.may(&dir.inode.stat()?, MAY_EXEC)?;
         }
         let last = match name {
@@ -398,6 +434,11 @@ fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usi
 pub(super) fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> SysResult<usize> {
     if !file.writable() {
         return Err(Errno::EBADF);
+    }
+    if !buf.is_empty() && !t.creds.capable(cap::FSETID) {
+        if let Some(d) = &file.dentry {
+            t.drop_setid_bits(d)?;
+        }
     }
     let seekable = file.ops.seekable();
     let mut pos = seekable.then(|| file.offset.lock().unwrap());
@@ -707,9 +748,18 @@ fn open_dentry(t: &Task, dentry: &Arc<Dentry>, flags: i32, created: bool) -> Sys
     if !created {
         t.may(&st, want)?;
     }
+    // O_NOATIME is for the owner (or CAP_FOWNER).
+    if flags & libc::O_NOATIME != 0 && !t.owns(&st) {
+        return Err(Errno::EPERM);
+    }
     match kind {
         libc::S_IFIFO => open_fifo(t, dentry, &st, flags),
         libc::S_IFSOCK => Err(Errno::ENXIO),
+        libc::S_IFREG if flags & libc::O_TRUNC != 0 => {
+            let ops = dentry.inode.open(flags)?;
+            t.drop_setid_bits(dentry)?;
+            Ok(ops)
+        }
         _ => dentry.inode.open(flags),
     }
 }
@@ -1039,12 +1089,20 @@ fn access_common(t: &mut Task, dirfd: i32, path_addr: u64, mode: i32, flags: i32
     if mode == libc::F_OK {
         return Ok(0);
     }
-    let uid = if flags & libc::AT_EACCESS != 0 { t.creds.euid } else { t.creds.uid };
-    let gid = if flags & libc::AT_EACCESS != 0 { t.creds.egid } else { t.creds.gid };
+    let c = &t.creds;
+    // Without AT_EACCESS the check is made as the real user: with the permitted
+    // capabilities for a real uid 0, none for another user (unless SECBIT_NO_SETUID_FIXUP).
+    let (uid, gid, caps) = if flags & libc::AT_EACCESS != 0 {
+        (c.fsuid, c.fsgid, c.caps.effective)
+    } else if c.securebits & secbit::NO_SETUID_FIXUP != 0 {
+        (c.uid, c.gid, c.caps.effective)
+    } else {
+        (c.uid, c.gid, if c.uid == 0 { c.caps.permitted } else { 0 })
+    };
     if mode & libc::W_OK != 0 && matches!(st.mode & S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK) && d.inode.statfs()?.read_only() {
         return Err(Errno::EROFS);
     }
-    if !permits(uid, gid, &t.creds.groups, &st, mode.unsigned_abs()) {
+    if !permits(uid, gid, &c.groups, caps, &st, mode.unsigned_abs()) {
         return Err(Errno::EACCES);
     }
     Ok(0)

@@ -11,7 +11,7 @@ use crate::abi::{Rlimit, Sysinfo, Utsname};
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::{fill_random, host_cpus};
 use crate::kernel::process::RLIMIT_COUNT;
-use crate::kernel::task::{Creds, Task};
+use crate::kernel::task::{cap, secbit, Creds, Task};
 use crate::kernel::{RELEASE, VERSION};
 
 pub static HANDLERS: Table = &[
@@ -37,11 +37,11 @@ pub static HANDLERS: Table = &[
     (nr::SETREGID, sys_setregid, Support::Full),
     (nr::SETRESUID, sys_setresuid, Support::Full),
     (nr::SETRESGID, sys_setresgid, Support::Full),
-    (nr::SETFSUID, sys_setfsuid, Support::Partial("the filesystem id follows the effective id")),
-    (nr::SETFSGID, sys_setfsgid, Support::Partial("the filesystem id follows the effective id")),
+    (nr::SETFSUID, sys_setfsuid, Support::Full),
+    (nr::SETFSGID, sys_setfsgid, Support::Full),
     (nr::SETGROUPS, sys_setgroups, Support::Full),
-    (nr::CAPGET, sys_capget, Support::Partial("root has every capability, others none")),
-    (nr::CAPSET, sys_capset, Support::Partial("accepted without effect")),
+    (nr::CAPGET, sys_capget, Support::Full),
+    (nr::CAPSET, sys_capset, Support::Full),
     (nr::GETRANDOM, sys_getrandom, Support::Full),
     (nr::SCHED_GETAFFINITY, sys_sched_getaffinity, Support::Full),
     (nr::SCHED_SETAFFINITY, sys_sched_setaffinity, Support::Partial("accepted, not applied")),
@@ -49,7 +49,7 @@ pub static HANDLERS: Table = &[
     (nr::SCHED_GETSCHEDULER, sys_zero, Support::Partial("always SCHED_OTHER")),
     (nr::SCHED_GETPARAM, sys_sched_getparam, Support::Partial("always SCHED_OTHER")),
     (nr::GETPRIORITY, sys_getpriority, Support::Partial("always nice 0")),
-    (nr::PRCTL, sys_prctl, Support::Partial("names, dumpable, no_new_privs, pdeathsig, subreaper")),
+    (nr::PRCTL, sys_prctl, Support::Partial("names, dumpable, no_new_privs, pdeathsig, subreaper, capabilities, keep-caps, secure bits")),
     (nr::SYSINFO, sys_sysinfo, Support::Partial("memory figures are the sandbox's own")),
 ];
 
@@ -107,7 +107,12 @@ fn set_rlimit(t: &mut Task, r: usize, new: Rlimit) -> SysResult<()> {
     if r == libc::RLIMIT_NOFILE as usize && new.max > 1 << 20 {
         return Err(Errno::EPERM);
     }
-    t.process.rlimits.lock().unwrap()[r] = new;
+    let mut limits = t.process.rlimits.lock().unwrap();
+    // Raising a hard limit takes CAP_SYS_RESOURCE.
+    if new.max > limits[r].max && !t.creds.capable(cap::SYS_RESOURCE) {
+        return Err(Errno::EPERM);
+    }
+    limits[r] = new;
     Ok(())
 }
 
@@ -151,12 +156,12 @@ fn sys_uname(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_sethostname(t: &mut Task, a: &Args) -> SysResult {
+    if !t.creds.capable(cap::SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
     let len = usize::try_from(a.i32(1)).map_err(|_| Errno::EINVAL)?;
     if len > 64 {
         return Err(Errno::EINVAL);
-    }
-    if t.creds.euid != 0 {
-        return Err(Errno::EPERM);
     }
     let mut name = vec![0u8; len];
     t.mm.copy_in(a.u64(0), &mut name)?;
@@ -260,6 +265,9 @@ fn sys_getpriority(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
+    if let Some(r) = prctl_caps(t, a) {
+        return r;
+    }
     match a.i32(0) {
         libc::PR_SET_NAME => {
             let name = t.mm.read_cstring(a.u64(1), 4096)?;
@@ -288,9 +296,7 @@ fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {
             t.mm.write_val(a.u64(1), &0i32)?;
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS | libc::PR_GET_KEEPCAPS => Ok(0),
-        libc::PR_SET_KEEPCAPS | libc::PR_CAPBSET_DROP | libc::PR_CAP_AMBIENT => Ok(0),
-        libc::PR_CAPBSET_READ => Ok(u64::from(a.u32(1) <= 40)),
+        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -326,9 +332,34 @@ pub(super) fn own_pid(t: &Task, pid: i32) -> SysResult<()> {
 /// `-1` (as the 32-bit id argument) means "leave unchanged".
 const UNCHANGED: u32 = u32::MAX;
 
-/// The id after a set*id call: unchanged, or `new` if the caller may take it (root may take
-/// any id; others only one of their current real, effective or saved ids).
-fn pick(new: u32, current: u32, allowed: [u32; 3], privileged: bool) -> SysResult<u32> {
+/// Which credential triple a set*id call changes.
+#[derive(Clone, Copy)]
+enum Ids {
+    User,
+    Group,
+}
+
+impl Ids {
+    /// The capability that lets a caller take any id of this kind.
+    fn cap(self) -> u32 {
+        match self {
+            Ids::User => cap::SETUID,
+            Ids::Group => cap::SETGID,
+        }
+    }
+
+    /// The real, effective and saved ids of this kind.
+    fn of(self, c: &Creds) -> [u32; 3] {
+        match self {
+            Ids::User => [c.uid, c.euid, c.suid],
+            Ids::Group => [c.gid, c.egid, c.sgid],
+        }
+    }
+}
+
+/// The id after a set*id call: unchanged, or `new` if the caller may take it (with the
+/// kind's capability any id; otherwise only one of `allowed`).
+fn pick(new: u32, current: u32, allowed: &[u32], privileged: bool) -> SysResult<u32> {
     if new == UNCHANGED {
         return Ok(current);
     }
@@ -339,53 +370,55 @@ fn pick(new: u32, current: u32, allowed: [u32; 3], privileged: bool) -> SysResul
     }
 }
 
-/// Which credential triple a set*id call changes.
-#[derive(Clone, Copy)]
-enum Ids {
-    User,
-    Group,
-}
-
-/// The real, effective and saved ids of one kind.
-fn ids(c: &mut Creds, which: Ids) -> [&mut u32; 3] {
+/// Sets the real, effective and saved ids of one kind (the filesystem id follows the
+/// effective one), with the capability changes a uid change brings.
+fn commit_ids(t: &mut Task, which: Ids, [r, e, s]: [u32; 3]) -> SysResult {
     match which {
-        Ids::User => [&mut c.uid, &mut c.euid, &mut c.suid],
-        Ids::Group => [&mut c.gid, &mut c.egid, &mut c.sgid],
-    }
-}
-
-/// setres*id: each of real, effective and saved, unless `UNCHANGED`.
-fn set_ids(t: &mut Task, which: Ids, new: [u32; 3]) -> SysResult {
-    let root = t.creds.euid == 0;
-    let slots = ids(&mut t.creds, which);
-    let now = [*slots[0], *slots[1], *slots[2]];
-    let picked = [pick(new[0], now[0], now, root)?, pick(new[1], now[1], now, root)?, pick(new[2], now[2], now, root)?];
-    for (slot, id) in slots.into_iter().zip(picked) {
-        *slot = id;
+        Ids::User => t.creds.set_uids(r, e, s),
+        Ids::Group => {
+            let c = &mut t.creds;
+            (c.gid, c.egid, c.sgid, c.fsgid) = (r, e, s, e);
+        }
     }
     t.publish_resources();
     Ok(0)
 }
 
-/// set*id: root sets all three; others only the effective id (to the real or saved one).
+/// setres*id: each of real, effective and saved, unless `UNCHANGED`; without the
+/// capability, each must be one of the current three.
+fn set_ids(t: &mut Task, which: Ids, new: [u32; 3]) -> SysResult {
+    let privileged = t.creds.capable(which.cap());
+    let now = which.of(&t.creds);
+    let picked = [pick(new[0], now[0], &now, privileged)?, pick(new[1], now[1], &now, privileged)?, pick(new[2], now[2], &now, privileged)?];
+    commit_ids(t, which, picked)
+}
+
+/// set*id: with the capability, all three; without, only the effective id, to the real or
+/// the saved one.
 fn set_id(t: &mut Task, which: Ids, id: u32) -> SysResult {
     if id == UNCHANGED {
         return Err(Errno::EINVAL);
     }
-    if t.creds.euid == 0 {
-        set_ids(t, which, [id; 3])
+    let [r, _, s] = which.of(&t.creds);
+    if t.creds.capable(which.cap()) {
+        commit_ids(t, which, [id; 3])
+    } else if id == r || id == s {
+        commit_ids(t, which, [r, id, s])
     } else {
-        set_ids(t, which, [UNCHANGED, id, UNCHANGED])
+        Err(Errno::EPERM)
     }
 }
 
-/// setre*id: setting the real id, or the effective one to something other than the real id,
-/// also sets the saved id to the new effective id.
+/// setre*id: without the capability the real id may become the effective one and the
+/// effective id any of the three. Setting the real id, or the effective one to something
+/// other than the real id, also sets the saved id to the new effective id.
 fn set_real_effective(t: &mut Task, which: Ids, r: u32, e: u32) -> SysResult {
-    let [real, effective, _] = ids(&mut t.creds, which).map(|id| *id);
-    let new_effective = if e == UNCHANGED { effective } else { e };
-    let s = if r != UNCHANGED || (e != UNCHANGED && e != real) { new_effective } else { UNCHANGED };
-    set_ids(t, which, [r, e, s])
+    let privileged = t.creds.capable(which.cap());
+    let now = which.of(&t.creds);
+    let real = pick(r, now[0], &now[..2], privileged)?;
+    let effective = pick(e, now[1], &now, privileged)?;
+    let saved = if r != UNCHANGED || (e != UNCHANGED && e != now[0]) { effective } else { now[2] };
+    commit_ids(t, which, [real, effective, saved])
 }
 
 fn sys_setuid(t: &mut Task, a: &Args) -> SysResult {
@@ -412,23 +445,43 @@ fn sys_setresgid(t: &mut Task, a: &Args) -> SysResult {
     set_ids(t, Ids::Group, [a.u32(0), a.u32(1), a.u32(2)])
 }
 
-/// setfsuid/setfsgid: return the previous filesystem id; it always equals the effective id.
-fn sys_setfsuid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.euid))
+/// setfsuid/setfsgid: return the previous filesystem id, whether or not it changes. The
+/// new one must be the real, effective, saved or current filesystem id, or the caller must
+/// have the kind's capability; otherwise nothing changes.
+fn set_fs_id(t: &mut Task, which: Ids, id: u32) -> SysResult {
+    let c = &t.creds;
+    let old = match which {
+        Ids::User => c.fsuid,
+        Ids::Group => c.fsgid,
+    };
+    let mut allowed = which.of(c).to_vec();
+    allowed.push(old);
+    if id != UNCHANGED && id != old && (allowed.contains(&id) || c.capable(which.cap())) {
+        match which {
+            Ids::User => t.creds.set_fsuid(id),
+            Ids::Group => t.creds.fsgid = id,
+        }
+        t.publish_resources();
+    }
+    Ok(u64::from(old))
 }
 
-fn sys_setfsgid(t: &mut Task, _a: &Args) -> SysResult {
-    Ok(u64::from(t.creds.egid))
+fn sys_setfsuid(t: &mut Task, a: &Args) -> SysResult {
+    set_fs_id(t, Ids::User, a.u32(0))
+}
+
+fn sys_setfsgid(t: &mut Task, a: &Args) -> SysResult {
+    set_fs_id(t, Ids::Group, a.u32(0))
 }
 
 fn sys_setgroups(t: &mut Task, a: &Args) -> SysResult {
     const NGROUPS_MAX: usize = 65536;
+    if !t.creds.capable(cap::SETGID) {
+        return Err(Errno::EPERM);
+    }
     let n = usize::try_from(a.i32(0)).map_err(|_| Errno::EINVAL)?;
     if n > NGROUPS_MAX {
         return Err(Errno::EINVAL);
-    }
-    if t.creds.euid != 0 {
-        return Err(Errno::EPERM);
     }
     let mut raw = vec![0u8; n * 4];
     t.mm.copy_in(a.u64(1), &mut raw)?;
@@ -437,35 +490,186 @@ fn sys_setgroups(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// capget(2): version 3 (or 1/2) header, then one (or two) data words per set.
-fn sys_capget(t: &mut Task, a: &Args) -> SysResult {
-    const V1: u32 = 0x1998_0330;
-    const V2: u32 = 0x2007_1026;
-    const V3: u32 = 0x2008_0522;
-    let version: u32 = t.mm.read_val(a.u64(0))?;
-    let words = match version {
-        V1 => 1,
-        V2 | V3 => 2,
+/// The `_LINUX_CAPABILITY_VERSION_*` of capget/capset headers.
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// The 32-bit words per set a header's version carries: 1 for version 1, 2 for versions 2
+/// and 3. Any other version is answered by writing version 3 into the header and `EINVAL`
+/// (`EFAULT` if the header cannot be written).
+fn cap_words(t: &Task, header: u64) -> SysResult<usize> {
+    let version: u32 = t.mm.read_val(header)?;
+    match version {
+        CAP_V1 => Ok(1),
+        CAP_V2 | CAP_V3 => Ok(2),
         _ => {
-            t.mm.write_val(a.u64(0), &V3)?;
-            return if a.u64(1) == 0 { Ok(0) } else { Err(Errno::EINVAL) };
+            t.mm.write_val(header, &CAP_V3)?;
+            Err(Errno::EINVAL)
         }
+    }
+}
+
+/// The credentials of thread `pid` (0: the caller), for capget.
+fn creds_of(t: &Task, pid: i32) -> SysResult<Creds> {
+    if pid == 0 || pid == t.tid {
+        return Ok(t.creds.clone());
+    }
+    let process = t.kernel.process(pid).or_else(|| {
+        t.kernel.processes().into_iter().find(|p| p.state.lock().unwrap().threads.iter().any(|th| th.tid == pid))
+    });
+    let process = process.ok_or(Errno::ESRCH)?;
+    let st = process.state.lock().unwrap();
+    st.resources.as_ref().map(|r| r.creds.clone()).ok_or(Errno::ESRCH)
+}
+
+/// capget(2): a header (version, pid), then for each 32-bit word of the sets (one for
+/// version 1, two otherwise) the effective, permitted and inheritable words. A NULL data
+/// pointer only asks about the version.
+fn sys_capget(t: &mut Task, a: &Args) -> SysResult {
+    let (header, data) = (a.u64(0), a.u64(1));
+    let words = match cap_words(t, header) {
+        Err(Errno::EINVAL) if data == 0 => return Ok(0),
+        r => r?,
     };
-    if a.u64(1) == 0 {
+    if data == 0 {
         return Ok(0);
     }
-    // effective, permitted, inheritable for each 32-bit half: all of 0..=40 for root.
-    let all = if t.creds.euid == 0 { [u32::MAX, 0x1ff] } else { [0, 0] };
-    let mut data = Vec::new();
-    for w in all.iter().take(words) {
-        data.extend_from_slice(&[*w, *w, 0]);
+    let pid: i32 = t.mm.read_val(header + 4)?;
+    if pid < 0 {
+        return Err(Errno::EINVAL);
     }
-    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    t.mm.copy_out(a.u64(1), &bytes)?;
+    let caps = creds_of(t, pid)?.caps;
+    let mut bytes = Vec::with_capacity(words * 12);
+    for word in 0..words {
+        for set in [caps.effective, caps.permitted, caps.inheritable] {
+            let half = (set >> (32 * word)) as u32;
+            bytes.extend_from_slice(&half.to_le_bytes());
+        }
+    }
+    t.mm.copy_out(data, &bytes)?;
     Ok(0)
 }
 
+/// capset(2): the caller's own sets only. The new permitted set must be within the old one
+/// and the new effective set within the new permitted one; the new inheritable set within
+/// the old inheritable set plus the bounding set and, without `CAP_SETPCAP`, plus the old
+/// permitted set. The ambient set keeps only what stays permitted and inheritable.
 fn sys_capset(t: &mut Task, a: &Args) -> SysResult {
-    let _version: u32 = t.mm.read_val(a.u64(0))?;
+    let (header, data) = (a.u64(0), a.u64(1));
+    let words = cap_words(t, header)?;
+    let pid: i32 = t.mm.read_val(header + 4)?;
+    if pid != 0 && pid != t.tid {
+        return Err(Errno::EPERM);
+    }
+    let mut raw = vec![0u8; words * 12];
+    t.mm.copy_in(data, &mut raw)?;
+    let mut sets = [0u64; 3];
+    for (word, chunk) in raw.chunks(12).enumerate() {
+        for (set, v) in sets.iter_mut().zip(chunk.chunks(4)) {
+            *set |= u64::from(u32::from_le_bytes([v[0], v[1], v[2], v[3]])) << (32 * word);
+        }
+    }
+    let [effective, permitted, inheritable] = sets.map(|s| s & cap::ALL);
+    let old = t.creds.caps;
+    let subset = |a: u64, b: u64| a & !b == 0;
+    if !t.creds.capable(cap::SETPCAP) && !subset(inheritable, old.inheritable | old.permitted) {
+        return Err(Errno::EPERM);
+    }
+    if !subset(inheritable, old.inheritable | old.bounding) || !subset(permitted, old.permitted) || !subset(effective, permitted) {
+        return Err(Errno::EPERM);
+    }
+    let c = &mut t.creds.caps;
+    (c.effective, c.permitted, c.inheritable) = (effective, permitted, inheritable);
+    c.ambient &= permitted & inheritable;
+    t.publish_resources();
     Ok(0)
+}
+
+/// The capability parts of prctl: the bounding set, the ambient set, keep-caps and the
+/// secure bits. `None` for other options.
+fn prctl_caps(t: &mut Task, a: &Args) -> Option<SysResult> {
+    let arg2 = a.u64(1);
+    let r = match a.i32(0) {
+        libc::PR_CAPBSET_READ => match arg2 {
+            c if cap::valid(c) => Ok(u64::from(t.creds.caps.bounding & (1 << c) != 0)),
+            _ => Err(Errno::EINVAL),
+        },
+        libc::PR_CAPBSET_DROP => {
+            if !t.creds.capable(cap::SETPCAP) {
+                Err(Errno::EPERM)
+            } else if !cap::valid(arg2) {
+                Err(Errno::EINVAL)
+            } else {
+                t.creds.caps.bounding &= !(1 << arg2);
+                Ok(0)
+            }
+        }
+        libc::PR_GET_KEEPCAPS => Ok(u64::from(t.creds.securebits & secbit::KEEP_CAPS != 0)),
+        libc::PR_SET_KEEPCAPS => {
+            if arg2 > 1 {
+                Err(Errno::EINVAL)
+            } else if t.creds.securebits & secbit::KEEP_CAPS_LOCKED != 0 {
+                Err(Errno::EPERM)
+            } else {
+                t.creds.securebits = (t.creds.securebits & !secbit::KEEP_CAPS) | if arg2 == 1 { secbit::KEEP_CAPS } else { 0 };
+                Ok(0)
+            }
+        }
+        libc::PR_GET_SECUREBITS => Ok(u64::from(t.creds.securebits)),
+        libc::PR_SET_SECUREBITS => {
+            let old = t.creds.securebits;
+            let locks = old & secbit::ALL_LOCKS;
+            // A locked flag may not change, a lock may not be undone, and only known bits
+            // may be set.
+            let changes_locked = u64::from(locks >> 1) & (u64::from(old) ^ arg2) != 0;
+            let unlocks = u64::from(locks) & !arg2 != 0;
+            let unknown = arg2 & !u64::from(secbit::ALL_BITS | secbit::ALL_LOCKS) != 0;
+            if changes_locked || unlocks || unknown || !t.creds.capable(cap::SETPCAP) {
+                Err(Errno::EPERM)
+            } else {
+                t.creds.securebits = arg2 as u32;
+                Ok(0)
+            }
+        }
+        libc::PR_CAP_AMBIENT => prctl_ambient(t, a),
+        _ => return None,
+    };
+    if r.is_ok() {
+        t.publish_resources();
+    }
+    Some(r)
+}
+
+/// `PR_CAP_AMBIENT`: raise (only what is permitted and inheritable), lower, ask about, or
+/// clear the ambient set.
+fn prctl_ambient(t: &mut Task, a: &Args) -> SysResult {
+    let (op, c, rest) = (a.i32(1), a.u64(2), a.u64(3) | a.u64(4));
+    let caps = &mut t.creds.caps;
+    if op == libc::PR_CAP_AMBIENT_CLEAR_ALL {
+        if c | rest != 0 {
+            return Err(Errno::EINVAL);
+        }
+        caps.ambient = 0;
+        return Ok(0);
+    }
+    if !cap::valid(c) || rest != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bit = 1u64 << c;
+    match op {
+        libc::PR_CAP_AMBIENT_IS_SET => Ok(u64::from(caps.ambient & bit != 0)),
+        libc::PR_CAP_AMBIENT_RAISE => {
+            if caps.permitted & caps.inheritable & bit == 0 || t.creds.securebits & secbit::NO_CAP_AMBIENT_RAISE != 0 {
+                return Err(Errno::EPERM);
+            }
+            caps.ambient |= bit;
+            Ok(0)
+        }
+        libc::PR_CAP_AMBIENT_LOWER => {
+            caps.ambient &= !bit;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }

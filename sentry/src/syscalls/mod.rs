@@ -116,6 +116,10 @@ pub type Table = &'static [(u32, Handler, Support)];
 
 /// Handles the system call the task stopped at and writes its result to `rax`.
 pub fn dispatch(t: &mut Task) {
+    // The container's seccomp profile, if any, may settle the call before it runs.
+    if t.kernel.policy.is_some() && crate::policy::refuse(t) {
+        return;
+    }
     let r = &t.cpu.regs;
     let args = Args { nr: r.orig_rax, raw: [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] };
     let entry = usize::try_from(args.nr).ok().and_then(|n| table().get(n)).copied().flatten();

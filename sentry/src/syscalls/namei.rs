@@ -16,7 +16,7 @@ use super::file::{Last, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::{Args, Support, Table};
 use crate::abi::Stat;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::Task;
+use crate::kernel::task::{cap, Task};
 use crate::vfs::{Dentry, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
 
 const MKNOD: Support = Support::Partial("regular files, FIFOs and sockets; character devices 1:3, 1:5, 1:7, 1:8, 1:9 only (EPERM otherwise); FIFOs and sockets not on bind mounts (EPERM)");
@@ -42,8 +42,8 @@ pub static HANDLERS: Table = &[
 /// `EPERM` when the sticky bit of a directory (`dir`) keeps the caller from removing or
 /// replacing a file of another user (`victim`).
 pub(super) fn check_sticky(t: &Task, dir: &Stat, victim: &Stat) -> SysResult<()> {
-    let uid = t.creds.euid;
-    if dir.mode & libc::S_ISVTX != 0 && uid != 0 && victim.uid != uid && dir.uid != uid {
+    let uid = t.creds.fsuid;
+    if dir.mode & libc::S_ISVTX != 0 && victim.uid != uid && dir.uid != uid && !t.creds.capable(cap::FOWNER) {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -106,7 +106,7 @@ fn mknod_at(t: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u32) -> SysRes
     let path = t.read_path(path_addr)?;
     let (dir, name) = new_entry(t, dirfd, &path, false)?;
     let rdev = decode_dev(dev);
-    if matches!(kind, S_IFCHR | S_IFBLK) && (t.creds.euid != 0 || kind == S_IFBLK || !known_char_device(rdev)) {
+    if matches!(kind, S_IFCHR | S_IFBLK) && (!t.creds.capable(cap::MKNOD) || kind == S_IFBLK || !known_char_device(rdev)) {
         return Err(Errno::EPERM);
     }
     let perm = mode & 0o7777 & !t.umask();
@@ -188,7 +188,8 @@ fn rename_at(t: &Task, old_dirfd: i32, old_addr: u64, new_dirfd: i32, new_addr: 
     {
         return Err(Errno::EINVAL);
     }
-    if flags & RENAME_WHITEOUT != 0 && t.creds.euid != 0 {
+    // A whiteout is a device node: it needs CAP_MKNOD.
+    if flags & RENAME_WHITEOUT != 0 && !t.creds.capable(cap::MKNOD) {
         return Err(Errno::EPERM);
     }
     let exchange = flags & RENAME_EXCHANGE != 0;
@@ -280,7 +281,7 @@ fn link_at(t: &Task, old_dirfd: i32, old_addr: u64, new_dirfd: i32, new_addr: u6
     let old_path = t.read_path(old_addr)?;
     let src = if old_path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         // Linking an open file needs CAP_DAC_READ_SEARCH; without it the path is just empty.
-        if t.creds.euid != 0 {
+        if !t.creds.capable(cap::DAC_READ_SEARCH) {
             return Err(Errno::ENOENT);
         }
         t.fd_dentry(old_dirfd)?
@@ -341,6 +342,12 @@ fn sys_symlinkat(t: &mut Task, a: &Args) -> SysResult {
 mod tests {
     use super::super::file::{permits, MAY_EXEC, MAY_READ, MAY_WRITE};
     use crate::abi::Stat;
+    use crate::kernel::task::cap;
+
+    /// The permission check of a caller without capabilities.
+    fn plain(uid: u32, gid: u32, groups: &[u32], st: &Stat, want: u32) -> bool {
+        permits(uid, gid, groups, 0, st, want)
+    }
 
     fn file(mode: u32, uid: u32, gid: u32) -> Stat {
         Stat { mode, uid, gid, ..Stat::default() }
@@ -349,23 +356,41 @@ mod tests {
     #[test]
     fn permission_bits_are_chosen_by_owner_then_group_then_others() {
         let f = file(libc::S_IFREG | 0o640, 10, 20);
-        assert!(permits(10, 99, &[], &f, MAY_READ | MAY_WRITE));
-        assert!(!permits(10, 99, &[], &f, MAY_EXEC));
-        assert!(permits(11, 20, &[], &f, MAY_READ));
-        assert!(!permits(11, 20, &[], &f, MAY_WRITE));
-        assert!(permits(11, 1, &[20], &f, MAY_READ), "supplementary groups count");
-        assert!(!permits(11, 1, &[], &f, MAY_READ), "others get nothing");
+        assert!(plain(10, 99, &[], &f, MAY_READ | MAY_WRITE));
+        assert!(!plain(10, 99, &[], &f, MAY_EXEC));
+        assert!(plain(11, 20, &[], &f, MAY_READ));
+        assert!(!plain(11, 20, &[], &f, MAY_WRITE));
+        assert!(plain(11, 1, &[20], &f, MAY_READ), "supplementary groups count");
+        assert!(!plain(11, 1, &[], &f, MAY_READ), "others get nothing");
         // The owner's bits apply even when the group's are wider.
         let g = file(libc::S_IFREG | 0o070, 10, 20);
-        assert!(!permits(10, 20, &[], &g, MAY_READ));
+        assert!(!plain(10, 20, &[], &g, MAY_READ));
     }
 
     #[test]
     fn root_reads_and_writes_anything_but_executes_only_with_an_x_bit() {
         let f = file(libc::S_IFREG, 10, 20);
-        assert!(permits(0, 0, &[], &f, MAY_READ | MAY_WRITE));
-        assert!(!permits(0, 0, &[], &f, MAY_EXEC));
-        assert!(permits(0, 0, &[], &file(libc::S_IFREG | 0o001, 10, 20), MAY_EXEC));
-        assert!(permits(0, 0, &[], &file(libc::S_IFDIR, 10, 20), MAY_EXEC), "root searches any directory");
+        assert!(permits(0, 0, &[], cap::ALL, &f, MAY_READ | MAY_WRITE));
+        assert!(!permits(0, 0, &[], cap::ALL, &f, MAY_EXEC));
+        assert!(permits(0, 0, &[], cap::ALL, &file(libc::S_IFREG | 0o001, 10, 20), MAY_EXEC));
+        assert!(permits(0, 0, &[], cap::ALL, &file(libc::S_IFDIR, 10, 20), MAY_EXEC), "root searches any directory");
+    }
+
+    #[test]
+    fn dac_capabilities_override_the_mode_bits_and_uid_0_alone_does_not() {
+        let f = file(libc::S_IFREG | 0o600, 10, 20);
+        let d = file(libc::S_IFDIR | 0o700, 10, 20);
+        assert!(!permits(0, 0, &[], 0, &f, MAY_READ), "root without capabilities is an ordinary user");
+        assert!(!permits(0, 0, &[], 0, &d, MAY_EXEC));
+        let override_ = cap::bit(cap::DAC_OVERRIDE);
+        assert!(permits(11, 1, &[], override_, &f, MAY_READ | MAY_WRITE));
+        assert!(permits(11, 1, &[], override_, &d, MAY_READ | MAY_WRITE | MAY_EXEC));
+        assert!(!permits(11, 1, &[], override_, &f, MAY_EXEC), "no execute bit at all");
+        let read_search = cap::bit(cap::DAC_READ_SEARCH);
+        assert!(permits(11, 1, &[], read_search, &f, MAY_READ));
+        assert!(!permits(11, 1, &[], read_search, &f, MAY_WRITE));
+        assert!(!permits(11, 1, &[], read_search, &f, MAY_READ | MAY_WRITE));
+        assert!(permits(11, 1, &[], read_search, &d, MAY_READ | MAY_EXEC));
+        assert!(!permits(11, 1, &[], read_search, &d, MAY_WRITE));
     }
 }

@@ -111,6 +111,7 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     t.altstack = Default::default();
     t.clear_child_tid = 0;
     t.robust_list = 0;
+    t.creds.exec();
     // This sentry thread stops running in the old address space.
     t.mm.space().release_thread();
     t.start_image(image);

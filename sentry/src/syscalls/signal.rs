@@ -14,7 +14,7 @@ use crate::abi::{SigAction, Timespec};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process::{sig_index, ExitStatus, Process};
 use crate::kernel::signal::{self, AltStack, SigInfo, ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, UNBLOCKABLE};
-use crate::kernel::task::Task;
+use crate::kernel::task::{cap, Task};
 
 pub static HANDLERS: Table = &[
     (nr::RT_SIGACTION, sys_rt_sigaction, Support::Full),
@@ -214,6 +214,27 @@ fn send_to(t: &Task, p: &Arc<Process>, info: SigInfo) {
     t.kernel.events.notify();
 }
 
+/// `EPERM` unless the caller may signal `p` with `sig`: its own process; a process whose
+/// real or saved uid is the caller's real or effective uid; any process with `CAP_KILL`;
+/// and for `SIGCONT`, any process of the caller's session.
+fn may_signal(t: &Task, p: &Process, sig: i32) -> SysResult<()> {
+    if p.pid == t.pid() || t.creds.capable(cap::KILL) {
+        return Ok(());
+    }
+    let my_sid = t.process.state.lock().unwrap().sid;
+    let st = p.state.lock().unwrap();
+    // A zombie has let go of its credentials; a signal does nothing to it anyway.
+    let Some(r) = &st.resources else { return Ok(()) };
+    let (c, target) = (&t.creds, &r.creds);
+    if [c.uid, c.euid].iter().any(|&u| u == target.uid || u == target.suid) {
+        return Ok(());
+    }
+    if sig == libc::SIGCONT && st.sid == my_sid {
+        return Ok(());
+    }
+    Err(Errno::EPERM)
+}
+
 fn sys_kill(t: &mut Task, a: &Args) -> SysResult {
     let (pid, sig) = (a.i32(0), a.i32(1));
     valid_signal(sig)?;
@@ -230,10 +251,22 @@ fn sys_kill(t: &mut Task, a: &Args) -> SysResult {
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
+    let mut refused = None;
+    let mut sent = false;
     for p in &targets {
-        send_to(t, p, info);
+        match may_signal(t, p, sig) {
+            Ok(()) => {
+                send_to(t, p, info);
+                sent = true;
+            }
+            Err(e) => refused = Some(e),
+        }
     }
-    Ok(0)
+    // kill(-1) succeeds if there was anyone to try; a group, if one member got the signal.
+    match refused {
+        Some(e) if !sent && pid != -1 => Err(e),
+        _ => Ok(0),
+    }
 }
 
 /// The process holding thread `tid` (within process `tgid` if given).
@@ -265,6 +298,7 @@ fn sys_tkill(t: &mut Task, a: &Args) -> SysResult {
     let (tid, sig) = (a.i32(0), a.i32(1));
     valid_signal(sig)?;
     let p = thread_of(t, None, tid)?;
+    may_signal(t, &p, sig)?;
     let info = SigInfo { code: SI_TKILL, ..SigInfo::user(sig, t.pid(), t.creds.uid) };
     send_to_thread(t, &p, tid, info);
     Ok(0)
@@ -274,6 +308,7 @@ fn sys_tgkill(t: &mut Task, a: &Args) -> SysResult {
     let (tgid, tid, sig) = (a.i32(0), a.i32(1), a.i32(2));
     valid_signal(sig)?;
     let p = thread_of(t, Some(tgid), tid)?;
+    may_signal(t, &p, sig)?;
     let info = SigInfo { code: SI_TKILL, ..SigInfo::user(sig, t.pid(), t.creds.uid) };
     send_to_thread(t, &p, tid, info);
     Ok(0)
@@ -290,6 +325,7 @@ fn sys_rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EPERM);
     }
     let p = t.kernel.process(pid).ok_or(Errno::ESRCH)?;
+    may_signal(t, &p, sig)?;
     let value = u64::from_le_bytes(raw[24..32].try_into().unwrap_or_default());
     let info = SigInfo { code: if code == 0 { SI_QUEUE } else { code }, value, ..SigInfo::user(sig, t.pid(), t.creds.uid) };
     send_to(t, &p, info);

@@ -12,7 +12,7 @@ use crate::mm::{VmaKind, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE};
 /// Clock ticks per second of the times in `/proc` (`USER_HZ`).
 pub const CLK_TCK: u64 = 100;
 /// The last capability Linux 6.6 knows (`CAP_CHECKPOINT_RESTORE`).
-pub const CAP_LAST_CAP: u32 = 40;
+pub const CAP_LAST_CAP: u32 = crate::kernel::task::cap::LAST;
 /// `PF_RANDOMIZE`: the only task flag the sandbox's processes show.
 const PF_RANDOMIZE: u64 = 0x0040_0000;
 
@@ -138,6 +138,8 @@ pub struct TaskView {
     pub uids: [u32; 4],
     pub gids: [u32; 4],
     pub groups: Vec<u32>,
+    /// The capability sets.
+    pub caps: crate::kernel::task::CapSets,
     pub umask: Option<u32>,
     /// Slots of the descriptor table.
     pub fd_size: usize,
@@ -307,17 +309,16 @@ pub fn status(v: &TaskView) -> Vec<u8> {
         }
         s.push_str("CoreDumping:\t0\nTHP_enabled:\t1\n");
     }
-    let caps = if v.uids[1] == 0 { (1u64 << (CAP_LAST_CAP + 1)) - 1 } else { 0 };
-    let bounding = (1u64 << (CAP_LAST_CAP + 1)) - 1;
     let _ = write!(
         s,
         "Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
         v.threads, v.sigpending_limit, v.sig_pending, v.sig_shared, v.sig_blocked, v.sig_ignored, v.sig_caught
     );
+    let c = &v.caps;
     let _ = write!(
         s,
-        "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t{bounding:016x}\nCapAmb:\t{:016x}\n",
-        0, 0
+        "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n",
+        c.inheritable, c.permitted, c.effective, c.bounding, c.ambient
     );
     s.push_str("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n");
     s.push_str("Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n");

@@ -236,9 +236,10 @@ impl Subject {
         v.cpus = crate::fs::host::host_cpus();
         if let Some(r) = res {
             let c = &r.creds;
-            v.uids = [c.uid, c.euid, c.suid, c.euid];
-            v.gids = [c.gid, c.egid, c.sgid, c.egid];
+            v.uids = [c.uid, c.euid, c.suid, c.fsuid];
+            v.gids = [c.gid, c.egid, c.sgid, c.fsgid];
             v.groups = c.groups.clone();
+            v.caps = c.caps;
             v.umask = Some(r.fs.lock().unwrap().umask);
             let top = r.files.lock().unwrap().fds().last().map_or(0, |&fd| fd.unsigned_abs() as usize + 1);
             v.fd_size = top.div_ceil(64).max(1) * 64;

@@ -124,8 +124,14 @@ fn status_lines_match_linux() {
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} missing"));
     assert!(pos("Name") < pos("State") && pos("State") < pos("Pid") && pos("Pid") < pos("VmRSS") && pos("VmRSS") < pos("Threads"));
     assert!(lines.iter().all(|l| l.contains(":\t")), "every line is `Key:\\tvalue`");
-    let root = TaskView { uids: [0; 4], ..sample_view() };
-    assert!(String::from_utf8(fmt::status(&root)).unwrap().contains("CapEff:\t000001ffffffffff\n"));
+    let root = TaskView { uids: [0; 4], caps: crate::kernel::task::CapSets::FULL, ..sample_view() };
+    let text = String::from_utf8(fmt::status(&root)).unwrap();
+    assert!(text.contains("CapEff:\t000001ffffffffff\n") && text.contains("CapBnd:\t000001ffffffffff\n"), "{text}");
+    let caps = crate::kernel::task::CapSets { effective: 1, permitted: 3, inheritable: 2, bounding: 7, ambient: 2 };
+    let text = String::from_utf8(fmt::status(&TaskView { caps, ..sample_view() })).unwrap();
+    for want in ["CapInh:\t0000000000000002", "CapPrm:\t0000000000000003", "CapEff:\t0000000000000001", "CapBnd:\t0000000000000007", "CapAmb:\t0000000000000002"] {
+        assert!(text.lines().any(|l| l == want), "{want:?} missing from\n{text}");
+    }
     let zombie = TaskView { state: 'Z', mem: None, umask: None, ..sample_view() };
     let z = String::from_utf8(fmt::status(&zombie)).unwrap();
     assert!(z.contains("State:\tZ (zombie)\n") && !z.contains("VmRSS") && !z.contains("Umask"));
