@@ -256,7 +256,7 @@ fn sys_truncate(t: &mut Task, a: &Args) -> SysResult {
         _ => return Err(Errno::EINVAL),
     }
     t.may(&st, MAY_WRITE)?;
-    t.drop_setid_bits(&d)?;
+    t.drop_setid_bits(&d, Some(st.mode))?;
     d.inode.setattr(&SetAttr { size: Some(len), ..SetAttr::default() })?;
     Ok(0)
 }
@@ -268,7 +268,7 @@ fn sys_ftruncate(t: &mut Task, a: &Args) -> SysResult {
     if d.inode.file_type() != S_IFREG || !file.writable() {
         return Err(Errno::EINVAL);
     }
-    t.drop_setid_bits(&d)?;
+    t.drop_setid_bits(&d, None)?;
     d.inode.setattr(&SetAttr { size: Some(len), mtime: SetTime::Now, ..SetAttr::default() })?;
     Ok(0)
 }
@@ -310,7 +310,7 @@ fn sys_fallocate(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     if let Some(d) = &file.dentry {
-        t.drop_setid_bits(d)?;
+        t.drop_setid_bits(d, None)?;
     }
     file.ops.fallocate(mode, offset as u64, len as u64)?;
     Ok(0)

@@ -190,22 +190,26 @@ impl Task {
         self.creds.caps.effective & (cap::bit(cap::DAC_READ_SEARCH) | cap::bit(cap::DAC_OVERRIDE)) != 0
     }
 
-    /// After a write or truncation of the file `d` by a caller without `CAP_FSETID`: clears
-    /// set-user-ID, and set-group-ID when it comes with group execute, as Linux does.
-    pub(super) fn drop_setid_bits(&self, d: &Dentry) -> SysResult<()> {
-        if self.creds.capable(cap::FSETID) || d.inode.file_type() != libc::S_IFREG {
+    /// Before a write or truncation of the file `d` by a caller without `CAP_FSETID`: clears
+    /// set-user-ID, and set-group-ID when it comes with group execute, as Linux does. `mode`
+    /// is the file's (`None`: look it up).
+    pub(super) fn drop_setid_bits(&self, d: &Dentry, mode: Option<u32>) -> SysResult<()> {
+        if self.creds.capable(cap::FSETID) {
             return Ok(());
         }
-        let st = d.inode.stat()?;
-        let mut mode = st.mode & 0o7777;
-        if mode & libc::S_ISUID != 0 {
-            mode &= !libc::S_ISUID;
+        let mode = match mode {
+            Some(m) => m,
+            None => d.inode.stat()?.mode,
+        };
+        if mode & S_IFMT != libc::S_IFREG {
+            return Ok(());
         }
-        if mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
-            mode &= !libc::S_ISGID;
+        let mut kept = mode & 0o7777 & !libc::S_ISUID;
+        if kept & libc::S_IXGRP != 0 {
+            kept &= !libc::S_ISGID;
         }
-        if mode != st.mode & 0o7777 {
-            d.inode.setattr(&crate::vfs::SetAttr { mode: Some(mode), ..crate::vfs::SetAttr::default() })?;
+        if kept != mode & 0o7777 {
+            d.inode.setattr(&crate::vfs::SetAttr { mode: Some(kept), ..crate::vfs::SetAttr::default() })?;
         }
         Ok(())
     }
@@ -435,9 +439,10 @@ pub(super) fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> S
     if !file.writable() {
         return Err(Errno::EBADF);
     }
-    if !buf.is_empty() && !t.creds.capable(cap::FSETID) {
-        if let Some(d) = &file.dentry {
-            t.drop_setid_bits(d)?;
+    if !buf.is_empty() && !t.creds.capable(cap::FSETID) && file.ops.seekable() {
+        // The open file's attributes: current, and cheaper than the inode's to get.
+        if let (Some(d), Ok(st)) = (&file.dentry, file.ops.stat()) {
+            t.drop_setid_bits(d, Some(st.mode))?;
         }
     }
     let seekable = file.ops.seekable();
@@ -757,7 +762,7 @@ fn open_dentry(t: &Task, dentry: &Arc<Dentry>, flags: i32, created: bool) -> Sys
         libc::S_IFSOCK => Err(Errno::ENXIO),
         libc::S_IFREG if flags & libc::O_TRUNC != 0 => {
             let ops = dentry.inode.open(flags)?;
-            t.drop_setid_bits(dentry)?;
+            t.drop_setid_bits(dentry, None)?;
             Ok(ops)
         }
         _ => dentry.inode.open(flags),

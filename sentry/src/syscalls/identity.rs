@@ -590,6 +590,7 @@ fn sys_capset(t: &mut Task, a: &Args) -> SysResult {
 /// secure bits. `None` for other options.
 fn prctl_caps(t: &mut Task, a: &Args) -> Option<SysResult> {
     let arg2 = a.u64(1);
+    let before = (t.creds.caps, t.creds.securebits);
     let r = match a.i32(0) {
         libc::PR_CAPBSET_READ => match arg2 {
             c if cap::valid(c) => Ok(u64::from(t.creds.caps.bounding & (1 << c) != 0)),
@@ -635,7 +636,7 @@ fn prctl_caps(t: &mut Task, a: &Args) -> Option<SysResult> {
         libc::PR_CAP_AMBIENT => prctl_ambient(t, a),
         _ => return None,
     };
-    if r.is_ok() {
+    if (t.creds.caps, t.creds.securebits) != before {
         t.publish_resources();
     }
     Some(r)
