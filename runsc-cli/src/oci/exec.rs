@@ -52,7 +52,8 @@ pub struct ExecArgs {
     /// Accepted for runc compatibility.
     #[arg(long, value_name = "PROFILE")]
     apparmor: Option<String>,
-    /// Accepted for runc compatibility (capabilities are emulated inside the sandbox).
+    /// Add a capability (CAP_NAME) to the process's bounding, effective and permitted sets
+    /// (repeatable).
     #[arg(short, long = "cap", value_name = "CAP")]
     caps: Vec<String>,
     /// Accepted for runc compatibility.
@@ -142,6 +143,14 @@ fn process_spec(c: &Container, args: &ExecArgs) -> Result<(ExecSpec, bool, Optio
     };
     if process.args.is_empty() {
         return Err("process.args: must not be empty".into());
+    }
+    let mut process = process;
+    if !args.caps.is_empty() {
+        // As runc: the named capabilities join the bounding, effective and permitted sets.
+        let caps = process.capabilities.get_or_insert_with(Default::default);
+        for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
+            set.extend(args.caps.iter().cloned());
+        }
     }
     let mut spec = exec_spec(&process);
     if let Some(cwd) = &args.cwd {
