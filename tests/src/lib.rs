@@ -30,6 +30,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod engines;
+pub mod oci;
 
 /// How long one program may run, natively or sandboxed, before it is killed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);

@@ -5,112 +5,18 @@
 //! with `--force` when it ends, passing or not.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sandbox_tests::{run_with_timeout, sandbox_bin, RunOutput, TempDir};
+use sandbox_tests::oci::{Fixture, TIMEOUT};
+use sandbox_tests::{run_with_timeout, sandbox_bin};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A state root and a bundle whose rootfs is busybox, with the containers to force-delete.
-struct Fixture {
-    dir: TempDir,
-    ids: std::cell::RefCell<Vec<String>>,
-}
-
-impl Fixture {
-    fn new(args: &[&str]) -> Fixture {
-        let dir = TempDir::new("oci").unwrap();
-        let rootfs = dir.path().join("bundle/rootfs");
-        fs::create_dir_all(rootfs.join("bin")).unwrap();
-        fs::create_dir_all(rootfs.join("etc")).unwrap();
-        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed (tools/install-deps)");
-        for applet in ["sh", "echo", "sleep", "cat", "ps", "id", "hostname", "ls", "true", "pwd"] {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-        }
-        let f = Fixture { dir, ids: Default::default() };
-        f.write_config(args, |_| {});
-        f
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// Writes config.json: `sandbox spec`'s default with `args` as the process, no terminal,
-    /// then `edit`.
-    fn write_config(&self, args: &[&str], edit: impl FnOnce(&mut String)) {
-        let config = self.bundle().join("config.json");
-        let _ = fs::remove_file(&config);
-        let out = run_with_timeout(Command::new(sandbox_bin()).args(["spec", "--bundle"]).arg(self.bundle()), TIMEOUT).unwrap();
-        assert_eq!(out.code(), Some(0), "spec: {}", out.describe());
-        let mut text = fs::read_to_string(&config).unwrap();
-        let quoted: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
-        let start = text.find("\"args\"").unwrap();
-        let end = start + text[start..].find(']').unwrap() + 1;
-        text.replace_range(start..end, &format!("\"args\": [{}]", quoted.join(", ")));
-        text = text.replace("\"terminal\": true", "\"terminal\": false");
-        edit(&mut text);
-        fs::write(&config, text).unwrap();
-    }
-
-    /// `sandbox --root ROOT ARGS`, output captured.
-    fn runtime(&self, args: &[&str]) -> RunOutput {
-        let mut cmd = Command::new(sandbox_bin());
-        cmd.arg("--root").arg(self.root()).args(args);
-        run_with_timeout(&mut cmd, TIMEOUT).unwrap()
-    }
-
-    /// `create` with the workload's output going to `out` (the sentry keeps its stdio, so it
-    /// cannot be a pipe that the test waits to see closed).
-    fn create(&self, id: &str, extra: &[&str]) -> (RunOutput, PathBuf) {
-        self.ids.borrow_mut().push(id.to_string());
-        let out_file = self.dir.path().join(format!("{id}.out"));
-        let log = fs::File::create(&out_file).unwrap();
-        let pid_file = self.dir.path().join(format!("{id}.pid"));
-        let mut cmd = Command::new(sandbox_bin());
-        cmd.arg("--root").arg(self.root()).args(["create", "--bundle"]).arg(self.bundle()).arg("--pid-file").arg(&pid_file).args(extra).arg(id);
-        cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
-        let start = Instant::now();
-        let status = cmd.status().unwrap();
-        let text = fs::read(&out_file).unwrap_or_default();
-        (RunOutput { status, stdout: Vec::new(), stderr: text, timed_out: false, elapsed: start.elapsed() }, out_file)
-    }
-
-    fn status(&self, id: &str) -> String {
-        let out = self.runtime(&["state", id]);
-        assert_eq!(out.code(), Some(0), "state {id}: {}", out.describe());
-        let text = out.stdout_str();
-        let at = text.find("\"status\": \"").expect("state has a status") + 11;
-        text[at..at + text[at..].find('"').unwrap()].to_string()
-    }
-
-    /// Waits until `id` has `status`.
-    fn wait_status(&self, id: &str, status: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            last = self.status(id);
-            if last == status {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("{id} stayed {last}, never {status}");
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for id in self.ids.borrow().iter() {
-            let _ = self.runtime(&["delete", "--force", id]);
-        }
-    }
+/// A fixture whose container runs `args`.
+fn fixture(args: &[&str]) -> Fixture {
+    let f = Fixture::new("oci");
+    f.set_args(args);
+    f
 }
 
 fn pid_alive(pid: i32) -> bool {
@@ -119,11 +25,11 @@ fn pid_alive(pid: i32) -> bool {
 
 #[test]
 fn create_start_exit_delete() {
-    let f = Fixture::new(&["sh", "-c", "echo hello from $(hostname) in $(pwd); exit 3"]);
+    let f = fixture(&["sh", "-c", "echo hello from $(hostname) in $(pwd); exit 3"]);
     let (out, output) = f.create("life", &[]);
     assert_eq!(out.code(), Some(0), "create: {}", out.describe());
     assert_eq!(f.status("life"), "created");
-    let pid: i32 = fs::read_to_string(f.dir.path().join("life.pid")).unwrap().trim().parse().unwrap();
+    let pid: i32 = fs::read_to_string(f.pid_file("life")).unwrap().trim().parse().unwrap();
     assert!(pid_alive(pid), "the pid file names the waiting sandbox");
     assert_eq!(fs::read_to_string(&output).unwrap(), "", "nothing runs before start");
     let state = f.runtime(&["state", "life"]).stdout_str();
@@ -142,26 +48,25 @@ fn create_start_exit_delete() {
 
 #[test]
 fn config_json_is_honoured() {
-    let f = Fixture::new(&["true"]);
-    let shared = f.dir.path().join("shared");
+    let f = fixture(&["true"]);
+    let shared = f.path().join("shared");
     fs::create_dir_all(&shared).unwrap();
     fs::write(shared.join("note"), "from the host\n").unwrap();
-    let config = f.bundle().join("config.json");
-    let mut c: serde_json::Value = serde_json::from_str(&fs::read_to_string(&config).unwrap()).unwrap();
     let script = "echo $(hostname) $(id -u):$(id -g) $(pwd) $GREETING; ulimit -n; cat /data/note; \
                   touch /data/x 2>/dev/null || echo data-ro; touch /etc/x 2>/dev/null || echo root-ro; \
                   touch /scratch/x && echo scratch-rw";
-    c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
-    c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
-    c["process"]["cwd"] = "/bin".into();
-    c["process"]["env"].as_array_mut().unwrap().push("GREETING=hi".into());
-    c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096}]);
-    c["hostname"] = "oci-test".into();
-    c["root"]["readonly"] = true.into();
-    let mounts = c["mounts"].as_array_mut().unwrap();
-    mounts.push(serde_json::json!({"destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "ro"]}));
-    mounts.push(serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777", "size=1m"]}));
-    fs::write(&config, c.to_string()).unwrap();
+    f.edit_config(|c| {
+        c["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
+        c["process"]["cwd"] = "/bin".into();
+        c["process"]["env"].as_array_mut().unwrap().push("GREETING=hi".into());
+        c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 4096}]);
+        c["hostname"] = "oci-test".into();
+        c["root"]["readonly"] = true.into();
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(serde_json::json!({"destination": "/data", "type": "bind", "source": shared, "options": ["rbind", "ro"]}));
+        mounts.push(serde_json::json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777", "size=1m"]}));
+    });
     let (out, output) = f.create("conf", &[]);
     assert_eq!(out.code(), Some(0), "create: {}", out.describe());
     assert_eq!(f.runtime(&["start", "conf"]).code(), Some(0));
@@ -171,7 +76,7 @@ fn config_json_is_honoured() {
 
 #[test]
 fn exec_kill_and_pause() {
-    let f = Fixture::new(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while :; do sleep 0.1; done"]);
+    let f = fixture(&["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while :; do sleep 0.1; done"]);
     let (out, output) = f.create("busy", &[]);
     assert_eq!(out.code(), Some(0), "create: {}", out.describe());
     assert_eq!(f.runtime(&["start", "busy"]).code(), Some(0));
@@ -187,7 +92,7 @@ fn exec_kill_and_pause() {
     let out = f.runtime(&["exec", "busy", "ps"]);
     assert!(out.stdout_str().lines().any(|l| l.trim_start().starts_with("1 ") && l.contains("trap")), "{}", out.describe());
     let out = f.runtime(&["ps", "--format", "json", "busy"]);
-    let pid = fs::read_to_string(f.dir.path().join("busy.pid")).unwrap();
+    let pid = fs::read_to_string(f.pid_file("busy")).unwrap();
     assert!(out.stdout_str().contains(pid.trim()), "ps lists the sentry: {}", out.describe());
 
     let out = f.runtime(&["pause", "busy"]);
@@ -211,7 +116,7 @@ fn exec_kill_and_pause() {
 
 #[test]
 fn init_ignores_unhandled_signals_but_not_sigkill() {
-    let f = Fixture::new(&["sleep", "1000"]);
+    let f = fixture(&["sleep", "1000"]);
     assert_eq!(f.create("sleeper", &[]).0.code(), Some(0));
     assert_eq!(f.runtime(&["start", "sleeper"]).code(), Some(0));
     // Like a pid namespace's init: SIGTERM without a handler is ignored.
@@ -229,12 +134,12 @@ fn detached_exec_has_a_waiter_with_its_status() {
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
     };
-    let f = Fixture::new(&["sleep", "1000"]);
+    let f = fixture(&["sleep", "1000"]);
     assert_eq!(f.create("host", &[]).0.code(), Some(0));
     assert_eq!(f.runtime(&["start", "host"]).code(), Some(0));
-    let pid_file = f.dir.path().join("exec.pid");
-    let mut cmd = Command::new(sandbox_bin());
-    cmd.arg("--root").arg(f.root()).args(["exec", "--detach", "--pid-file"]).arg(&pid_file).args(["host", "sh", "-c", "sleep 1; exit 9"]);
+    let pid_file = f.path().join("exec.pid");
+    let mut cmd = f.command();
+    cmd.args(["exec", "--detach", "--pid-file"]).arg(&pid_file).args(["host", "sh", "-c", "sleep 1; exit 9"]);
     // The caller's output is shared with the exec'd process (as with runc): null here, so that
     // returning does not wait for the process.
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
@@ -255,7 +160,7 @@ fn detached_exec_has_a_waiter_with_its_status() {
 
 #[test]
 fn bad_input_is_refused_and_leaves_nothing() {
-    let f = Fixture::new(&["true"]);
+    let f = fixture(&["true"]);
     let missing = f.runtime(&["create", "--bundle", "/nonexistent/bundle", "x1"]);
     assert_eq!(missing.code(), Some(1));
     assert!(missing.stderr_str().contains("bundle /nonexistent/bundle: No such file or directory"), "{}", missing.describe());
@@ -265,21 +170,25 @@ fn bad_input_is_refused_and_leaves_nothing() {
     assert_eq!(out.code(), Some(1));
     assert!(out.stderr_str().contains("config.json: line 2"), "{}", out.describe());
 
-    f.write_config(&["true"], |t| *t = t.replace("\"cwd\": \"/\"", "\"cwd\": \"relative\""));
+    f.reset_config();
+    f.set_args(&["true"]);
+    f.edit_config(|c| c["process"]["cwd"] = "relative".into());
     let (out, _) = f.create("x3", &[]);
     assert!(out.stderr_str().contains("process.cwd"), "{}", out.describe());
 
-    f.write_config(&["/bin/not-there"], |_| {});
-    let log = f.dir.path().join("log.json");
-    let mut cmd = Command::new(sandbox_bin());
-    cmd.arg("--root").arg(f.root()).arg("--log").arg(&log).args(["--log-format", "json", "create", "--bundle"]).arg(f.bundle()).arg("x4");
+    f.reset_config();
+    f.set_args(&["/bin/not-there"]);
+    let log = f.path().join("log.json");
+    let mut cmd = f.command();
+    cmd.arg("--log").arg(&log).args(["--log-format", "json", "create", "--bundle"]).arg(f.bundle()).arg("x4");
     let out = run_with_timeout(&mut cmd, TIMEOUT).unwrap();
     assert_eq!(out.code(), Some(1));
     let last = fs::read_to_string(&log).unwrap().lines().last().unwrap_or_default().to_string();
     assert!(last.contains("\"level\":\"error\"") && last.contains("\"msg\":\"/bin/not-there: No such file or directory\""), "{last}");
 
-    f.write_config(&["true"], |_| {});
-    f.write_config(&["true"], |t| *t = t.replace("\"terminal\": false", "\"terminal\": true"));
+    f.reset_config();
+    f.set_args(&["true"]);
+    f.edit_config(|c| c["process"]["terminal"] = true.into());
     let (out, _) = f.create("x5", &[]);
     assert!(out.stderr_str().contains("console socket"), "{}", out.describe());
 
@@ -288,7 +197,8 @@ fn bad_input_is_refused_and_leaves_nothing() {
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(sandbox_tests::pids_with_exe(&sandbox_bin()).iter().all(|&p| !sandbox_tests::cmdline(p).unwrap_or_default().contains(&f.root().display().to_string())));
 
-    f.write_config(&["sleep", "1000"], |_| {});
+    f.reset_config();
+    f.set_args(&["sleep", "1000"]);
     assert_eq!(f.create("dup", &[]).0.code(), Some(0));
     let (out, _) = f.create("dup", &[]);
     assert!(out.stderr_str().contains("container with id exists: dup"), "{}", out.describe());
@@ -302,10 +212,10 @@ fn bad_input_is_refused_and_leaves_nothing() {
 
 #[test]
 fn delete_force_cleans_up_after_a_killed_sentry() {
-    let f = Fixture::new(&["sleep", "1000"]);
+    let f = fixture(&["sleep", "1000"]);
     assert_eq!(f.create("victim", &[]).0.code(), Some(0));
     assert_eq!(f.runtime(&["start", "victim"]).code(), Some(0));
-    let pid: i32 = fs::read_to_string(f.dir.path().join("victim.pid")).unwrap().trim().parse().unwrap();
+    let pid: i32 = fs::read_to_string(f.pid_file("victim")).unwrap().trim().parse().unwrap();
     let children = sandbox_tests::children_of(pid);
     assert!(!children.is_empty(), "the sentry has its gofer and stubs");
     // SAFETY: kill(2) on a process this test started.
@@ -326,7 +236,7 @@ fn delete_force_cleans_up_after_a_killed_sentry() {
 
 #[test]
 fn spec_and_features_documents() {
-    let f = Fixture::new(&["true"]);
+    let f = fixture(&["true"]);
     let out = f.runtime(&["spec", "--bundle", f.bundle().to_str().unwrap()]);
     assert!(out.stderr_str().contains("exists"), "spec does not overwrite: {}", out.describe());
     let out = f.runtime(&["features"]);
@@ -363,11 +273,9 @@ fn receive_fd(conn: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
 #[test]
 fn console_socket_gets_the_terminal() {
     use std::io::{Read, Write};
-    let f = Fixture::new(&["sh"]);
-    f.write_config(&["sh"], |t| {
-        *t = t.replace("\"terminal\": false", "\"terminal\": true");
-    });
-    let socket_path = f.dir.path().join("console.sock");
+    let f = fixture(&["sh"]);
+    f.edit_config(|c| c["process"]["terminal"] = true.into());
+    let socket_path = f.path().join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
     let (out, _) = f.create("tty", &["--console-socket", socket_path.to_str().unwrap()]);
     assert_eq!(out.code(), Some(0), "create: {}", out.describe());
@@ -395,12 +303,11 @@ fn console_socket_gets_the_terminal() {
 
 #[test]
 fn run_in_runc_form_waits_and_deletes() {
-    let f = Fixture::new(&["sh", "-c", "echo ran; exit 6"]);
-    let out_file = f.dir.path().join("run.out");
+    let f = fixture(&["sh", "-c", "echo ran; exit 6"]);
+    let out_file = f.path().join("run.out");
     let out = fs::File::create(&out_file).unwrap();
-    let status = Command::new(sandbox_bin())
-        .arg("--root")
-        .arg(f.root())
+    let status = f
+        .command()
         .args(["run", "--bundle"])
         .arg(f.bundle())
         .arg("fg")

@@ -6,100 +6,18 @@
 //! container when it ends, passing or not.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use sandbox_tests::{run_with_timeout, sandbox_bin, RunOutput, TempDir};
+use sandbox_tests::oci::{Fixture, TIMEOUT};
+use sandbox_tests::{run_with_timeout, sandbox_bin};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A state root and a busybox bundle, and the container to force-delete on drop.
-struct Container {
-    dir: TempDir,
-    id: String,
-}
-
-impl Container {
-    /// A bundle running `sh -c script` under the `seccomp` profile (JSON text).
-    fn new(id: &str, script: &str, seccomp: &str) -> Container {
-        let dir = TempDir::new("oci-seccomp").unwrap();
-        let rootfs = dir.path().join("bundle/rootfs");
-        fs::create_dir_all(rootfs.join("bin")).unwrap();
-        fs::create_dir_all(rootfs.join("tmp")).unwrap();
-        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static is installed (tools/install-deps)");
-        for applet in ["sh", "echo", "mkdir", "sync", "hostname", "ls"] {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-        }
-        let c = Container { dir, id: id.to_string() };
-        c.write_config(script, seccomp);
-        c
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    /// `sandbox spec`'s config.json with the process and the profile put in.
-    fn write_config(&self, script: &str, seccomp: &str) {
-        let out = run_with_timeout(Command::new(sandbox_bin()).args(["spec", "--bundle"]).arg(self.bundle()), TIMEOUT).unwrap();
-        assert_eq!(out.code(), Some(0), "spec: {}", out.describe());
-        let config = self.bundle().join("config.json");
-        let mut text = fs::read_to_string(&config).unwrap();
-        let start = text.find("\"args\"").unwrap();
-        let end = start + text[start..].find(']').unwrap() + 1;
-        text.replace_range(start..end, &format!("\"args\": [\"sh\", \"-c\", {script:?}]"));
-        text = text.replace("\"terminal\": true", "\"terminal\": false");
-        assert!(text.contains("\"linux\": {"), "{text}");
-        text = text.replacen("\"linux\": {", &format!("\"linux\": {{\n    \"seccomp\": {seccomp},"), 1);
-        fs::write(&config, text).unwrap();
-    }
-
-    /// `sandbox --root ROOT ARGS`, output captured.
-    fn runtime(&self, args: &[&str]) -> RunOutput {
-        let mut cmd = Command::new(sandbox_bin());
-        cmd.arg("--root").arg(self.dir.path().join("state")).args(args);
-        run_with_timeout(&mut cmd, TIMEOUT).unwrap()
-    }
-
-    /// `create` with the workload's output going to a file (the sentry keeps its stdio, so it
-    /// cannot be a pipe the test waits to see closed). Returns create's exit code and the file.
-    fn create(&self) -> (Option<i32>, PathBuf) {
-        let out_file = self.dir.path().join("output");
-        let log = fs::File::create(&out_file).unwrap();
-        let mut cmd = Command::new(sandbox_bin());
-        cmd.arg("--root").arg(self.dir.path().join("state")).args(["create", "--bundle"]).arg(self.bundle()).arg(&self.id);
-        cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
-        (cmd.status().unwrap().code(), out_file)
-    }
-
-    fn status(&self) -> String {
-        let out = self.runtime(&["state", &self.id]);
-        assert_eq!(out.code(), Some(0), "state: {}", out.describe());
-        let text = out.stdout_str();
-        let at = text.find("\"status\": \"").expect("state has a status") + 11;
-        text[at..at + text[at..].find('"').unwrap()].to_string()
-    }
-
-    /// Creates and starts the container, waits until it has stopped and returns its output.
-    fn run(&self) -> String {
-        let (code, output) = self.create();
-        assert_eq!(code, Some(0), "create: {}", fs::read_to_string(&output).unwrap_or_default());
-        let out = self.runtime(&["start", &self.id]);
-        assert_eq!(out.code(), Some(0), "start: {}", out.describe());
-        let deadline = Instant::now() + TIMEOUT;
-        while self.status() != "stopped" {
-            assert!(Instant::now() < deadline, "the container never stopped; output so far: {}", fs::read_to_string(&output).unwrap_or_default());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        fs::read_to_string(&output).unwrap()
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = self.runtime(&["delete", "--force", &self.id]);
-    }
+/// A fixture whose container runs `sh -c script` under the `seccomp` profile (JSON text).
+fn fixture(script: &str, seccomp: &str) -> Fixture {
+    let f = Fixture::new("oci-seccomp");
+    f.set_args(&["sh", "-c", script]);
+    let profile: serde_json::Value = serde_json::from_str(seccomp).unwrap_or_else(|e| panic!("profile: {e}: {seccomp}"));
+    f.edit_config(|c| c["linux"]["seccomp"] = profile);
+    f
 }
 
 #[test]
@@ -119,8 +37,8 @@ fn rules_refuse_trap_and_kill_calls_of_an_allowing_profile() {
     let script = "echo before; mkdir /tmp/x; echo mkdir=$?; [ -d /tmp/x ] && echo made || echo absent; \
                   sh -c sync; echo sync=$?; sh -c 'cd /tmp; echo moved'; echo cd=$?; \
                   sh -c 'hostname other'; echo hostname=$?; echo after";
-    let c = Container::new("rules", script, profile);
-    let out = c.run();
+    let f = fixture(script, profile);
+    let out = f.run("rules");
     assert!(out.starts_with("before\n"), "{out}");
     assert!(out.contains("Operation not permitted"), "mkdir fails with EPERM: {out}");
     assert!(out.contains("mkdir=1\nabsent\n"), "{out}");
@@ -149,8 +67,8 @@ fn refusing_default_with_an_allow_list() {
              "syscalls": [ {{ "names": [{}], "action": "SCMP_ACT_ALLOW" }} ] }}"#,
         names.join(", ")
     );
-    let c = Container::new("deny", "echo hello; mkdir /tmp/y || echo refused; ls -d /tmp", &profile);
-    let out = c.run();
+    let f = fixture("echo hello; mkdir /tmp/y || echo refused; ls -d /tmp", &profile);
+    let out = f.run("deny");
     assert!(out.starts_with("hello\n"), "{out}");
     assert!(out.contains("Permission denied\nrefused\n"), "mkdir gets defaultErrnoRet 13 (EACCES): {out}");
     assert!(out.ends_with("/tmp\n"), "{out}");
@@ -159,10 +77,10 @@ fn refusing_default_with_an_allow_list() {
 #[test]
 fn an_invalid_profile_fails_create_naming_the_field() {
     let profile = r#"{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_FOO" } ] }"#;
-    let c = Container::new("invalid", "echo never", profile);
-    let (code, output) = c.create();
+    let f = fixture("echo never", profile);
+    let (out, output) = f.create("invalid", &[]);
     let text = fs::read_to_string(output).unwrap();
-    assert_ne!(code, Some(0), "{text}");
+    assert_ne!(out.code(), Some(0), "{text}");
     assert!(text.contains("linux.seccomp.syscalls[0].action: unknown action SCMP_ACT_FOO"), "{text}");
     assert!(!text.contains("never"), "{text}");
 }
@@ -229,15 +147,15 @@ fn trap_reaches_a_handler_and_kill_thread_spares_the_others() {
         { "names": ["sync"], "action": "SCMP_ACT_KILL_THREAD" }
       ]
     }"#;
-    let c = Container::new("trap", "/bin/trap; echo status=$?", profile);
-    let scratch = c.dir.path().join("build");
+    let f = fixture("/bin/trap; echo status=$?", profile);
+    let scratch = f.path().join("build");
     if !sandbox_tests::static_libc_available(&scratch) {
         eprintln!("skipped: gcc -static cannot link here");
         return;
     }
     sandbox_tests::build_c_source(&scratch, "trap", TRAP_PROGRAM, &["-static", "-pthread"]).unwrap();
-    fs::copy(scratch.join("trap"), c.bundle().join("rootfs/bin/trap")).unwrap();
-    let out = c.run();
+    fs::copy(scratch.join("trap"), f.bundle().join("rootfs/bin/trap")).unwrap();
+    let out = f.run("trap");
     // si_code SYS_SECCOMP, the call's number (sethostname is 170) in si_syscall and in rax,
     // AUDIT_ARCH_X86_64; the handler's rax is the call's result.
     assert!(out.contains("ret=42 code=1 nr=170 arch=0xc000003e rax=170 addr=set\n"), "{out}");
