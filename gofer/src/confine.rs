@@ -1,5 +1,5 @@
-//! Confinement of the gofer process: after it has opened every mount's root, it gives up every
-//! other way to reach host files.
+//! Confinement of the gofer process (and, through [`confine_as`], of the sentry): after it has
+//! opened every host file it needs, it gives up every other way to reach host files.
 //!
 //! [`confine`] enters new mount, IPC, UTS and network namespaces, makes every mount private (so
 //! nothing it mounts reaches the host), mounts an empty tmpfs, `pivot_root`s into it and detaches
@@ -39,57 +39,66 @@ impl Confinement {
 /// Confines the calling (single-threaded) process; `keep` are the fds it must still be able to
 /// use (every mount's fds), checked afterwards.
 pub fn confine(keep: &[BorrowedFd<'_>]) -> io::Result<Confinement> {
+    confine_as("gofer", true, keep)
+}
+
+/// [`confine`] for any role (the sentry uses it too): `who` names it in messages; without
+/// `new_net` the process keeps its network namespace (one it was asked to join).
+pub fn confine_as(who: &'static str, new_net: bool, keep: &[BorrowedFd<'_>]) -> io::Result<Confinement> {
     let mut done = Confinement::default();
-    let flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWNET;
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    if new_net {
+        flags |= libc::CLONE_NEWNET;
+    }
     // SAFETY: unshare takes flags only.
     match check(unsafe { libc::unshare(flags) }) {
         Ok(()) => done.namespaces = true,
         Err(e) if unprivileged(&e) => {
-            tracing::warn!("gofer: cannot enter new namespaces ({e}); serving unconfined");
+            tracing::warn!("{who}: cannot enter new namespaces ({e}); running unconfined");
         }
-        Err(e) => return Err(step("unshare", e)),
+        Err(e) => return Err(step(who, "unshare", e)),
     }
     if done.namespaces {
-        done.empty_root = enter_empty_root()?;
+        done.empty_root = enter_empty_root(who)?;
     }
     // SAFETY: prctl with integer arguments.
     check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
-        .map_err(|e| step("PR_SET_NO_NEW_PRIVS", e))?;
+        .map_err(|e| step(who, "PR_SET_NO_NEW_PRIVS", e))?;
     done.no_new_privs = true;
     for fd in keep {
         // SAFETY: libc::stat is plain data; all-zero is valid, and fstat writes only into it.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
         check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })
-            .map_err(|e| step("a mount's fd after confinement", e))?;
+            .map_err(|e| step(who, "a held fd after confinement", e))?;
     }
     Ok(done)
 }
 
 /// Replaces the root with an empty read-only tmpfs. Ok(false) if not allowed.
-fn enter_empty_root() -> io::Result<bool> {
+fn enter_empty_root(who: &'static str) -> io::Result<bool> {
     // Private first: otherwise the tmpfs below would propagate to the host's mount namespace.
     let private = libc::MS_REC | libc::MS_PRIVATE;
     if let Err(e) = mount(None, c"/", None, private, None) {
         if unprivileged(&e) {
-            tracing::warn!("gofer: cannot make mounts private ({e}); keeping the host's root");
+            tracing::warn!("{who}: cannot make mounts private ({e}); keeping the host's root");
             return Ok(false);
         }
-        return Err(step("making mounts private", e));
+        return Err(step(who, "making mounts private", e));
     }
     // /proc exists on every host that can run us; in this namespace it is only a mount point.
     let target = c"/proc";
     let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     mount(
-        Some(c"gofer-root"),
+        Some(c"empty-root"),
         target,
         Some(c"tmpfs"),
         flags,
         Some(c"size=4k,nr_inodes=4,mode=0555"),
     )
-    .map_err(|e| step("mounting the empty root", e))?;
+    .map_err(|e| step(who, "mounting the empty root", e))?;
     // SAFETY: chdir to a valid C string path.
-    check(unsafe { libc::chdir(target.as_ptr()) }).map_err(|e| step("chdir", e))?;
+    check(unsafe { libc::chdir(target.as_ptr()) }).map_err(|e| step(who, "chdir", e))?;
     // pivot_root(".", "."): the old root ends up stacked on "." and is detached right after.
     let dot = c".";
     // SAFETY: pivot_root with two valid C string paths.
@@ -103,20 +112,20 @@ fn enter_empty_root() -> io::Result<bool> {
         Ok(()) => {
             // SAFETY: umount2 of a valid C string path.
             check(unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) })
-                .map_err(|e| step("detaching the old root", e))?;
+                .map_err(|e| step(who, "detaching the old root", e))?;
         }
         // The current root is not a mount point (an initramfs, a chroot): chroot instead.
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            tracing::warn!("gofer: pivot_root impossible ({e}); using chroot");
+            tracing::warn!("{who}: pivot_root impossible ({e}); using chroot");
             // SAFETY: chroot to a valid C string path.
-            check(unsafe { libc::chroot(dot.as_ptr()) }).map_err(|e| step("chroot", e))?;
+            check(unsafe { libc::chroot(dot.as_ptr()) }).map_err(|e| step(who, "chroot", e))?;
         }
-        Err(e) => return Err(step("pivot_root", e)),
+        Err(e) => return Err(step(who, "pivot_root", e)),
     }
     // SAFETY: chdir to a valid C string path.
-    check(unsafe { libc::chdir(c"/".as_ptr()) }).map_err(|e| step("chdir /", e))?;
+    check(unsafe { libc::chdir(c"/".as_ptr()) }).map_err(|e| step(who, "chdir /", e))?;
     let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags;
-    mount(None, c"/", None, ro, None).map_err(|e| step("making the root read-only", e))?;
+    mount(None, c"/", None, ro, None).map_err(|e| step(who, "making the root read-only", e))?;
     Ok(true)
 }
 
@@ -154,6 +163,6 @@ fn unprivileged(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES))
 }
 
-fn step(what: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("gofer confinement: {what}: {e}"))
+fn step(who: &str, what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{who} confinement: {what}: {e}"))
 }

@@ -66,7 +66,7 @@ mod transport;
 mod write;
 
 pub use client::{Attached, Client};
-pub use confine::{confine, Confinement};
+pub use confine::{confine, confine_as, Confinement};
 pub use server::{serve, Mount};
 
 /// Identifies a file on the server. Chosen by the server, never reused during a session.

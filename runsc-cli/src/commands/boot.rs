@@ -62,6 +62,10 @@ pub fn main(args: BootArgs) -> i32 {
     let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree, policy: None };
     let init = sentry::ProcessSpec::new(args.command, args.env, [dup_stdio(0), dup_stdio(1), dup_stdio(2)]);
     let gofer_control = cfg.gofer.try_clone().ok();
+    if let Err(e) = super::confine::confine_sentry(true) {
+        eprintln!("sandbox: {e}");
+        return 125;
+    }
     let code = match sentry::boot(cfg, init) {
         Ok(status) => status.shell_code(),
         Err(e) => {

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::control::{self, ExecSpec};
@@ -38,7 +38,7 @@ pub fn main(args: ContainerBootArgs, logs: &Settings) -> i32 {
     // SAFETY: `create` set this descriptor up for us and nothing else owns it.
     #[allow(unsafe_code)]
     let mut sync = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(args.sync_fd) });
-    let (sandbox, init, gofer) = match prepare(&args, logs) {
+    let (state_dir, listener, sandbox, init, gofer) = match setup(&args, logs) {
         Ok(ready) => ready,
         Err(e) => {
             let _ = sync.write_all(e.as_bytes());
@@ -46,16 +46,10 @@ pub fn main(args: ContainerBootArgs, logs: &Settings) -> i32 {
         }
     };
     let sandbox = Arc::new(sandbox);
-    match unix::listen_seqpacket(&args.state_dir.join(CONTROL_SOCKET)) {
-        Ok(listener) => control::serve(listener, sandbox.clone()),
-        Err(e) => {
-            let _ = sync.write_all(format!("control socket: {e}").as_bytes());
-            return 1;
-        }
-    }
+    control::serve(listener, sandbox.clone());
     let _ = sync.write_all(b"ok");
     drop(sync);
-    if let Err(e) = wait_for_start(&args.state_dir.join(EXEC_FIFO)) {
+    if let Err(e) = wait_for_start(&state_dir) {
         tracing::error!("waiting for start: {e}");
         return 1;
     }
@@ -72,9 +66,32 @@ pub fn main(args: ContainerBootArgs, logs: &Settings) -> i32 {
     code
 }
 
-/// Blocks until `start` opens the FIFO for reading, then tells it we are going.
-fn wait_for_start(fifo: &Path) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).open(fifo)?;
+/// What the container-boot role holds once ready: the state directory and the control socket
+/// (opened before the sentry confines itself, after which no path can be reached), the
+/// sandbox, the first process, and the gofer's socket.
+type Ready = (std::fs::File, OwnedFd, sentry::Sandbox, sentry::ProcessSpec, Option<OwnedFd>);
+
+fn setup(args: &ContainerBootArgs, logs: &Settings) -> Result<Ready, String> {
+    let dir = std::fs::File::open(&args.state_dir).map_err(|e| format!("{}: {e}", args.state_dir.display()))?;
+    let listener = unix::listen_seqpacket(&args.state_dir.join(CONTROL_SOCKET)).map_err(|e| format!("control socket: {e}"))?;
+    let (sandbox, init, gofer) = prepare(args, logs)?;
+    Ok((dir, listener, sandbox, init, gofer))
+}
+
+/// Blocks until `start` opens the FIFO (in the state directory `dir`) for reading, then tells
+/// it we are going.
+fn wait_for_start(dir: &std::fs::File) -> std::io::Result<()> {
+    let name = std::ffi::CString::new(EXEC_FIFO).map_err(std::io::Error::other)?;
+    // SAFETY: openat on a directory descriptor we hold, with a NUL-terminated name; the result
+    // is a new descriptor we own.
+    #[allow(unsafe_code)]
+    let fd = unsafe { libc::openat(std::os::fd::AsRawFd::as_raw_fd(dir), name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above: the descriptor is new and ours.
+    #[allow(unsafe_code)]
+    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     f.write_all(b"0")
 }
 
@@ -90,6 +107,7 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
     let (sentry_end, gofer_end) = socket_pair().map_err(|e| format!("creating the gofer socket: {e}"))?;
     let gofer = sentry_end.try_clone().ok();
     spawn_gofer(&rootfs, &layout.volumes, gofer_end, logs).map_err(|e| format!("starting the gofer: {e}"))?;
+    crate::commands::confine::confine_sentry(network_namespace_path(&spec).is_none())?;
     let cfg = sentry::SandboxConfig {
         gofer: sentry_end,
         hostname: spec.hostname.clone().unwrap_or_else(|| "sandbox".into()),
@@ -112,8 +130,7 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
 /// that host-side networking set up there applies to the sandbox; without a path the sentry
 /// needs no host network namespace of its own (the sandbox has no host network access).
 fn join_network_namespace(spec: &Spec) -> Result<(), String> {
-    let namespaces = spec.linux.as_ref().map(|l| l.namespaces.as_slice()).unwrap_or_default();
-    let Some(path) = namespaces.iter().find(|n| n.kind == "network").and_then(|n| n.path.as_deref()) else {
+    let Some(path) = network_namespace_path(spec) else {
         return Ok(());
     };
     let ns = std::fs::File::open(path).map_err(|e| format!("linux.namespaces: network {path}: {e}"))?;
@@ -124,6 +141,11 @@ fn join_network_namespace(spec: &Spec) -> Result<(), String> {
         return Err(format!("linux.namespaces: joining network {path}: {}", std::io::Error::last_os_error()));
     }
     Ok(())
+}
+
+fn network_namespace_path(spec: &Spec) -> Option<&str> {
+    let namespaces = spec.linux.as_ref().map(|l| l.namespaces.as_slice()).unwrap_or_default();
+    namespaces.iter().find(|n| n.kind == "network").and_then(|n| n.path.as_deref())
 }
 
 /// Says which settings of config.json the sandbox does not need to apply: the sentry's own

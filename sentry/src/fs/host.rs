@@ -284,11 +284,15 @@ pub fn host_clock(id: libc::clockid_t) -> crate::abi::Timespec {
 }
 
 /// Number of CPUs online on the host. (Not the sentry's own affinity: the platform pins each
-/// sentry thread to the CPU of its stub.)
+/// sentry thread to the CPU of its stub.) Read once: libc finds it in the host's /sys, which a
+/// confined sentry no longer sees.
 pub fn host_cpus() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(n).unwrap_or(1).max(1)
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        usize::try_from(n).unwrap_or(1).max(1)
+    })
 }
 
 /// The access mode and status flags of a host descriptor (`F_GETFL`).
