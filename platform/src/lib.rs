@@ -131,6 +131,43 @@ pub trait AddressSpace: Send + Sync {
     fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>>;
     /// Lets a context find its implementation's own type.
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The CPU time the host has given this address space's threads so far, those that have
+    /// ended included; zero when the platform cannot tell. Neither part ever goes back.
+    fn cpu_time(&self) -> CpuTimes {
+        CpuTimes::default()
+    }
+}
+
+/// CPU time of application threads: running their own code, and in the host kernel on their
+/// behalf (system call traps, page faults).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: std::time::Duration,
+    pub system: std::time::Duration,
+}
+
+impl CpuTimes {
+    pub fn total(self) -> std::time::Duration {
+        self.user + self.system
+    }
+
+    /// Each part the larger of the two.
+    pub fn max(self, other: CpuTimes) -> CpuTimes {
+        CpuTimes { user: self.user.max(other.user), system: self.system.max(other.system) }
+    }
+}
+
+impl std::ops::Add for CpuTimes {
+    type Output = CpuTimes;
+    fn add(self, other: CpuTimes) -> CpuTimes {
+        CpuTimes { user: self.user + other.user, system: self.system + other.system }
+    }
+}
+
+impl std::ops::AddAssign for CpuTimes {
+    fn add_assign(&mut self, other: CpuTimes) {
+        *self = *self + other;
+    }
 }
 
 /// Runs application threads.

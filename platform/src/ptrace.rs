@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::stub::{self, SPAWN_ENTRY, SPAWN_RETURN, STUB_BASE, STUB_RETURN, STUB_SIZE, USER_TOP};
-use crate::{AddressSpace, Context, CpuState, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
+use std::time::Duration;
+
+use crate::{AddressSpace, Context, CpuState, CpuTimes, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
 
 const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
 /// The host signal that kicks a running stub back to its tracer; never generated otherwise.
@@ -101,6 +103,8 @@ pub struct Stub {
     threads: Mutex<HashMap<i32, i32>>,
     /// Set when the address space is dropped, for a leader tracer waiting to let go.
     dropped: Arc<(Mutex<bool>, Condvar)>,
+    /// The CPU time last reported (the split between user and system never goes back).
+    cpu: Mutex<CpuTimes>,
 }
 
 impl Stub {
@@ -117,7 +121,7 @@ impl Stub {
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         // SAFETY: a non-negative result is a fresh descriptor.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(i32::try_from(pidfd).unwrap_or(-1)) });
-        let stub = Stub { pid, pidfd, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default() };
+        let stub = Stub { pid, pidfd, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default(), cpu: Mutex::default() };
         let status = stub.wait(pid)?;
         if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGSTOP {
             return Err(stub.lost(format!("unexpected first stop, status {status:#x}")));
@@ -422,6 +426,60 @@ impl AddressSpace for Stub {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+
+    /// The stub process's CPU clocks: every stub thread's time, past and present.
+    fn cpu_time(&self) -> CpuTimes {
+        let sample = [CPUCLOCK_SCHED, CPUCLOCK_VIRT, CPUCLOCK_PROF].map(|kind| process_clock(self.pid, kind));
+        let mut prev = self.cpu.lock().unwrap();
+        *prev = split_cpu_time(sample[0], sample[1], sample[2], *prev);
+        *prev
+    }
+}
+
+/// The kinds of a process's CPU clocks: user and system time in scheduler ticks, user time
+/// alone in ticks, and the precise total.
+const CPUCLOCK_PROF: libc::clockid_t = 0;
+const CPUCLOCK_VIRT: libc::clockid_t = 1;
+const CPUCLOCK_SCHED: libc::clockid_t = 2;
+
+/// CPU clock `kind` of host process `pid` (a child of ours; any process's clock may be read),
+/// or zero once it has gone.
+fn process_clock(pid: i32, kind: libc::clockid_t) -> Duration {
+    // The kernel's id of a process's clock: the complemented pid above three bits of kind.
+    let clock: libc::clockid_t = ((!pid) << 3) | kind;
+    // SAFETY: timespec is plain data; all-zero is valid.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: ts is a valid out pointer; an unknown clock only fails with EINVAL.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(u64::try_from(ts.tv_sec).unwrap_or(0), u32::try_from(ts.tv_nsec).unwrap_or(0))
+}
+
+/// Splits the precise CPU time `total` between user and system in the proportion of the tick
+/// samples (`user_ticks` of `all_ticks`), as Linux's `getrusage` does, and so that neither part
+/// falls below what `prev` reported.
+pub(crate) fn split_cpu_time(total: Duration, user_ticks: Duration, all_ticks: Duration, prev: CpuTimes) -> CpuTimes {
+    if total <= prev.total() {
+        return prev;
+    }
+    let user = if all_ticks.is_zero() {
+        total
+    } else {
+        let scaled = total.as_nanos() * user_ticks.as_nanos().min(all_ticks.as_nanos()) / all_ticks.as_nanos();
+        Duration::from_nanos(u64::try_from(scaled).unwrap_or(u64::MAX))
+    };
+    let mut system = total - user;
+    let mut user = user;
+    if system < prev.system {
+        system = prev.system;
+        user = total - system;
+    }
+    if user < prev.user {
+        user = prev.user;
+        system = total - user;
+    }
+    CpuTimes { user, system }
 }
 
 /// Interrupts a context: a flag checked before every resume, and a host signal that stops the

@@ -99,3 +99,39 @@ fn dropping_an_address_space_kills_its_stub() {
     let alive = unsafe { libc::kill(pid, 0) } == 0;
     assert!(!alive, "stub {pid} outlived its address space");
 }
+
+#[test]
+fn an_address_space_counts_the_cpu_time_its_code_uses() {
+    // A loop of 2^27 decrements, then getpid: tens of milliseconds of user time.
+    // mov ecx, 0x8000000; dec ecx; jnz -4; mov eax, 39; syscall
+    let code = [0xb9, 0, 0, 0, 8, 0xff, 0xc9, 0x75, 0xfc, 0xb8, 39, 0, 0, 0, 0x0f, 0x05];
+    let platform = Ptrace::new(memfd_with(&code)).unwrap();
+    let space = platform.new_address_space().unwrap();
+    space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
+    let before = space.cpu_time();
+    let mut ctx = platform.new_context();
+    let mut state = start_at(CODE_AT);
+    let start = std::time::Instant::now();
+    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+    let wall = start.elapsed();
+    let used = space.cpu_time().total() - before.total();
+    assert!(used >= std::time::Duration::from_millis(5), "the loop used {used:?}");
+    assert!(used <= wall + std::time::Duration::from_millis(5), "{used:?} of CPU in {wall:?}");
+}
+
+#[test]
+fn cpu_time_is_split_like_getrusage_and_never_goes_back() {
+    use crate::ptrace::split_cpu_time;
+    use crate::CpuTimes;
+    use std::time::Duration;
+    let ms = Duration::from_millis;
+    let none = CpuTimes::default();
+    assert_eq!(split_cpu_time(ms(100), ms(12), ms(16), none), CpuTimes { user: ms(75), system: ms(25) });
+    assert_eq!(split_cpu_time(ms(10), ms(0), ms(0), none), CpuTimes { user: ms(10), system: ms(0) }, "no ticks yet: all user");
+    let prev = CpuTimes { user: ms(80), system: ms(20) };
+    let next = split_cpu_time(ms(110), ms(4), ms(8), prev);
+    assert_eq!(next, CpuTimes { user: ms(80), system: ms(30) }, "user does not fall back");
+    let next = split_cpu_time(ms(120), ms(8), ms(8), prev);
+    assert_eq!(next, CpuTimes { user: ms(100), system: ms(20) }, "system does not fall back");
+    assert_eq!(split_cpu_time(ms(90), ms(1), ms(1), prev), prev, "a late sample changes nothing");
+}

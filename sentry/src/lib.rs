@@ -13,6 +13,7 @@ pub mod loader;
 pub mod mm;
 pub mod policy;
 pub mod syscalls;
+pub mod vdso;
 pub mod vfs;
 
 use std::os::fd::{AsRawFd, OwnedFd};

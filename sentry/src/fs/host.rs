@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::abi::{Pod, Stat, Termios, Winsize};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::jobctl::{check_host_terminal, Access};
 use crate::mm::MemoryManager;
 use crate::vfs::FileOps;
 
@@ -141,12 +142,28 @@ impl FileOps for HostRegular {
 pub struct HostStream {
     fd: OwnedFd,
     seekable: bool,
+    /// A terminal: reads, writes and settings are subject to job control.
+    tty: bool,
 }
 
 impl HostStream {
     pub fn new(fd: OwnedFd) -> HostStream {
         let seekable = fstat(&fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG);
-        HostStream { fd, seekable }
+        let mut stream = HostStream { fd, seekable, tty: false };
+        stream.tty = stream.is_terminal();
+        stream
+    }
+
+    /// Job control before the calling task touches the terminal (see `kernel::jobctl`).
+    fn job_control(&self, access: Access) -> SysResult<()> {
+        if !self.tty {
+            return Ok(());
+        }
+        let tostop = || {
+            let mut t = Termios::default();
+            self.host_ioctl(libc::TCGETS, &mut t).is_ok_and(|()| t.lflag & libc::TOSTOP != 0)
+        };
+        check_host_terminal(access, tostop)
     }
 
     fn host_ioctl<T: Pod>(&self, request: libc::c_ulong, val: &mut T) -> SysResult<()> {
@@ -174,6 +191,7 @@ impl FileOps for HostStream {
         if self.seekable {
             return pread(&self.fd, offset, buf);
         }
+        self.job_control(Access::Read)?;
         // Never sleep in the host: a read that would block answers EAGAIN, and the task waits
         // where signals can reach it.
         if self.poll() & u32::try_from(libc::POLLIN | libc::POLLHUP | libc::POLLERR).unwrap_or(0) == 0 {
@@ -185,6 +203,7 @@ impl FileOps for HostStream {
 
     fn write(&self, _offset: u64, buf: &[u8]) -> SysResult<usize> {
         // Host files opened for append or streams: the host keeps the position.
+        self.job_control(Access::Write)?;
         // SAFETY: buf is a valid buffer of buf.len() bytes.
         retry(|| unsafe { libc::write(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
     }
@@ -223,6 +242,7 @@ impl FileOps for HostStream {
                 mm.write_val(arg, &t)?;
             }
             r @ (libc::TCSETS | libc::TCSETSW | libc::TCSETSF) => {
+                self.job_control(Access::Settings)?;
                 let mut t: Termios = mm.read_val(arg)?;
                 self.host_ioctl(r, &mut t)?;
             }
@@ -281,6 +301,15 @@ pub fn host_clock(id: libc::clockid_t) -> crate::abi::Timespec {
     // SAFETY: ts is a valid out pointer; id is one of the clocks every kernel has.
     unsafe { libc::clock_gettime(id, &mut ts) };
     crate::abi::Timespec { sec: ts.tv_sec, nsec: ts.tv_nsec }
+}
+
+/// The CPU clock of the calling sentry thread, readable by every thread of the sentry (a
+/// task's system time).
+pub fn own_cpu_clock() -> libc::clockid_t {
+    let mut clock: libc::clockid_t = libc::CLOCK_THREAD_CPUTIME_ID;
+    // SAFETY: asks for the calling thread's CPU clock; `clock` is a valid out pointer.
+    unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+    clock
 }
 
 /// Number of CPUs online on the host. (Not the sentry's own affinity: the platform pins each

@@ -435,11 +435,12 @@ pub enum Device {
     Full,
     Random,
     Urandom,
-    /// The controlling terminal: the caller's standard input if that is a terminal.
+    /// The caller's controlling terminal: a pseudo-terminal, or the host terminal (the
+    /// caller's standard input) in a session started from outside the sandbox.
     Tty,
-    /// The console: for now the same as [`Device::Tty`].
+    /// The console: the caller's standard input if that is a terminal.
     Console,
-    /// The pseudo-terminal multiplexer (pseudo-terminals do not exist yet: `ENODEV`).
+    /// The pseudo-terminal multiplexer: each open makes a pseudo-terminal (`super::pty`).
     Ptmx,
 }
 
@@ -508,12 +509,20 @@ impl Inode for DeviceInode {
         statfs_of(self.stat.dev)
     }
 
-    fn open(&self, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match self.device {
-            // There is no controlling-terminal tracking yet: the caller's standard input
-            // stands for it when it is a terminal.
             Device::Tty | Device::Console => {
                 let caller = super::proc::caller()?;
+                if self.device == Device::Tty {
+                    let sid = caller.process.state.lock().unwrap().sid;
+                    if let Some(pty) = super::pty::controlling(&caller.kernel, sid) {
+                        return pty.open_slave(flags, Some(self.stat));
+                    }
+                    if !super::pty::on_host_terminal(&caller.kernel, &caller.process) {
+                        return Err(Errno::ENXIO);
+                    }
+                }
+                // The host terminal: the caller's standard input stands for it.
                 let files = caller.process.state.lock().unwrap().resources.as_ref().map(|r| r.files.clone()).ok_or(Errno::ENXIO)?;
                 let stdin = files.lock().unwrap().get(0).map_err(|_| Errno::ENXIO)?;
                 if is_terminal(stdin.ops.as_ref()) {
@@ -522,7 +531,7 @@ impl Inode for DeviceInode {
                     Err(Errno::ENXIO)
                 }
             }
-            Device::Ptmx => Err(Errno::ENODEV),
+            Device::Ptmx => super::pty::Devpts::global().open_master(self.stat),
             device => Ok(Arc::new(DeviceFile { device, stat: self.stat })),
         }
     }
@@ -560,8 +569,8 @@ impl FileOps for DeviceFile {
     }
 }
 
-/// The sentry's `/dev`. `shm` and `pts` are empty directories for a tmpfs and (later) the
-/// pseudo-terminal filesystem to be mounted on.
+/// The sentry's `/dev`. `shm` is an empty directory for a tmpfs to be mounted on; `pts` is the
+/// pseudo-terminal filesystem (a filesystem of its own, as if mounted there).
 pub fn devfs() -> Arc<Dir> {
     super::proc::register_fs(SYNTHETIC_DEV, ("tmpfs", "tmpfs", "rw,nosuid,relatime", "rw,size=65536k,mode=755"));
     let dev = |d| -> Arc<dyn Inode> { DeviceInode::new(d) };
@@ -573,7 +582,7 @@ pub fn devfs() -> Arc<Dir> {
         ("full", dev(Device::Full)),
         ("null", dev(Device::Null)),
         ("ptmx", dev(Device::Ptmx)),
-        ("pts", empty()),
+        ("pts", super::pty::Devpts::global().root()),
         ("random", dev(Device::Random)),
         ("shm", empty()),
         ("stderr", link("/proc/self/fd/2")),
@@ -698,7 +707,8 @@ mod tests {
         assert_eq!(rdev(b"ptmx"), libc::makedev(5, 2));
         assert_eq!(dev.lookup(b"stdout").unwrap().readlink().unwrap(), b"/proc/self/fd/1");
         assert_eq!(dev.lookup(b"fd").unwrap().readlink().unwrap(), b"/proc/self/fd");
-        assert_eq!(dev.lookup(b"ptmx").unwrap().open(libc::O_RDWR).err(), Some(Errno::ENODEV));
+        assert_eq!(dev.lookup(b"ptmx").unwrap().open(libc::O_RDWR).err(), Some(Errno::ENODEV), "outside a task");
+        assert_eq!(dev.lookup(b"pts").unwrap().lookup(b"ptmx").unwrap().stat().unwrap().mode, S_IFCHR);
         assert_eq!(Device::from_rdev(libc::makedev(1, 9)), Some(Device::Urandom));
         assert_eq!(Device::from_rdev(libc::makedev(9, 9)), None);
     }

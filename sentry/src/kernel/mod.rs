@@ -8,6 +8,7 @@
 //!
 //! Lock order: `Kernel::table` before any `Process::state`, before any `Thread::signals`.
 
+pub mod jobctl;
 pub mod process;
 pub mod signal;
 pub mod task;
@@ -49,6 +50,9 @@ pub struct Kernel {
     pub terminal: Mutex<Terminal>,
     /// Tasks blocked in `futex` waits.
     pub futexes: Mutex<Vec<Arc<crate::syscalls::futex::Waiter>>>,
+    /// The vDSO mapped into every address space, and the clock it reads (None if it could not
+    /// be placed in the memory file).
+    pub vdso: Option<crate::vdso::Vdso>,
     /// The container's system call policy (OCI `linux.seccomp`), checked by `dispatch`; set
     /// after [`Kernel::new`], before any task runs.
     pub policy: Option<Arc<crate::policy::Policy>>,
@@ -97,6 +101,7 @@ impl PidTable {
 impl Kernel {
     pub fn new(platform: Arc<dyn Platform>, memfile: Arc<MemoryFile>, root: Arc<Dentry>, hostname: Vec<u8>, strace: bool) -> Kernel {
         let events = Arc::new(Events::default());
+        let vdso = crate::vdso::Vdso::new(&memfile).map_err(|e| tracing::warn!("no vDSO: {e:?}")).ok();
         Kernel {
             platform,
             memfile,
@@ -110,6 +115,7 @@ impl Kernel {
             futexes: Mutex::new(Vec::new()),
             terminal: Mutex::new(Terminal { foreground: 1, session: 1 }),
             page_cache: Default::default(),
+            vdso,
             policy: None,
         }
     }

@@ -1,9 +1,11 @@
 //! Processes (thread groups) and the part of each thread that other threads may touch.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use platform::Interrupt;
+use platform::{CpuTimes, Interrupt};
 
 use super::signal::{SigInfo, SigQueue};
 use crate::abi::{Rlimit, SigAction};
@@ -85,6 +87,76 @@ pub struct ProcessState {
     pub continue_report: bool,
     /// Whether the parent got its SIGCHLD for the last continue.
     pub continue_signalled: bool,
+    /// CPU time and memory used by what is gone: ended threads, left address spaces, and
+    /// children waited for.
+    pub usage: Accounting,
+}
+
+/// CPU time and memory used, as `getrusage` and `wait4` report them.
+///
+/// User time is the time the host gave the application's own code, in the stub process of
+/// each address space the process ran in. System time is the time spent on its behalf: by the
+/// host kernel in those stubs (system call traps, page faults), and by the sentry threads
+/// running its tasks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub user: Duration,
+    pub system: Duration,
+    /// The peak resident set, in bytes.
+    pub maxrss: u64,
+}
+
+impl Usage {
+    /// Adds `other` in, as a parent gathers a child it waited for: times add up, the peak is
+    /// the larger one.
+    pub fn gather(&mut self, other: Usage) {
+        self.user += other.user;
+        self.system += other.system;
+        self.maxrss = self.maxrss.max(other.maxrss);
+    }
+
+    /// The `struct rusage` of these figures (the counters the sentry does not keep are 0).
+    pub fn to_rusage(self) -> [i64; 18] {
+        let timeval = |d: Duration| [i64::try_from(d.as_secs()).unwrap_or(i64::MAX), i64::from(d.subsec_micros())];
+        let mut r = [0i64; 18];
+        r[0..2].copy_from_slice(&timeval(self.user));
+        r[2..4].copy_from_slice(&timeval(self.system));
+        r[4] = i64::try_from(self.maxrss / 1024).unwrap_or(i64::MAX);
+        r
+    }
+}
+
+/// What a process has used beyond its live threads and its current address space.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Accounting {
+    /// CPU time of the address spaces the process has left (`execve`).
+    pub space_done: CpuTimes,
+    /// The latest reading of the current address space's clocks by a thread leaving it: all
+    /// of its time once the process is a zombie.
+    pub space_last: CpuTimes,
+    /// Sentry time of the threads that have ended.
+    pub system_done: Duration,
+    /// Wall time the ended threads spent in application code.
+    pub app_done: Duration,
+    /// Peak resident set of the address spaces the process has left, or has at its exit.
+    pub maxrss: u64,
+    /// The children waited for, with what they gathered of their own children.
+    pub children: Usage,
+}
+
+impl Accounting {
+    /// A thread leaves an address space whose clocks read `cpu` and whose resident set
+    /// peaked at `maxrss`.
+    pub fn leave_space(&mut self, cpu: CpuTimes, maxrss: u64) {
+        self.space_last = self.space_last.max(cpu);
+        self.maxrss = self.maxrss.max(maxrss);
+    }
+
+    /// The process has moved on to a new address space (`execve`): the old one's time is
+    /// final.
+    pub fn close_space(&mut self) {
+        self.space_done += std::mem::take(&mut self.space_last);
+    }
 }
 
 /// The memory, files and names of a live process, as `/proc` shows them. Updated at exec and
@@ -125,6 +197,7 @@ impl Process {
                 stop_report: None,
                 continue_report: false,
                 continue_signalled: true,
+                usage: Accounting::default(),
             }),
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),
@@ -175,6 +248,51 @@ impl Process {
         true
     }
 
+    /// The CPU time and memory the process itself has used (`RUSAGE_SELF`).
+    pub fn usage(&self) -> Usage {
+        let st = self.state.lock().unwrap();
+        let a = st.usage;
+        // Readings are taken under the lock: an ending thread moves its time to the
+        // accounting and leaves the thread list in one step.
+        let sentry = st.threads.iter().map(|t| t.system_time()).sum::<Duration>() + a.system_done;
+        let (space, maxrss) = match (&st.resources, st.zombie) {
+            (Some(r), None) => (r.mm.space().cpu_time(), r.mm.peak_rss()),
+            _ => (CpuTimes::default(), 0),
+        };
+        let spaces = a.space_done + a.space_last.max(space);
+        Usage { user: spaces.user, system: spaces.system + sentry, maxrss: a.maxrss.max(maxrss) }
+    }
+
+    /// What one thread of the process has used (`RUSAGE_THREAD`): its own system time, the
+    /// process's peak memory, and as user time its share of the process's: the host cannot
+    /// tell one stub thread's CPU time from another's, so the process's user time is shared
+    /// out in proportion to the wall time each thread spent in application code. It never
+    /// goes back.
+    pub fn thread_usage(&self, thread: &Thread) -> Usage {
+        let whole = self.usage();
+        let all = {
+            let st = self.state.lock().unwrap();
+            st.threads.iter().map(|t| t.app_time()).sum::<Duration>() + st.usage.app_done
+        };
+        let mine = thread.app_time();
+        let share = if all.is_zero() {
+            Duration::ZERO
+        } else {
+            let ns = whole.user.as_nanos() * mine.as_nanos().min(all.as_nanos()) / all.as_nanos();
+            Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+        };
+        let user = thread.report_user(share.min(mine));
+        Usage { user, system: thread.system_time(), maxrss: whole.maxrss }
+    }
+
+    /// What the process and the children it waited for have used (what `wait4` reports of
+    /// a child).
+    pub fn usage_with_children(&self) -> Usage {
+        let mut u = self.usage();
+        u.gather(self.state.lock().unwrap().usage.children);
+        u
+    }
+
     /// Makes every thread leave with `status` (unless an exit is already under way).
     pub fn exit_group(&self, status: ExitStatus) {
         let threads = {
@@ -209,6 +327,12 @@ pub struct Thread {
     pub tid: i32,
     pub signals: Mutex<ThreadSignals>,
     pub interrupter: Arc<dyn Interrupt>,
+    /// The CPU clock of the sentry thread that runs the task, once it runs.
+    clock: OnceLock<libc::clockid_t>,
+    /// Nanoseconds of wall time the task spent running application code.
+    app_nanos: AtomicU64,
+    /// The user time last reported for the thread, in nanoseconds.
+    reported_user: AtomicU64,
 }
 
 #[derive(Default)]
@@ -219,7 +343,40 @@ pub struct ThreadSignals {
 
 impl Thread {
     pub fn new(tid: i32, mask: u64, interrupter: Arc<dyn Interrupt>) -> Arc<Thread> {
-        Arc::new(Thread { tid, signals: Mutex::new(ThreadSignals { pending: SigQueue::default(), mask }), interrupter })
+        Arc::new(Thread {
+            tid,
+            signals: Mutex::new(ThreadSignals { pending: SigQueue::default(), mask }),
+            interrupter,
+            clock: OnceLock::new(),
+            app_nanos: AtomicU64::new(0),
+            reported_user: AtomicU64::new(0),
+        })
+    }
+
+    /// Records that the calling sentry thread runs this task, for [`Thread::system_time`].
+    pub fn bind_clock(&self) {
+        let _ = self.clock.set(crate::fs::host::own_cpu_clock());
+    }
+
+    /// The CPU time of the sentry thread running the task: the task's system time.
+    pub fn system_time(&self) -> Duration {
+        self.clock.get().map_or(Duration::ZERO, |&c| read_cpu_clock(c))
+    }
+
+    /// Counts `d` of wall time spent running application code.
+    pub fn add_app_time(&self, d: Duration) {
+        self.app_nanos.fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The wall time the task has spent running application code.
+    pub fn app_time(&self) -> Duration {
+        Duration::from_nanos(self.app_nanos.load(Ordering::Relaxed))
+    }
+
+    /// `user`, or the user time reported before if that was more.
+    fn report_user(&self, user: Duration) -> Duration {
+        let ns = u64::try_from(user.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(self.reported_user.fetch_max(ns, Ordering::Relaxed).max(ns))
     }
 
     pub fn blocks(&self, sig: i32) -> bool {
@@ -230,5 +387,61 @@ impl Thread {
     pub fn send(&self, info: SigInfo) {
         self.signals.lock().unwrap().pending.push(info);
         self.interrupter.interrupt();
+    }
+}
+
+/// Reads one of the sentry's CPU clocks (zero if it is gone).
+pub fn read_cpu_clock(clock: libc::clockid_t) -> Duration {
+    let ts = crate::fs::host::host_clock(clock);
+    Duration::new(u64::try_from(ts.sec).unwrap_or(0), u32::try_from(ts.nsec).unwrap_or(0))
+}
+
+/// The CPU time of the calling sentry thread.
+pub fn own_cpu_time() -> Duration {
+    read_cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Clock ticks (`USER_HZ`, 100 a second) in `d`.
+pub fn ticks(d: Duration) -> i64 {
+    i64::try_from(d.as_millis() / 10).unwrap_or(i64::MAX)
+}
+
+/// User and system time of a process (or of one of its threads), then of its waited-for
+/// children, in clock ticks: the `utime stime cutime cstime` of `/proc/PID/stat`.
+pub fn cpu_ticks(p: &Process, thread: Option<&Arc<Thread>>) -> [i64; 4] {
+    let own = match thread {
+        Some(t) => p.thread_usage(t),
+        None => p.usage(),
+    };
+    let children = p.state.lock().unwrap().usage.children;
+    [ticks(own.user), ticks(own.system), ticks(children.user), ticks(children.system)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rusage_layout_and_gathering() {
+        let mut u = Usage { user: Duration::from_micros(2_500_001), system: Duration::from_millis(30), maxrss: 8 << 20 };
+        let r = u.to_rusage();
+        assert_eq!((r[0], r[1], r[2], r[3], r[4]), (2, 500_001, 0, 30_000, 8192), "timevals, then maxrss in KiB");
+        assert!(r[5..].iter().all(|&x| x == 0));
+        u.gather(Usage { user: Duration::from_secs(1), system: Duration::ZERO, maxrss: 1 << 20 });
+        assert_eq!((u.user, u.maxrss), (Duration::from_micros(3_500_001), 8 << 20), "times add, peaks do not");
+        assert_eq!(ticks(Duration::from_millis(129)), 12);
+    }
+
+    #[test]
+    fn address_spaces_left_behind_keep_their_time() {
+        let ms = Duration::from_millis;
+        let mut a = Accounting::default();
+        a.leave_space(CpuTimes { user: ms(10), system: ms(1) }, 4096);
+        a.leave_space(CpuTimes { user: ms(8), system: ms(2) }, 8192);
+        assert_eq!(a.space_last, CpuTimes { user: ms(10), system: ms(2) }, "the latest reading of one space");
+        a.close_space();
+        a.leave_space(CpuTimes { user: ms(5), system: ms(0) }, 0);
+        a.close_space();
+        assert_eq!((a.space_done, a.space_last, a.maxrss), (CpuTimes { user: ms(15), system: ms(2) }, CpuTimes::default(), 8192));
     }
 }

@@ -34,6 +34,7 @@ pub mod cap {
     pub const SETPCAP: u32 = 8;
     pub const LINUX_IMMUTABLE: u32 = 9;
     pub const SYS_CHROOT: u32 = 18;
+    pub const SYS_PTRACE: u32 = 19;
     pub const SYS_ADMIN: u32 = 21;
     pub const SYS_NICE: u32 = 23;
     pub const SYS_RESOURCE: u32 = 24;
@@ -337,7 +338,7 @@ impl NewTask {
                         tracing::error!(tid, "starting a task: {e:?}");
                     }
                     process.exit_group(ExitStatus::Signaled(libc::SIGKILL));
-                    retire_thread(&kernel, &process, &thread, ExitStatus::Signaled(libc::SIGKILL));
+                    retire_thread(&kernel, &process, &thread, ExitStatus::Signaled(libc::SIGKILL), None);
                 }
             }
         });
@@ -542,6 +543,7 @@ impl Task {
     pub fn run(mut self) {
         // Each task has its own sentry thread: /proc/self is this task's for the thread's life.
         crate::fs::proc::set_current(&self.kernel, self.process.pid, self.tid);
+        self.thread.bind_clock();
         loop {
             if self.leaving() {
                 break;
@@ -551,7 +553,10 @@ impl Task {
             if self.leaving() {
                 break;
             }
-            match self.ctx.switch(self.mm.space(), &mut self.cpu) {
+            let started = std::time::Instant::now();
+            let event = self.ctx.switch(self.mm.space(), &mut self.cpu);
+            self.thread.add_app_time(started.elapsed());
+            match event {
                 Ok(Event::Syscall) => syscalls::dispatch(&mut self),
                 Ok(Event::Fault { signo, code, addr }) => self.fault(signo, code, addr),
                 Ok(Event::Interrupted) => {}
@@ -594,7 +599,10 @@ impl Task {
         let (process, thread) = (self.process.clone(), self.thread.clone());
         // Files close before the parent can see the exit (a reaped child holds no pipe end).
         self.files = Arc::new(Mutex::new(FdTable::default()));
-        retire_thread(&kernel, &process, &thread, status);
+        // The address space's clock, read once this thread runs no more application code:
+        // the last thread out reads the whole of it.
+        let left = (self.mm.space().cpu_time(), self.mm.peak_rss());
+        retire_thread(&kernel, &process, &thread, status, Some(left));
         // Let go of the platform's thread; a thread the platform binds to the address space's
         // lifetime waits, owning nothing else, until the others are done with it.
         let space = self.mm.space().clone();
@@ -608,8 +616,10 @@ impl Task {
     }
 }
 
-/// Removes a thread from its process and the kernel; the last one out ends the process.
-fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thread>, status: ExitStatus) {
+/// Removes a thread from its process and the kernel; the last one out ends the process. Runs
+/// on the thread's own sentry thread, whose CPU time becomes the process's; `left` is what the
+/// thread last saw of its address space: its CPU clock and peak resident set.
+fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thread>, status: ExitStatus, left: Option<(platform::CpuTimes, u64)>) {
     let mut table = kernel.table.lock().unwrap();
     table.live_threads -= 1;
     if thread.tid != process.pid {
@@ -618,6 +628,11 @@ fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thre
     let last = {
         let mut st = process.state.lock().unwrap();
         st.threads.retain(|t| !Arc::ptr_eq(t, thread));
+        st.usage.system_done += super::process::own_cpu_time();
+        st.usage.app_done += thread.app_time();
+        if let Some((cpu, maxrss)) = left {
+            st.usage.leave_space(cpu, maxrss);
+        }
         st.threads.is_empty() && st.zombie.is_none()
     };
     if last {

@@ -197,6 +197,10 @@ fn load_elf(kernel: &Kernel, req: &ExecRequest, exe: Opened) -> Result<Image, Lo
     let stack_top = max - PAGE_SIZE * 16 - random_pages(1 << 14);
     mm.map_anon(stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, true, false, VmaKind::Stack)?;
     mm.set_mmap_base(stack_top - STACK_SIZE - STACK_GAP - random_pages(1 << 20));
+    let vdso = match &kernel.vdso {
+        Some(v) => map_vdso(v, &mm, stack_top, max)?,
+        None => 0,
+    };
 
     let name = req.path.rsplit(|&b| b == b'/').next().unwrap_or(&req.path).to_vec();
     let exe_path = exe.dentry.path_from(req.root);
@@ -216,9 +220,19 @@ fn load_elf(kernel: &Kernel, req: &ExecRequest, exe: Opened) -> Result<Image, Lo
         None => (0, main.entry),
     };
 
-    let auxv = Auxv { main: &main, base, uid: req.uid, gid: req.gid };
+    let auxv = Auxv { main: &main, base, vdso, uid: req.uid, gid: req.gid };
     let stack = build_stack(&mm, stack_top, &req.argv, &req.envp, &req.path, &auxv)?;
     Ok(Image { mm, entry, stack_pointer: stack.sp, exe: exe.dentry, name, args: stack.args, env: stack.env })
+}
+
+/// Maps the vDSO's data page and image above the stack (between `stack_top` and `max`), a
+/// guard page and a random number of pages above it, as Linux places them; returns the image's
+/// address.
+fn map_vdso(vdso: &crate::vdso::Vdso, mm: &MemoryManager, stack_top: u64, max: u64) -> SysResult<u64> {
+    let room = (max - stack_top) / PAGE_SIZE;
+    let need = 1 + vdso.mapped_len() / PAGE_SIZE;
+    let spare = room.checked_sub(need).ok_or(Errno::ENOMEM)?.clamp(1, 512);
+    vdso.map(mm, stack_top + PAGE_SIZE + random_pages(spare))
 }
 
 fn random_pages(range: u64) -> u64 {
@@ -316,6 +330,8 @@ fn map_segment_cached(kernel: &Kernel, mm: &MemoryManager, file: &dyn FileOps, s
 struct Auxv<'a> {
     main: &'a Loaded,
     base: u64,
+    /// The vDSO image's address, 0 for none.
+    vdso: u64,
     uid: u32,
     gid: u32,
 }
@@ -339,6 +355,7 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_SYSINFO_EHDR: u64 = 33;
 const AT_MINSIGSTKSZ: u64 = 51;
 
 /// The initial stack: its pointer, and where the argument and environment strings are.
@@ -390,7 +407,8 @@ fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>],
     let random_addr = sp;
     mm.poke(random_addr, &random)?;
 
-    let auxv: [(u64, u64); 20] = [
+    let vdso = (aux.vdso != 0).then_some((AT_SYSINFO_EHDR, aux.vdso));
+    let auxv: Vec<(u64, u64)> = vdso.into_iter().chain([
         (AT_PHDR, aux.main.phdr_addr),
         (AT_PHENT, elf::PHDR_SIZE as u64),
         (AT_PHNUM, u64::from(aux.main.phnum)),
@@ -411,14 +429,14 @@ fn build_stack(mm: &MemoryManager, top: u64, argv: &[Vec<u8>], envp: &[Vec<u8>],
         (AT_EXECFN, execfn_addr),
         (AT_MINSIGSTKSZ, host_auxval(AT_MINSIGSTKSZ)),
         (AT_NULL, 0),
-    ];
+    ]).collect();
     let mut words: Vec<u64> = Vec::with_capacity(3 + argv.len() + envp.len() + auxv.len() * 2);
     words.push(argv.len() as u64);
     words.extend(&arg_addrs);
     words.push(0);
     words.extend(&env_addrs);
     words.push(0);
-    for (k, v) in auxv {
+    for &(k, v) in &auxv {
         words.push(k);
         words.push(v);
     }

@@ -151,6 +151,16 @@ impl MemoryFile {
         }
     }
 
+    /// `count` 64-bit words of the file from `offset` (8-byte aligned), for data the sentry
+    /// shares with running applications word by word (the vDSO's data page).
+    pub fn words(&self, offset: u64, count: usize) -> &[std::sync::atomic::AtomicU64] {
+        assert!(offset.is_multiple_of(8), "memory file words must be aligned");
+        self.check(offset, count * 8);
+        // SAFETY: the range is inside the mapping (checked), aligned, and lives as long as
+        // `self`; atomics tolerate concurrent access by the sentry and by applications.
+        unsafe { std::slice::from_raw_parts(self.base.add(offset as usize).cast::<std::sync::atomic::AtomicU64>(), count) }
+    }
+
     /// Copies `len` bytes inside the file.
     pub fn copy(&self, from: u64, to: u64, len: u64) {
         self.check(from, len as usize);

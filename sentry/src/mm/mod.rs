@@ -42,6 +42,10 @@ pub enum VmaKind {
     Heap,
     Stack,
     File(Arc<[u8]>),
+    /// The vDSO's image (`[vdso]`).
+    Vdso,
+    /// The vDSO's data page (`[vvar]`): the kernel's page, never writable by the application.
+    Vvar,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +79,11 @@ impl Backing {
     pub(crate) fn allocate(mf: &Arc<MemoryFile>, len: u64) -> SysResult<Arc<Backing>> {
         let offset = mf.allocate(len)?;
         Ok(Arc::new(Backing { mf: mf.clone(), offset, len, file: None }))
+    }
+
+    /// Where the range starts in the memory file.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
     }
 }
 
@@ -116,6 +125,16 @@ struct State {
     brk: u64,
     /// Top of the region where mappings without an address hint are placed, downwards.
     mmap_base: u64,
+    /// The most bytes the VMAs have held resident at once (noted before any removal).
+    peak: u64,
+}
+
+impl State {
+    /// Bytes of accessible mappings: what the sentry counts as resident (it does not know
+    /// which pages were touched).
+    fn resident(&self) -> u64 {
+        self.vmas.iter().filter(|(_, v)| v.prot != 0).map(|(&s, v)| v.end - s).sum()
+    }
 }
 
 /// One application address space.
@@ -133,7 +152,7 @@ fn platform_err(e: platform::Error) -> Errno {
 
 impl MemoryManager {
     pub fn new(space: Arc<dyn AddressSpace>, mf: Arc<MemoryFile>, max_addr: u64) -> MemoryManager {
-        let state = State { vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_base: max_addr };
+        let state = State { vmas: BTreeMap::new(), brk_start: 0, brk: 0, mmap_base: max_addr, peak: 0 };
         MemoryManager { space, mf, max_addr, state: Mutex::new(state) }
     }
 
@@ -153,6 +172,13 @@ impl MemoryManager {
         let mut st = self.state.lock().unwrap();
         st.brk_start = start;
         st.brk = start;
+    }
+
+    /// The peak of the resident set in bytes, as the sentry counts it (every accessible
+    /// mapped page): `ru_maxrss`, `VmHWM`.
+    pub fn peak_rss(&self) -> u64 {
+        let st = self.state.lock().unwrap();
+        st.peak.max(st.resident())
     }
 
     /// A snapshot of the VMAs, for `/proc/PID/maps` and tests.
@@ -200,6 +226,9 @@ impl MemoryManager {
 
     /// Removes `[addr, end)` from the tree and returns the memory-file ranges it covered.
     fn remove_range(st: &mut State, addr: u64, end: u64) -> Vec<(u64, Vma)> {
+        if st.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > addr) {
+            st.peak = st.peak.max(st.resident());
+        }
         Self::split_at(st, addr);
         Self::split_at(st, end);
         let starts: Vec<u64> = st.vmas.range(addr..end).map(|(&s, _)| s).collect();
@@ -329,6 +358,11 @@ impl MemoryManager {
         if !Self::covered(&st, addr, end) {
             return Err(Errno::ENOMEM);
         }
+        // The vDSO's data page is the kernel's: it never becomes writable (as Linux's lacks
+        // VM_MAYWRITE).
+        if prot & PROT_WRITE != 0 && st.vmas.range(..end).any(|(_, v)| v.end > addr && v.kind == VmaKind::Vvar) {
+            return Err(Errno::EACCES);
+        }
         Self::split_at(&mut st, addr);
         Self::split_at(&mut st, end);
         if prot & PROT_WRITE != 0 {
@@ -430,6 +464,10 @@ impl MemoryManager {
             }
             first
         };
+        // The vDSO's mappings may move or shrink, never grow (Linux's VM_DONTEXPAND).
+        if new_len > old_len && matches!(template.kind, VmaKind::Vdso | VmaKind::Vvar) {
+            return Err(Errno::EFAULT);
+        }
         if fixed.is_none() && new_len <= old_len {
             if new_len < old_len {
                 self.unmap(old + new_len, old_len - new_len)?;
@@ -638,7 +676,7 @@ impl MemoryManager {
         for (start, v) in &copy.vmas {
             space.map(*start, v.end - start, v.prot, v.offset).map_err(platform_err)?;
         }
-        let state = State { vmas: copy.vmas.into_iter().collect(), brk_start: copy.brk_start, brk: copy.brk, mmap_base: copy.mmap_base };
+        let state = State { vmas: copy.vmas.into_iter().collect(), brk_start: copy.brk_start, brk: copy.brk, mmap_base: copy.mmap_base, peak: 0 };
         Ok(MemoryManager { space, mf, max_addr: copy.max_addr, state: Mutex::new(state) })
     }
 }

@@ -200,3 +200,16 @@ fn shared_file_mappings_use_the_files_own_pages() {
     node.read_at(2 * P, &mut back[..3]).unwrap();
     assert_eq!(&back[..3], b"end", "unmapping leaves the file's pages alone");
 }
+
+#[test]
+fn the_peak_resident_set_outlives_unmaps() {
+    let (mm, _) = manager();
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let a = mm.map_anon(0, 8 * PAGE_SIZE, rw, false, false, VmaKind::Anon).unwrap();
+    mm.map_anon(0, 4 * PAGE_SIZE, libc::PROT_NONE, false, false, VmaKind::Anon).unwrap();
+    assert_eq!(mm.peak_rss(), 8 * PAGE_SIZE, "inaccessible pages are not resident");
+    mm.unmap(a, 6 * PAGE_SIZE).unwrap();
+    assert_eq!(mm.peak_rss(), 8 * PAGE_SIZE);
+    mm.map_anon(0, 16 * PAGE_SIZE, rw, false, false, VmaKind::Anon).unwrap();
+    assert_eq!(mm.peak_rss(), 18 * PAGE_SIZE);
+}

@@ -13,9 +13,11 @@ use crate::abi::SigAction;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process::{ExitStatus, Process, Thread};
 use crate::kernel::signal::{SigInfo, CLD_CONTINUED, CLD_STOPPED, ERESTARTSYS};
-use crate::kernel::task::{FsContext, NewMemory, NewTask, Task};
+use crate::fs::pidfd::{as_pidfd, PidFd};
+use crate::kernel::process::Usage;
+use crate::kernel::task::{cap, Creds, FsContext, NewMemory, NewTask, Task};
 use crate::loader::{self, ExecRequest};
-use crate::vfs::FdTable;
+use crate::vfs::{FdTable, File};
 
 pub static HANDLERS: Table = &[
     (nr::EXIT, sys_exit, Support::Full),
@@ -26,8 +28,10 @@ pub static HANDLERS: Table = &[
     (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
     (nr::CLONE, sys_clone, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
     (nr::CLONE3, sys_clone3, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
-    (nr::WAIT4, sys_wait4, Support::Partial("no resource usage (zeros)")),
-    (nr::WAITID, sys_waitid, Support::Partial("no resource usage (zeros)")),
+    (nr::WAIT4, sys_wait4, Support::Partial(RUSAGE_NOTE)),
+    (nr::WAITID, sys_waitid, Support::Partial(RUSAGE_NOTE)),
+    (nr::PIDFD_OPEN, sys_pidfd_open, Support::Full),
+    (nr::PIDFD_GETFD, sys_pidfd_getfd, Support::Full),
     (nr::GETPID, sys_getpid, Support::Full),
     (nr::GETPPID, sys_getppid, Support::Full),
     (nr::GETTID, sys_gettid, Support::Full),
@@ -37,6 +41,10 @@ pub static HANDLERS: Table = &[
     (nr::GETSID, sys_getsid, Support::Full),
     (nr::SETSID, sys_setsid, Support::Full),
 ];
+
+/// What resource usage reports leave out.
+pub const RUSAGE_NOTE: &str =
+    "system time includes the sentry's; a thread's user time is its process's shared out by wall time in application code; maxrss counts every accessible mapped page; fault, I/O and context-switch counters are 0";
 
 fn sys_exit(t: &mut Task, a: &Args) -> SysResult {
     t.exiting = Some(ExitStatus::Exited(a.i32(0) & 0xff));
@@ -114,7 +122,16 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
     t.creds.exec();
     // This sentry thread stops running in the old address space.
     t.mm.space().release_thread();
+    let old = t.mm.clone();
     t.start_image(image);
+    // The old address space's time is final (every other thread has left it).
+    let (cpu, maxrss) = (old.space().cpu_time(), old.peak_rss());
+    drop(old);
+    {
+        let mut st = t.process.state.lock().unwrap();
+        st.usage.leave_space(cpu, maxrss);
+        st.usage.close_space();
+    }
     t.process.state.lock().unwrap().vfork_done = true;
     t.kernel.events.notify();
     Ok(0)
@@ -203,6 +220,8 @@ struct CloneArgs {
     parent_tid: u64,
     child_tid: u64,
     tls: u64,
+    /// Where `CLONE_PIDFD` writes the new pidfd.
+    pidfd: u64,
 }
 
 fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
@@ -216,7 +235,8 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
     if f & CLONE_NAMESPACES != 0 {
         return Err(Errno::EPERM);
     }
-    if f & CLONE_PIDFD != 0 {
+    // A pidfd stands for a process; clone() returns it where CLONE_PARENT_SETTID would write.
+    if f & CLONE_PIDFD != 0 && (f & CLONE_THREAD != 0 || (f & CLONE_PARENT_SETTID != 0 && c.pidfd == c.parent_tid)) {
         return Err(Errno::EINVAL);
     }
     if f & CLONE_THREAD != 0 {
@@ -245,8 +265,15 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         st.exit_signal = c.exit_signal;
     }
     let cpu = child_registers(t, &c);
+    if f & CLONE_PIDFD != 0 {
+        if let Err(e) = install_clone_pidfd(t, &process, c.pidfd) {
+            t.kernel.table.lock().unwrap().tids.remove(&pid);
+            return Err(e);
+        }
+    }
     if f & CLONE_PARENT_SETTID != 0 {
-        t.mm.write_val(c.parent_tid, &pid)?;
+        // Linux does not fail the clone for a bad address here.
+        let _ = t.mm.write_val(c.parent_tid, &pid);
     }
     {
         let mut table = kernel.table.lock().unwrap();
@@ -337,7 +364,7 @@ fn clone_thread(t: &mut Task, c: CloneArgs) -> SysResult {
     let thread = Thread::new(tid, mask, ctx.interrupter());
     t.process.state.lock().unwrap().threads.push(thread.clone());
     if f & CLONE_PARENT_SETTID != 0 {
-        t.mm.write_val(c.parent_tid, &tid)?;
+        let _ = t.mm.write_val(c.parent_tid, &tid);
     }
     let (files, fs) = files_and_fs(t, f);
     let new = NewTask {
@@ -368,6 +395,86 @@ fn clone_thread(t: &mut Task, c: CloneArgs) -> SysResult {
     Ok(tid as u64)
 }
 
+/// `CLONE_PIDFD`: a pidfd of the new child in the caller's table (close-on-exec), its number
+/// written at `addr`. Nothing stays installed if the address is bad.
+fn install_clone_pidfd(t: &Task, child: &Arc<Process>, addr: u64) -> SysResult<()> {
+    let fd = install_pidfd(t, child, 0)?;
+    if let Err(e) = t.mm.write_val(addr, &fd) {
+        let _ = t.files().remove(fd);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A new pidfd of `p` in the caller's table: read-write, close-on-exec, non-blocking with
+/// `PIDFD_NONBLOCK`.
+fn install_pidfd(t: &Task, p: &Arc<Process>, flags: i32) -> SysResult<i32> {
+    let ops = Arc::new(PidFd::new(p.clone(), t.kernel.next_ino()));
+    let file = File::new(ops, None, libc::O_RDWR | (flags & libc::O_NONBLOCK));
+    let limit = t.rlimit(libc::RLIMIT_NOFILE).cur;
+    t.files().install(file, true, 0, limit)
+}
+
+/// pidfd_open(pid, flags).
+fn sys_pidfd_open(t: &mut Task, a: &Args) -> SysResult {
+    let (pid, flags) = (a.i32(0), a.u32(1));
+    if flags & !(libc::O_NONBLOCK as u32) != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = {
+        let table = t.kernel.table.lock().unwrap();
+        match table.processes.get(&pid) {
+            Some(p) => p.clone(),
+            // A thread, not a thread-group leader.
+            None if table.tids.contains(&pid) => return Err(Errno::EINVAL),
+            None => return Err(Errno::ESRCH),
+        }
+    };
+    Ok(install_pidfd(t, &p, flags as i32)? as u64)
+}
+
+/// The process behind pidfd `fd`: `EBADF` if `fd` is not a pidfd.
+pub(super) fn pidfd_process(t: &Task, fd: i32) -> SysResult<(Arc<Process>, Arc<File>)> {
+    let file = t.file(fd)?;
+    let p = as_pidfd(&file).ok_or(Errno::EBADF)?.process().clone();
+    Ok((p, file))
+}
+
+/// Whether the caller may take another process's descriptors (ptrace's "attach" check on real
+/// ids): the same real, effective and saved user and group ids as the caller's real ones, or
+/// `CAP_SYS_PTRACE`.
+fn may_access(caller: &Creds, target: &Creds) -> bool {
+    let same_user = [target.uid, target.euid, target.suid].iter().all(|&u| u == caller.uid);
+    let same_group = [target.gid, target.egid, target.sgid].iter().all(|&g| g == caller.gid);
+    (same_user && same_group) || caller.capable(cap::SYS_PTRACE)
+}
+
+/// pidfd_getfd(pidfd, targetfd, flags): a duplicate (close-on-exec) of another process's
+/// descriptor.
+fn sys_pidfd_getfd(t: &mut Task, a: &Args) -> SysResult {
+    let (pidfd, target_fd, flags) = (a.fd(0), a.fd(1), a.u32(2));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (p, _) = pidfd_process(t, pidfd)?;
+    // Gone, or on its way out (its descriptors already closed): ESRCH.
+    let res = {
+        let st = p.state.lock().unwrap();
+        if st.zombie.is_some() || st.group_exit.is_some() {
+            None
+        } else {
+            st.resources.clone()
+        }
+    };
+    let res = res.ok_or(Errno::ESRCH)?;
+    if !may_access(&t.creds, &res.creds) {
+        return Err(Errno::EPERM);
+    }
+    let file = res.files.lock().unwrap().get(target_fd)?;
+    let limit = t.rlimit(libc::RLIMIT_NOFILE).cur;
+    Ok(t.files().install(file, true, 0, limit)? as u64)
+}
+
 /// Undoes the table entries of a child that never started.
 fn forget_process(t: &Task, pid: i32) {
     let mut table = t.kernel.table.lock().unwrap();
@@ -377,12 +484,12 @@ fn forget_process(t: &Task, pid: i32) {
 }
 
 fn sys_fork(t: &mut Task, _a: &Args) -> SysResult {
-    do_clone(t, CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+    do_clone(t, CloneArgs { flags: 0, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, pidfd: 0 })
 }
 
 fn sys_vfork(t: &mut Task, _a: &Args) -> SysResult {
     let flags = CLONE_VM | CLONE_VFORK;
-    do_clone(t, CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+    do_clone(t, CloneArgs { flags, exit_signal: libc::SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, pidfd: 0 })
 }
 
 /// clone(flags, stack, parent_tid, child_tid, tls) — the x86_64 argument order.
@@ -397,6 +504,7 @@ fn sys_clone(t: &mut Task, a: &Args) -> SysResult {
             parent_tid: a.u64(2),
             child_tid: a.u64(3),
             tls: a.u64(4),
+            pidfd: a.u64(2),
         },
     )
 }
@@ -413,7 +521,7 @@ fn sys_clone3(t: &mut Task, a: &Args) -> SysResult {
     for (i, w) in words.iter_mut().enumerate().take(n) {
         *w = t.mm.read_u64(a.u64(0) + i as u64 * 8)?;
     }
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] = words;
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] = words;
     if flags & 0xff != 0 || set_tid != 0 || set_tid_size != 0 || exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
@@ -421,7 +529,7 @@ fn sys_clone3(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let stack = if stack != 0 { stack + stack_size } else { 0 };
-    do_clone(t, CloneArgs { flags, exit_signal: exit_signal as i32, stack, parent_tid, child_tid, tls })
+    do_clone(t, CloneArgs { flags, exit_signal: exit_signal as i32, stack, parent_tid, child_tid, tls, pidfd })
 }
 
 /// Which children a wait call may report.
@@ -467,8 +575,10 @@ impl ChildEvent {
 }
 
 /// Waits for a child matching `sel` to have exited (or, as `options` ask, stopped or
-/// continued); returns its pid and what happened, or None with `WNOHANG` when nothing has yet.
-fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, ChildEvent)>> {
+/// continued); returns its pid, what happened and what it has used (with its own waited-for
+/// children), or None with `WNOHANG` when nothing has yet. Reaping a child adds its usage to
+/// the caller's children's.
+fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, ChildEvent, Usage)>> {
     let kernel = &t.kernel;
     loop {
         let seen = kernel.events.generation();
@@ -495,29 +605,37 @@ fn wait_child(t: &Task, sel: Selector, options: i32) -> SysResult<Option<(i32, C
                 found_any = true;
                 if let Some(status) = zombie {
                     if options & WEXITED != 0 {
+                        let usage = child.usage_with_children();
                         if options & WNOWAIT == 0 {
                             table.processes.remove(&pid);
                             table.tids.remove(&pid);
-                            t.process.state.lock().unwrap().children.remove(&pid);
+                            let mut st = t.process.state.lock().unwrap();
+                            st.children.remove(&pid);
+                            st.usage.children.gather(usage);
                         }
-                        return Ok(Some((pid, ChildEvent::Exit(status))));
+                        return Ok(Some((pid, ChildEvent::Exit(status), usage)));
                     }
                     continue;
                 }
-                let mut cs = child.state.lock().unwrap();
-                if options & libc::WUNTRACED != 0 {
-                    if let Some(sig) = cs.stop_report {
+                let event = {
+                    let mut cs = child.state.lock().unwrap();
+                    if options & libc::WUNTRACED != 0 && cs.stop_report.is_some() {
+                        let sig = cs.stop_report.unwrap_or(0);
                         if options & WNOWAIT == 0 {
                             cs.stop_report = None;
                         }
-                        return Ok(Some((pid, ChildEvent::Stop(sig))));
+                        Some(ChildEvent::Stop(sig))
+                    } else if options & libc::WCONTINUED != 0 && cs.continue_report {
+                        if options & WNOWAIT == 0 {
+                            cs.continue_report = false;
+                        }
+                        Some(ChildEvent::Continue)
+                    } else {
+                        None
                     }
-                }
-                if options & libc::WCONTINUED != 0 && cs.continue_report {
-                    if options & WNOWAIT == 0 {
-                        cs.continue_report = false;
-                    }
-                    return Ok(Some((pid, ChildEvent::Continue)));
+                };
+                if let Some(event) = event {
+                    return Ok(Some((pid, event, child.usage_with_children())));
                 }
             }
         }
@@ -545,12 +663,12 @@ fn sys_wait4(t: &mut Task, a: &Args) -> SysResult {
         p if p < -1 => Selector::Group(-p),
         p => Selector::Pid(p),
     };
-    let Some((child, event)) = wait_child(t, sel, options | WEXITED)? else { return Ok(0) };
+    let Some((child, event, usage)) = wait_child(t, sel, options | WEXITED)? else { return Ok(0) };
     if status_addr != 0 {
         t.mm.write_val(status_addr, &event.wait_status())?;
     }
     if rusage != 0 {
-        t.mm.copy_out(rusage, &[0u8; 144])?;
+        t.mm.write_val(rusage, &usage.to_rusage())?;
     }
     Ok(child as u64)
 }
@@ -559,30 +677,49 @@ fn sys_waitid(t: &mut Task, a: &Args) -> SysResult {
     const P_ALL: i32 = 0;
     const P_PID: i32 = 1;
     const P_PGID: i32 = 2;
-    let (idtype, id, infop, options) = (a.i32(0), a.i32(1), a.u64(2), a.i32(3));
+    const P_PIDFD: i32 = 3;
+    let (idtype, id, infop, mut options) = (a.i32(0), a.i32(1), a.u64(2), a.i32(3));
     let known = WNOHANG | libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | WNOWAIT | WALL | WCLONE | libc::__WNOTHREAD;
     if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
+    let mut nonblocking = false;
     let sel = match idtype {
         P_ALL => Selector::Any,
         P_PID if id > 0 => Selector::Pid(id),
         P_PGID if id > 0 => Selector::Group(id),
         P_PGID if id == 0 => Selector::Group(t.process.state.lock().unwrap().pgid),
+        P_PIDFD if id >= 0 => {
+            let (p, file) = pidfd_process(t, id)?;
+            // A non-blocking pidfd never waits: EAGAIN instead, unless WNOHANG was asked.
+            if file.flags() & libc::O_NONBLOCK != 0 {
+                nonblocking = true;
+                options |= WNOHANG;
+            }
+            // Reaped already (the pid may be another process's by now): not a child any more.
+            if t.kernel.process(p.pid).is_none_or(|q| !Arc::ptr_eq(&q, &p)) {
+                return Err(Errno::ECHILD);
+            }
+            Selector::Pid(p.pid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     // waitid's WSTOPPED is wait4's WUNTRACED.
     let options = if options & libc::WSTOPPED != 0 { options | libc::WUNTRACED } else { options };
     let found = wait_child(t, sel, options)?;
+    if found.is_none() && nonblocking && a.i32(3) & WNOHANG == 0 {
+        return Err(Errno::EAGAIN);
+    }
     if infop != 0 {
         let bytes = match found {
-            Some((pid, event)) => event.siginfo(pid).to_bytes(),
+            Some((pid, event, _)) => event.siginfo(pid).to_bytes(),
             None => [0u8; 128],
         };
         t.mm.copy_out(infop, &bytes)?;
     }
     if a.u64(4) != 0 {
-        t.mm.copy_out(a.u64(4), &[0u8; 144])?;
+        let usage = found.map_or(Usage::default(), |(_, _, u)| u);
+        t.mm.write_val(a.u64(4), &usage.to_rusage())?;
     }
     Ok(0)
 }
@@ -667,4 +804,30 @@ fn sys_setsid(t: &mut Task, _a: &Args) -> SysResult {
     st.sid = pid;
     st.pgid = pid;
     Ok(pid as u64)
+}
+
+// ---- resource usage (getrusage, times, CPU clocks; registered with the clock calls) ----
+
+/// What `getrusage(who)` reports: the caller's process, its waited-for children, or the
+/// calling thread. The caller has checked `who`.
+pub(super) fn rusage(t: &Task, who: i32) -> Usage {
+    match who {
+        libc::RUSAGE_CHILDREN => t.process.state.lock().unwrap().usage.children,
+        libc::RUSAGE_THREAD => t.process.thread_usage(&t.thread),
+        _ => t.process.usage(),
+    }
+}
+
+/// The `struct tms` of `times`: user and system time of the process and of its waited-for
+/// children, in clock ticks.
+pub(super) fn tms(t: &Task) -> [i64; 4] {
+    crate::kernel::process::cpu_ticks(&t.process, None)
+}
+
+/// `CLOCK_PROCESS_CPUTIME_ID` (the process's user and system time) or
+/// `CLOCK_THREAD_CPUTIME_ID` (the calling thread's).
+pub(super) fn cpu_clock(t: &Task, clock: i32) -> crate::abi::Timespec {
+    let u = if clock == libc::CLOCK_THREAD_CPUTIME_ID { t.process.thread_usage(&t.thread) } else { t.process.usage() };
+    let d = u.user + u.system;
+    crate::abi::Timespec { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nsec: i64::from(d.subsec_nanos()) }
 }

@@ -14,6 +14,7 @@ use crate::abi::{SigAction, Timespec};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process::{sig_index, ExitStatus, Process};
 use crate::kernel::signal::{self, AltStack, SigInfo, ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, UNBLOCKABLE};
+use crate::fs::pidfd::as_pidfd;
 use crate::kernel::task::{cap, Task};
 
 pub static HANDLERS: Table = &[
@@ -29,6 +30,7 @@ pub static HANDLERS: Table = &[
     (nr::KILL, sys_kill, Support::Full),
     (nr::TKILL, sys_tkill, Support::Full),
     (nr::TGKILL, sys_tgkill, Support::Full),
+    (nr::PIDFD_SEND_SIGNAL, sys_pidfd_send_signal, Support::Partial("only pidfds name a process (not /proc/PID directories)")),
 ];
 
 fn check_sigset_size(a: &Args, i: usize) -> SysResult<()> {
@@ -328,6 +330,39 @@ fn sys_rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
     may_signal(t, &p, sig)?;
     let value = u64::from_le_bytes(raw[24..32].try_into().unwrap_or_default());
     let info = SigInfo { code: if code == 0 { SI_QUEUE } else { code }, value, ..SigInfo::user(sig, t.pid(), t.creds.uid) };
+    send_to(t, &p, info);
+    Ok(0)
+}
+
+/// pidfd_send_signal(pidfd, sig, info, flags): kill(2) of the process a pidfd stands for.
+/// With `info`, its signal number must be `sig`, and only a process signalling itself may use
+/// the codes the kernel reserves (`si_code >= 0`, `SI_TKILL`).
+fn sys_pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult {
+    let (pidfd, sig, info_addr, flags) = (a.fd(0), a.i32(1), a.u64(2), a.u32(3));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = t.file(pidfd)?;
+    let target = as_pidfd(&file).ok_or(Errno::EBADF)?;
+    let info = if info_addr != 0 {
+        let mut raw = [0u8; 128];
+        t.mm.copy_in(info_addr, &mut raw)?;
+        let field = |at: usize| i32::from_le_bytes(raw[at..at + 4].try_into().unwrap_or_default());
+        if field(0) != sig {
+            return Err(Errno::EINVAL);
+        }
+        let code = field(8);
+        if t.tid != target.process().pid && (code >= 0 || code == SI_TKILL) {
+            return Err(Errno::EPERM);
+        }
+        let value = u64::from_le_bytes(raw[24..32].try_into().unwrap_or_default());
+        SigInfo { signo: sig, code, errno: field(4), pid: field(16), uid: field(20) as u32, value, ..SigInfo::default() }
+    } else {
+        SigInfo::user(sig, t.pid(), t.creds.uid)
+    };
+    let p = target.live(&t.kernel).ok_or(Errno::ESRCH)?;
+    valid_signal(sig)?;
+    may_signal(t, &p, sig)?;
     send_to(t, &p, info);
     Ok(0)
 }

@@ -12,13 +12,13 @@ use syscall_tables::nr;
 use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
-use crate::fs::host::host_clock;
 use crate::kernel::signal::{SigInfo, ERESTART_RESTARTBLOCK};
 use crate::kernel::timer::{Setting, Target};
 use crate::kernel::task::Task;
+use crate::vdso::clock_now;
 
 pub static HANDLERS: Table = &[
-    (nr::CLOCK_GETTIME, sys_clock_gettime, Support::Partial("CPU-time clocks count wall time")),
+    (nr::CLOCK_GETTIME, sys_clock_gettime, Support::Partial("a thread's user time is its process's shared out by wall time in application code; clocks of other processes and threads are EINVAL")),
     (nr::CLOCK_GETRES, sys_clock_getres, Support::Full),
     (nr::GETTIMEOFDAY, sys_gettimeofday, Support::Full),
     (nr::TIME, sys_time, Support::Full),
@@ -31,9 +31,10 @@ pub static HANDLERS: Table = &[
     (nr::TIMER_GETTIME, sys_timer_gettime, Support::Full),
     (nr::TIMER_GETOVERRUN, sys_timer_getoverrun, Support::Full),
     (nr::TIMER_DELETE, sys_timer_delete, Support::Full),
-    (nr::TIMES, sys_times, Support::Partial("CPU times are not accounted yet")),
-    (nr::GETRUSAGE, sys_getrusage, Support::Partial("CPU times and counters are not accounted yet")),
+    (nr::TIMES, sys_times, Support::Partial("system time includes the sentry's time for the process")),
+    (nr::GETRUSAGE, sys_getrusage, Support::Partial(super::process::RUSAGE_NOTE)),
     (nr::CLOCK_NANOSLEEP, sys_clock_nanosleep, Support::Full),
+    (nr::GETCPU, sys_getcpu, Support::Full),
 ];
 
 /// The host clock that answers for `clock`, or `EINVAL`.
@@ -47,13 +48,17 @@ fn host_clock_id(clock: i32) -> SysResult<libc::clockid_t> {
     }
 }
 
+/// The sandbox's time on host clock `id`: what the vDSO reads, so that both ways to ask agree.
+fn read_clock(t: &Task, id: libc::clockid_t) -> Timespec {
+    clock_now(t.kernel.vdso.as_ref(), id)
+}
+
 fn now(clock: i32, t: &Task) -> SysResult<Timespec> {
     let id = host_clock_id(clock)?;
     if matches!(clock, libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID) {
-        let d = t.kernel.boot_time.elapsed();
-        return Ok(Timespec { sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nsec: i64::from(d.subsec_nanos()) });
+        return Ok(super::process::cpu_clock(t, clock));
     }
-    Ok(host_clock(id))
+    Ok(read_clock(t, id))
 }
 
 fn sys_clock_gettime(t: &mut Task, a: &Args) -> SysResult {
@@ -74,7 +79,7 @@ fn sys_clock_getres(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_gettimeofday(t: &mut Task, a: &Args) -> SysResult {
-    let ts = host_clock(libc::CLOCK_REALTIME);
+    let ts = read_clock(t, libc::CLOCK_REALTIME);
     if a.u64(0) != 0 {
         t.mm.write_val(a.u64(0), &Timeval { sec: ts.sec, usec: ts.nsec / 1000 })?;
     }
@@ -85,7 +90,7 @@ fn sys_gettimeofday(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_time(t: &mut Task, a: &Args) -> SysResult {
-    let sec = host_clock(libc::CLOCK_REALTIME).sec;
+    let sec = read_clock(t, libc::CLOCK_REALTIME).sec;
     if a.u64(0) != 0 {
         t.mm.write_val(a.u64(0), &sec)?;
     }
@@ -125,9 +130,34 @@ fn sleep_until(t: &Task, deadline: Instant, rem: u64) -> SysResult {
     }
 }
 
+/// `a - b` in nanoseconds.
+fn ns_between(a: Timespec, b: Timespec) -> i128 {
+    i128::from(a.sec - b.sec) * 1_000_000_000 + i128::from(a.nsec - b.nsec)
+}
+
+/// Sleeps until the sandbox's clock `id` reads `target` (the host's clock, which the sentry
+/// waits with, may be a little behind or ahead of it), with `sleep_until`'s handling of signals.
+fn sleep_on_clock(t: &Task, id: libc::clockid_t, target: Timespec, rem: u64) -> SysResult {
+    loop {
+        let left = ns_between(target, read_clock(t, id));
+        if left <= 0 {
+            return Ok(0);
+        }
+        let wait = Duration::from_nanos(u64::try_from(left).unwrap_or(u64::MAX));
+        sleep_until(t, Instant::now() + wait, rem)?;
+    }
+}
+
+/// `ts + d`.
+fn add(ts: Timespec, d: Timespec) -> Timespec {
+    let ns = ts.nsec + d.nsec;
+    Timespec { sec: ts.sec.saturating_add(d.sec).saturating_add(ns / 1_000_000_000), nsec: ns % 1_000_000_000 }
+}
+
 fn sys_nanosleep(t: &mut Task, a: &Args) -> SysResult {
     let req = read_timespec(t, a.u64(0))?;
-    sleep_until(t, Instant::now() + duration(req), a.u64(1))
+    let target = add(read_clock(t, libc::CLOCK_MONOTONIC), req);
+    sleep_on_clock(t, libc::CLOCK_MONOTONIC, target, a.u64(1))
 }
 
 fn sys_clock_nanosleep(t: &mut Task, a: &Args) -> SysResult {
@@ -138,15 +168,11 @@ fn sys_clock_nanosleep(t: &mut Task, a: &Args) -> SysResult {
     let id = host_clock_id(clock).map_err(|_| Errno::EINVAL)?;
     let req = read_timespec(t, a.u64(2))?;
     let absolute = flags & libc::TIMER_ABSTIME != 0;
-    let wait = if absolute {
-        let now = host_clock(id);
-        let left = i128::from(req.sec - now.sec) * 1_000_000_000 + i128::from(req.nsec - now.nsec);
-        Duration::from_nanos(u64::try_from(left.max(0)).unwrap_or(u64::MAX))
-    } else {
-        duration(req)
-    };
     // An absolute sleep leaves nothing to report and restarts with the same deadline.
-    sleep_until(t, Instant::now() + wait, if absolute { 0 } else { a.u64(3) })
+    match absolute {
+        true => sleep_on_clock(t, id, req, 0),
+        false => sleep_on_clock(t, id, add(read_clock(t, id), req), a.u64(3)),
+    }
 }
 
 fn to_timeval(d: Option<Duration>) -> Timeval {
@@ -280,7 +306,7 @@ fn sys_timer_settime(t: &mut Task, a: &Args) -> SysResult {
     let mut value = from_timespec(value)?;
     if flags & libc::TIMER_ABSTIME != 0 {
         // Absolute times are on the timer's clock; the service counts from now.
-        let now = host_clock(libc::CLOCK_MONOTONIC);
+        let now = read_clock(t, libc::CLOCK_MONOTONIC);
         value = value.map(|v| v.saturating_sub(duration(now)).max(Duration::from_nanos(1)));
     }
     let old = t.kernel.timers.set(id, Setting { value, interval: from_timespec(interval)? });
@@ -308,10 +334,10 @@ fn sys_timer_delete(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_times(t: &mut Task, a: &Args) -> SysResult {
     if a.u64(0) != 0 {
-        t.mm.write_val(a.u64(0), &[0u64; 4])?;
+        t.mm.write_val(a.u64(0), &super::process::tms(t))?;
     }
     // Clock ticks (100 Hz) since boot.
-    let ts = host_clock(libc::CLOCK_BOOTTIME);
+    let ts = read_clock(t, libc::CLOCK_BOOTTIME);
     Ok((ts.sec as u64) * 100 + (ts.nsec as u64) / 10_000_000)
 }
 
@@ -319,6 +345,20 @@ fn sys_getrusage(t: &mut Task, a: &Args) -> SysResult {
     if !matches!(a.i32(0), libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD) {
         return Err(Errno::EINVAL);
     }
-    t.mm.copy_out(a.u64(1), &[0u8; 144])?;
+    let usage = super::process::rusage(t, a.i32(0));
+    t.mm.write_val(a.u64(1), &usage.to_rusage())?;
+    Ok(0)
+}
+
+/// getcpu(2): the host CPU and node the thread runs on (the platform runs each application
+/// thread on its sentry thread's CPU), which the vDSO reads from TSC_AUX too.
+fn sys_getcpu(t: &mut Task, a: &Args) -> SysResult {
+    let (cpu, node) = crate::vdso::host_getcpu();
+    if a.u64(0) != 0 {
+        t.mm.write_val(a.u64(0), &cpu)?;
+    }
+    if a.u64(1) != 0 {
+        t.mm.write_val(a.u64(1), &node)?;
+    }
     Ok(0)
 }

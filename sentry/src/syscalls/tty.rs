@@ -1,5 +1,7 @@
-//! Job control on the sandbox's terminal: the foreground process group and session of the
-//! host terminal the workload's standard streams are attached to.
+//! Job control on terminals: the foreground process group and session of the host terminal the
+//! workload's standard streams are attached to, and of each pseudo-terminal (`crate::fs::pty`),
+//! plus the pseudo-terminal ioctls that need the calling task (`TIOCGPTPEER` installs a
+//! descriptor; settings changed from a background process group raise `SIGTTOU`).
 //!
 //! The host terminal's line discipline stays the host's; keyboard signals reach the sentry
 //! process (whose host process group is in the foreground) and are forwarded to the sandbox's
@@ -8,14 +10,20 @@
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 
+use std::sync::Arc;
+
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::HostStream;
-use crate::kernel::task::Task;
+use crate::fs::pty::{self, Pty};
+use crate::kernel::task::{cap, Task};
 use crate::vfs::File;
 
 /// Handles the job-control ioctls on a terminal, or returns None for the file to handle.
 pub fn job_control_ioctl(t: &Task, file: &File, request: u32, arg: u64) -> Option<SysResult> {
     let req = u64::from(request);
+    if let Some((pty, master)) = pty::end_of(file.ops.as_ref()) {
+        return pty_ioctl(t, file, pty, master, req, arg);
+    }
     if !matches!(req, libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID | libc::TIOCSCTTY | libc::TIOCNOTTY) {
         return None;
     }
@@ -40,6 +48,8 @@ pub fn job_control_ioctl(t: &Task, file: &File, request: u32, arg: u64) -> Optio
 }
 
 fn set_foreground(t: &Task, arg: u64) -> SysResult {
+    // From a background group: SIGTTOU first (EIO shows as ENOTTY here, as in Linux).
+    crate::kernel::jobctl::check_host_terminal(crate::kernel::jobctl::Access::Settings, || false).map_err(|e| if e == Errno::EIO { Errno::ENOTTY } else { e })?;
     let pgid: i32 = t.mm.read_val(arg)?;
     if pgid < 0 {
         return Err(Errno::EINVAL);
@@ -54,4 +64,124 @@ fn set_foreground(t: &Task, arg: u64) -> SysResult {
     }
     t.kernel.terminal.lock().unwrap().foreground = pgid;
     Ok(0)
+}
+
+/// The ioctls of a pseudo-terminal end that need the task, or None for the file to handle.
+fn pty_ioctl(t: &Task, file: &File, pty: &Arc<Pty>, master: bool, req: u64, arg: u64) -> Option<SysResult> {
+    if !master && pty.hung_up() && is_job_control(req) {
+        return Some(Err(if req == libc::TIOCSPGRP { Errno::ENOTTY } else { Errno::EIO }));
+    }
+    Some(match req {
+        libc::TIOCGPTPEER if master => open_peer(t, pty, arg),
+        libc::TIOCGPTPEER => Err(Errno::EIO),
+        libc::TIOCGPGRP => {
+            let (session, pgrp) = pty.job_control();
+            if !master && !is_controlling(t, session) {
+                return Some(Err(Errno::ENOTTY));
+            }
+            t.mm.write_val(arg, &pgrp).map(|_| 0)
+        }
+        libc::TIOCGSID => {
+            let (session, _) = pty.job_control();
+            if !master && !is_controlling(t, session) {
+                return Some(Err(Errno::ENOTTY));
+            }
+            match session {
+                Some(sid) => t.mm.write_val(arg, &sid).map(|_| 0),
+                None => Err(Errno::ENOTTY),
+            }
+        }
+        libc::TIOCSPGRP => set_pty_foreground(t, pty, master, arg),
+        libc::TIOCSCTTY => {
+            let admin = t.creds.capable(cap::SYS_ADMIN);
+            pty.set_controlling(&t.kernel, &t.process, arg == 1, admin, file.readable()).map(|_| 0)
+        }
+        libc::TIOCNOTTY => {
+            let (session, _) = pty.job_control();
+            if master || !is_controlling(t, session) {
+                return Some(Err(Errno::ENOTTY));
+            }
+            // The session leader gives the terminal up for the whole session; another member
+            // only for itself, which is not modelled (the session keeps it).
+            if session == Some(t.pid()) {
+                pty.disassociate();
+            }
+            Ok(0)
+        }
+        // Settings changed from a background process group: SIGTTOU first.
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 | libc::TCFLSH | libc::TCXONC if !master => {
+            let r = pty.background_check(&t.kernel, &t.process, Some(&t.thread), libc::SIGTTOU);
+            match r {
+                Ok(()) => return None,
+                Err(e) => Err(e),
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn is_job_control(req: u64) -> bool {
+    matches!(req, libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID | libc::TIOCSCTTY | libc::TIOCNOTTY)
+}
+
+/// Whether the pseudo-terminal controlling `session` is the caller's controlling terminal.
+fn is_controlling(t: &Task, session: Option<i32>) -> bool {
+    session.is_some() && session == Some(t.process.state.lock().unwrap().sid)
+}
+
+/// `TIOCSPGRP` on a pseudo-terminal: only by a process it controls, to a group of the
+/// caller's session.
+fn set_pty_foreground(t: &Task, pty: &Pty, master: bool, arg: u64) -> SysResult {
+    if !master {
+        match pty.background_check(&t.kernel, &t.process, Some(&t.thread), libc::SIGTTOU) {
+            Err(Errno::EIO) => return Err(Errno::ENOTTY),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+    let pgid: i32 = t.mm.read_val(arg)?;
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (session, _) = pty.job_control();
+    if !is_controlling(t, session) {
+        return Err(Errno::ENOTTY);
+    }
+    let sid = t.process.state.lock().unwrap().sid;
+    let mut exists = false;
+    let mut same_session = false;
+    for p in t.kernel.processes() {
+        let st = p.state.lock().unwrap();
+        if st.zombie.is_some() {
+            continue;
+        }
+        if st.pgid == pgid {
+            exists = true;
+            same_session |= st.sid == sid;
+        } else if p.pid == pgid {
+            exists = true;
+        }
+    }
+    if !exists {
+        return Err(Errno::ESRCH);
+    }
+    if !same_session {
+        return Err(Errno::EPERM);
+    }
+    pty.set_foreground(pgid);
+    Ok(0)
+}
+
+/// `TIOCGPTPEER`: opens the slave of the master and installs it, with `arg` as open flags.
+fn open_peer(t: &Task, pty: &Arc<Pty>, arg: u64) -> SysResult {
+    // Like Linux, other flags are ignored.
+    let flags = (arg as i32) & (libc::O_ACCMODE | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    let ops = pty.open_slave(flags, None)?;
+    // Through its node, so that /proc/PID/fd and ttyname() find it.
+    let path = format!("/dev/pts/{}", pty.index());
+    let dentry = t.lookup(libc::AT_FDCWD, path.as_bytes(), true).ok().filter(|d| d.inode.stat().is_ok_and(|s| s.rdev == pty.rdev()));
+    let file = File::new(ops, dentry, flags | libc::O_LARGEFILE);
+    let limit = t.rlimit(libc::RLIMIT_NOFILE).cur;
+    let fd = t.files().install(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    Ok(fd as u64)
 }

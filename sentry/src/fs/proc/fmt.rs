@@ -51,6 +51,8 @@ impl Map {
             VmaKind::Stack => Some(b"[stack]"),
             VmaKind::File(n) if n.is_empty() => None,
             VmaKind::File(n) => Some(n),
+            VmaKind::Vdso => Some(b"[vdso]"),
+            VmaKind::Vvar => Some(b"[vvar]"),
         }
     }
 
@@ -128,7 +130,12 @@ pub struct TaskView {
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
+    /// The controlling terminal (its encoded device number) and its foreground group.
+    pub tty: Option<(u32, i32)>,
     pub threads: usize,
+    /// User and system time of the task, then of its process's waited-for children, in clock
+    /// ticks.
+    pub cpu_ticks: [i64; 4],
     /// Start, in clock ticks after boot.
     pub start_ticks: u64,
     pub exit_signal: i32,
@@ -185,12 +192,18 @@ pub fn stat(v: &TaskView) -> Vec<u8> {
     let mut out = format!("{} (", v.tid).into_bytes();
     out.extend_from_slice(&v.comm);
     let mut rest = format!(
-        ") {} {} {} {} 0 -1 {} 0 0 0 0 0 0 0 0 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0",
+        ") {} {} {} {} {} {} {} 0 0 0 0 {} {} {} {} 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0",
         v.state,
         v.ppid,
         v.pgid,
         v.sid,
+        v.tty.map_or(0, |t| t.0),
+        v.tty.map_or(-1, |t| t.1),
         PF_RANDOMIZE,
+        v.cpu_ticks[0],
+        v.cpu_ticks[1],
+        v.cpu_ticks[2],
+        v.cpu_ticks[3],
         v.threads,
         v.start_ticks,
         mem.vsize,

@@ -217,6 +217,8 @@ impl Subject {
             (v, st.threads.clone(), st.resources.clone(), st.pending.mask)
         };
         v.sig_shared = shared_pending;
+        v.cpu_ticks = crate::kernel::process::cpu_ticks(p, self.tid.and_then(|t| threads.iter().find(|th| th.tid == t)));
+        v.tty = crate::fs::pty::stat_fields(&f.caller.kernel, v.sid);
         if let Some(t) = threads.iter().find(|t| t.tid == tid).or(threads.first()) {
             let sig = t.signals.lock().unwrap();
             v.sig_blocked = sig.mask;
@@ -265,7 +267,8 @@ fn resources(p: &Process) -> Option<Resources> {
 }
 
 fn maps_from(r: &Resources) -> Vec<Map> {
-    r.mm.vmas().into_iter().map(|(start, v)| Map::new(start, v.end, v.prot, v.shared, v.kind)).collect()
+    // The vDSO's data page is shared by every process, but Linux shows it as private.
+    r.mm.vmas().into_iter().map(|(start, v)| Map::new(start, v.end, v.prot, v.shared && v.kind != VmaKind::Vvar, v.kind)).collect()
 }
 
 fn maps_of(p: &Process) -> Vec<Map> {
@@ -390,12 +393,18 @@ impl DirSource for Fds {
             let (f, file, cloexec) = open_file(&s, fd)?;
             let st = file.ops.stat()?;
             let mnt_id = mount_table(&f.caller.kernel).iter().find(|m| m.dev == st.dev).map_or(1, |m| m.id);
-            let mut flags = file.flags() | O_LARGEFILE;
+            // Files opened by path are large-file opens; anonymous ones (pipes, event files)
+            // are not, and a host stream's flags are the host's.
+            let mut flags = if file.dentry.is_some() { file.flags() | O_LARGEFILE } else { file.flags() };
             if cloexec {
                 flags |= libc::O_CLOEXEC;
             }
             let pos = *file.offset.lock().unwrap();
-            Ok(fmt::fdinfo(pos, flags, mnt_id, st.ino).into_bytes())
+            let mut info = fmt::fdinfo(pos, flags, mnt_id, st.ino);
+            if let Some(p) = crate::fs::pidfd::as_pidfd(&file) {
+                info.push_str(&p.fdinfo(&f.caller.kernel));
+            }
+            Ok(info.into_bytes())
         });
         Ok(GenFile::with(self.s.attr(FDINFO_SLOT + slot, S_IFREG | 0o444), content).owned_by(owner).build())
     }
@@ -468,6 +477,8 @@ fn anonymous_name(file: &dyn FileOps) -> Vec<u8> {
                 "timerfd"
             } else if is(|a| a.is::<SignalFd>()) {
                 "signalfd"
+            } else if is(|a| a.is::<crate::fs::pidfd::PidFd>()) {
+                "pidfd"
             } else {
                 "unknown"
             };
