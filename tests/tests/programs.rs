@@ -747,3 +747,42 @@ fn du_walks_a_large_read_only_tree() {
     let native = native(&["/usr/bin/du", "-s", "/usr/lib"]);
     assert_exit(&sandboxed(&["/usr/bin/du", "-s", "/usr/lib"]), 0, &native.stdout_str());
 }
+
+#[test]
+fn pseudo_terminals_for_python_pty_and_script() {
+    // pty.spawn: the child's output comes back through the master, with the terminal's ONLCR.
+    let spawn = r#"import pty, sys; sys.exit(pty.spawn(["/bin/sh", "-c", "echo inside-pty; tty"]))"#;
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", spawn]), 0, "inside-pty\r\n/dev/pts/0\r\n");
+    // pty.fork: the child leads a session whose controlling terminal is the slave; a line
+    // typed into the master is echoed and read; the master reads EIO once the child is gone.
+    let fork = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    print(os.ttyname(0), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpid(), flush=True)
+    print('got', sys.stdin.readline().strip(), flush=True)
+    os._exit(3)
+out = b''
+while b'\n' not in out:
+    out += os.read(fd, 1024)
+os.write(fd, b'typed\n')
+while True:
+    try:
+        data = os.read(fd, 1024)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print(repr(out), os.waitstatus_to_exitcode(status))
+"#;
+    let expected = "b'/dev/pts/0 True True\\r\\ntyped\\r\\ngot typed\\r\\n' 3\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", fork]), 0, expected);
+    // util-linux script, when installed: the command runs on /dev/pts/0, which ps shows.
+    if Path::new("/usr/bin/script").exists() {
+        assert_exit(&sandboxed(&["/usr/bin/script", "-qc", "tty", "/dev/null"]), 0, "/dev/pts/0\r\n");
+        let out = sandboxed(&["/usr/bin/script", "-qc", "ps -o tty= -p $$", "/dev/null"]);
+        assert_exit(&out, 0, "pts/0\r\n");
+    }
+}

@@ -508,7 +508,8 @@ impl Task {
             env: self.env.clone(),
             creds: self.creds.clone(),
         };
-        self.process.state.lock().unwrap().resources = Some(r);
+        // What it replaces is dropped after the lock (it may hold the last reference to files).
+        let _old = self.process.state.lock().unwrap().resources.replace(r);
     }
 
     pub fn files(&self) -> MutexGuard<'_, FdTable> {
@@ -636,6 +637,13 @@ fn retire_thread(kernel: &Arc<Kernel>, process: &Arc<Process>, thread: &Arc<Thre
         st.threads.is_empty() && st.zombie.is_none()
     };
     if last {
+        // Its files close before the parent can see the exit (a reaped child holds no pipe
+        // end), and with no lock held: closing one may signal other processes (a
+        // pseudo-terminal's master hangs up the session it controls).
+        let released = process.state.lock().unwrap().resources.take();
+        drop(table);
+        drop(released);
+        table = kernel.table.lock().unwrap();
         end_process(kernel, &mut table, process, status);
     }
     drop(table);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::HostStream;
 use crate::fs::pty::{self, Pty};
+use crate::kernel::jobctl::Access;
 use crate::kernel::task::{cap, Task};
 use crate::vfs::File;
 
@@ -92,6 +93,8 @@ fn pty_ioctl(t: &Task, file: &File, pty: &Arc<Pty>, master: bool, req: u64, arg:
             }
         }
         libc::TIOCSPGRP => set_pty_foreground(t, pty, master, arg),
+        // Faking input: into one's own controlling terminal only, unless privileged.
+        libc::TIOCSTI if !t.creds.capable(cap::SYS_ADMIN) && !is_controlling(t, pty.job_control().0) => Err(Errno::EPERM),
         libc::TIOCSCTTY => {
             let admin = t.creds.capable(cap::SYS_ADMIN);
             pty.set_controlling(&t.kernel, &t.process, arg == 1, admin, file.readable()).map(|_| 0)
@@ -110,7 +113,7 @@ fn pty_ioctl(t: &Task, file: &File, pty: &Arc<Pty>, master: bool, req: u64, arg:
         }
         // Settings changed from a background process group: SIGTTOU first.
         libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TCSETS2 | libc::TCSETSW2 | libc::TCSETSF2 | libc::TCFLSH | libc::TCXONC if !master => {
-            let r = pty.background_check(&t.kernel, &t.process, Some(&t.thread), libc::SIGTTOU);
+            let r = pty.background_check(&t.kernel, &t.process, Some(&t.thread), Access::Settings);
             match r {
                 Ok(()) => return None,
                 Err(e) => Err(e),
@@ -133,7 +136,7 @@ fn is_controlling(t: &Task, session: Option<i32>) -> bool {
 /// caller's session.
 fn set_pty_foreground(t: &Task, pty: &Pty, master: bool, arg: u64) -> SysResult {
     if !master {
-        match pty.background_check(&t.kernel, &t.process, Some(&t.thread), libc::SIGTTOU) {
+        match pty.background_check(&t.kernel, &t.process, Some(&t.thread), Access::Settings) {
             Err(Errno::EIO) => return Err(Errno::ENOTTY),
             Err(e) => return Err(e),
             Ok(()) => {}

@@ -34,7 +34,8 @@ use super::synthetic::{statfs_of, Attr, DirSource, DynDir};
 use crate::abi::{Stat, Termios, Timespec, Winsize};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process::{Process, Thread};
-use crate::kernel::signal::{SigInfo, ERESTARTSYS};
+use crate::kernel::jobctl::{check_terminal_access, Access};
+use crate::kernel::signal::SigInfo;
 use crate::kernel::{Events, Kernel};
 use crate::mm::MemoryManager;
 use crate::vfs::{DirEntry, FileOps, Inode, Owner, SetAttr, StatFs, S_IFCHR, S_IFDIR};
@@ -408,12 +409,13 @@ impl Pty {
     /// terminal when it is a session leader without one.
     pub fn open_slave(self: &Arc<Pty>, flags: i32, tty_stat: Option<Stat>) -> SysResult<Arc<dyn FileOps>> {
         let caller = super::proc::caller().ok();
+        let admin = caller.as_ref().is_some_and(|c| caller_capable(c, crate::kernel::task::cap::SYS_ADMIN));
         {
             let mut st = self.lock();
             if !st.master_open || (st.locked && tty_stat.is_none()) {
                 return Err(Errno::EIO);
             }
-            if st.exclusive && !caller.as_ref().is_some_and(|c| caller_capable(c, crate::kernel::task::cap::SYS_ADMIN)) {
+            if st.exclusive && !admin {
                 return Err(Errno::EBUSY);
             }
             st.slaves += 1;
@@ -426,23 +428,14 @@ impl Pty {
                 let s = c.process.state.lock().unwrap();
                 (c.process.pid, s.sid, s.pgid)
             };
-            if pid == sid && !has_controlling_terminal(&c.kernel, &c.process) {
+            if pid == sid && !has_controlling_terminal(&c.kernel, &c.process) && self.job_control().0.is_none() {
                 let mut st = self.lock();
-                if self.valid_session(&st).is_none() {
-                    st.session = Some(sid);
-                    st.pgrp = pgid;
-                }
+                st.session = Some(sid);
+                st.pgrp = pgid;
             }
         }
         self.changed();
         Ok(slave)
-    }
-
-    /// The session recorded in `st`, if its leader still lives.
-    fn valid_session(&self, st: &State) -> Option<i32> {
-        let sid = st.session?;
-        let kernel = self.kernel.upgrade()?;
-        session_alive(&kernel, sid).then_some(sid)
     }
 
     /// The session this controls, and its foreground process group (0 for none).
@@ -516,36 +509,24 @@ impl Pty {
         self.lock().pgrp = pgrp;
     }
 
-    /// Linux's check before a process touches its controlling terminal from a background
-    /// process group: with `SIGTTIN` (reads) or `SIGTTOU` (writes with `TOSTOP`, settings).
-    /// The signal goes to the caller's process group and the call restarts after it; `EIO` for
-    /// an orphaned group, or for a read when the signal is ignored or blocked (other calls
-    /// then go ahead).
-    pub fn background_check(&self, kernel: &Kernel, process: &Process, thread: Option<&Thread>, sig: i32) -> SysResult<()> {
-        let (sid, pgid) = {
-            let s = process.state.lock().unwrap();
-            (s.sid, s.pgid)
-        };
-        let (session, fg) = self.job_control();
-        if session != Some(sid) || fg == 0 || fg == pgid {
-            return Ok(());
-        }
-        let ignored = process.action(sig).handler == libc::SIG_IGN as u64 || thread.is_some_and(|t| t.blocks(sig));
-        if ignored {
-            return if sig == libc::SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
-        }
-        if orphaned(kernel, pgid, sid) {
-            return Err(Errno::EIO);
-        }
-        kernel.signal_group(pgid, sig);
-        Err(ERESTARTSYS)
+    /// Job control before `process` (calling from `thread`) touches this terminal: a
+    /// background process group of the session it controls gets `SIGTTIN` for a read,
+    /// `SIGTTOU` for a write with `TOSTOP` or a change of settings (see `kernel::jobctl`).
+    pub fn background_check(&self, kernel: &Kernel, process: &Process, thread: Option<&Thread>, access: Access) -> SysResult<()> {
+        let (session, foreground) = self.job_control();
+        let Some(session) = session else { return Ok(()) };
+        let tostop = || self.lock().ld.termios().lflag & libc::TOSTOP != 0;
+        check_terminal_access(kernel, process, thread, session, foreground, access, tostop)
     }
 
     /// The same check for the calling task, found through the current thread.
-    fn background_check_caller(&self, sig: i32) -> SysResult<()> {
+    fn background_check_caller(&self, access: Access) -> SysResult<()> {
+        if self.lock().session.is_none() {
+            return Ok(());
+        }
         let Ok(c) = super::proc::caller() else { return Ok(()) };
         let thread = c.process.state.lock().unwrap().threads.iter().find(|t| t.tid == c.tid).cloned();
-        self.background_check(&c.kernel, &c.process, thread.as_deref(), sig)
+        self.background_check(&c.kernel, &c.process, thread.as_deref(), access)
     }
 
     fn set_termios(&self, t: Termios, speeds: Option<(u32, u32)>, flush: bool) {
@@ -745,25 +726,6 @@ fn session_alive(kernel: &Kernel, sid: i32) -> bool {
     kernel.process(sid).is_some_and(|p| {
         let st = p.state.lock().unwrap();
         st.zombie.is_none() && st.sid == sid
-    })
-}
-
-/// A process group is orphaned when no member has a parent in another group of the session:
-/// nobody left to resume it after a stop.
-fn orphaned(kernel: &Kernel, pgid: i32, sid: i32) -> bool {
-    let members: Vec<i32> = kernel
-        .processes()
-        .iter()
-        .filter_map(|p| {
-            let st = p.state.lock().unwrap();
-            (st.pgid == pgid && st.zombie.is_none()).then_some(st.ppid)
-        })
-        .collect();
-    !members.iter().any(|&ppid| {
-        kernel.process(ppid).is_some_and(|parent| {
-            let st = parent.state.lock().unwrap();
-            st.pgid != pgid && st.sid == sid
-        })
     })
 }
 
@@ -977,10 +939,17 @@ impl FileOps for Slave {
         if self.pty.hung_up() {
             return Ok(0);
         }
-        self.pty.background_check_caller(libc::SIGTTIN)?;
+        self.pty.background_check_caller(Access::Read)?;
         if buf.is_empty() {
             return Ok(0);
         }
+        // Who reads, for a read timed by VTIME alone (looked up before the lock: it takes others).
+        let timed = {
+            let st = self.pty.lock();
+            let (vmin, vtime) = st.ld.min_time();
+            !st.ld.canonical() && vmin == 0 && vtime > 0
+        };
+        let tid = if timed { super::proc::caller().map_or(0, |c| c.tid) } else { 0 };
         let mut st = self.pty.lock();
         if !st.master_open {
             return Ok(0);
@@ -999,7 +968,6 @@ impl FileOps for Slave {
                 }
                 st.ld.read_raw(buf)
             } else {
-                let tid = super::proc::caller().map_or(0, |c| c.tid);
                 if avail > 0 || vtime == 0 {
                     st.timed_reads.remove(&tid);
                     st.ld.read_raw(buf)
@@ -1025,16 +993,10 @@ impl FileOps for Slave {
     }
 
     fn write(&self, _offset: u64, buf: &[u8]) -> SysResult<usize> {
-        let tostop = {
-            let st = self.pty.lock();
-            if !st.master_open {
-                return Err(Errno::EIO);
-            }
-            st.ld.termios().lflag & libc::TOSTOP != 0
-        };
-        if tostop {
-            self.pty.background_check_caller(libc::SIGTTOU)?;
+        if self.pty.hung_up() {
+            return Err(Errno::EIO);
         }
+        self.pty.background_check_caller(Access::Write)?;
         if buf.is_empty() {
             return Ok(0);
         }
