@@ -13,6 +13,8 @@ pub mod loader;
 pub mod mm;
 pub mod policy;
 pub mod syscalls;
+#[cfg(test)]
+mod testing;
 pub mod vdso;
 pub mod vfs;
 

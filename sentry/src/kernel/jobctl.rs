@@ -171,29 +171,7 @@ mod tests {
     use crate::abi::{Rlimit, SigAction};
     use crate::kernel::process::RLIMIT_COUNT;
     use crate::kernel::signal::bit;
-
-    struct NoPlatform;
-
-    impl platform::Platform for NoPlatform {
-        fn name(&self) -> &'static str {
-            "none"
-        }
-        fn max_user_address(&self) -> u64 {
-            1 << 47
-        }
-        fn new_address_space(&self) -> platform::Result<Arc<dyn platform::AddressSpace>> {
-            Err(platform::Error::Host { what: "no address spaces in tests", errno: libc::ENOSYS })
-        }
-        fn new_context(&self) -> Box<dyn platform::Context> {
-            unreachable!("no task runs in these tests")
-        }
-    }
-
-    struct NoInterrupt;
-
-    impl platform::Interrupt for NoInterrupt {
-        fn interrupt(&self) {}
-    }
+    use crate::testing::{NoInterrupt, NoPlatform};
 
     fn kernel() -> Kernel {
         let root = crate::vfs::Dentry::root(crate::fs::synthetic::Dir::new(vec![]));

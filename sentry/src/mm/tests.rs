@@ -1,44 +1,9 @@
 //! The memory manager against a fake address space and a real (in-process) memory file.
 
-use std::sync::{Arc, Mutex};
-
-use platform::{AddressSpace, Prot};
+use std::sync::Arc;
 
 use super::*;
-
-/// Records what the memory manager asks of the platform.
-#[derive(Default)]
-struct FakeSpace {
-    calls: Mutex<Vec<String>>,
-}
-
-impl AddressSpace for FakeSpace {
-    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> platform::Result<()> {
-        self.calls.lock().unwrap().push(format!("map {addr:#x} {len:#x} {prot} @{offset:#x}"));
-        Ok(())
-    }
-    fn unmap(&self, addr: u64, len: u64) -> platform::Result<()> {
-        self.calls.lock().unwrap().push(format!("unmap {addr:#x} {len:#x}"));
-        Ok(())
-    }
-    fn protect(&self, addr: u64, len: u64, prot: Prot) -> platform::Result<()> {
-        self.calls.lock().unwrap().push(format!("protect {addr:#x} {len:#x} {prot}"));
-        Ok(())
-    }
-    fn new_thread(&self) -> platform::Result<u64> {
-        Ok(0)
-    }
-    fn adopt_thread(&self, _token: u64) -> platform::Result<()> {
-        Ok(())
-    }
-    fn release_thread(&self) {}
-    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
-        None
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
+use crate::testing::FakeSpace;
 
 const TOP: u64 = 0x7000_0000_0000;
 const RW: i32 = PROT_READ | PROT_WRITE;

@@ -204,34 +204,6 @@ fn data_page_publishes_a_clock_close_to_the_hosts() {
     }
 }
 
-/// An address space that accepts everything (the memory manager's bookkeeping is under test).
-struct NoSpace;
-
-impl platform::AddressSpace for NoSpace {
-    fn map(&self, _: u64, _: u64, _: platform::Prot, _: u64) -> platform::Result<()> {
-        Ok(())
-    }
-    fn unmap(&self, _: u64, _: u64) -> platform::Result<()> {
-        Ok(())
-    }
-    fn protect(&self, _: u64, _: u64, _: platform::Prot) -> platform::Result<()> {
-        Ok(())
-    }
-    fn new_thread(&self) -> platform::Result<u64> {
-        Ok(0)
-    }
-    fn adopt_thread(&self, _: u64) -> platform::Result<()> {
-        Ok(())
-    }
-    fn release_thread(&self) {}
-    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
-        None
-    }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
 /// The two mappings behave like Linux's special mappings: the data page is the one live page
 /// (also after fork) and never writable; the image is private (a write copies it) and may move
 /// or go, but not grow.
@@ -241,7 +213,7 @@ fn mappings_are_shared_page_and_private_image() {
     use crate::mm::PROT_WRITE;
     let mf = Arc::new(MemoryFile::new().unwrap());
     let vdso = Vdso::new(&mf).unwrap();
-    let mm = MemoryManager::new(Arc::new(NoSpace), mf.clone(), 0x7000_0000_0000);
+    let mm = MemoryManager::new(Arc::new(crate::testing::FakeSpace::default()), mf.clone(), 0x7000_0000_0000);
     let at = 0x6000_0000_0000;
     let image = vdso.map(&mm, at).unwrap();
     assert_eq!(image, at + PAGE_SIZE);
@@ -261,7 +233,7 @@ fn mappings_are_shared_page_and_private_image() {
     assert_eq!(mm.remap(at, PAGE_SIZE, 2 * PAGE_SIZE, true, None), Err(Errno::EFAULT));
 
     // A child's data page is the same page of the memory file.
-    let child = MemoryManager::from_copy(mm.fork_copy().unwrap(), Arc::new(NoSpace), mf.clone()).unwrap();
+    let child = MemoryManager::from_copy(mm.fork_copy().unwrap(), Arc::new(crate::testing::FakeSpace::default()), mf.clone()).unwrap();
     assert_eq!(child.vmas()[0].1.offset, vdso.page.backing.offset());
 
     // Writing to the image (a debugger's breakpoint) copies it for this process only.

@@ -7,6 +7,7 @@ use super::*;
 use crate::abi::Rlimit;
 use crate::mm::{VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::fs::synthetic::Dir;
+use crate::testing::{NoInterrupt, NoPlatform};
 use crate::vfs::FileOps;
 
 fn file(name: &str) -> VmaKind {
@@ -342,30 +343,6 @@ fn without_a_task_the_tree_still_answers() {
 }
 
 // ---- with a kernel: processes in its table, the calling task set by `set_current` ----
-
-/// A platform that runs nothing: these tests only put processes in the table.
-struct NoPlatform;
-
-impl platform::Platform for NoPlatform {
-    fn name(&self) -> &'static str {
-        "none"
-    }
-    fn max_user_address(&self) -> u64 {
-        1 << 47
-    }
-    fn new_address_space(&self) -> platform::Result<Arc<dyn platform::AddressSpace>> {
-        Err(platform::Error::Host { what: "no address spaces in tests", errno: libc::ENOSYS })
-    }
-    fn new_context(&self) -> Box<dyn platform::Context> {
-        unreachable!("no task runs in these tests")
-    }
-}
-
-struct NoInterrupt;
-
-impl platform::Interrupt for NoInterrupt {
-    fn interrupt(&self) {}
-}
 
 /// A kernel whose tree is `/` with `/proc` mounted (and an empty `/vol`).
 fn kernel_with_proc() -> (Arc<Kernel>, Arc<Dentry>) {
