@@ -273,14 +273,25 @@ pub fn write_pid_file(file: &Path, pid: u32) -> Result<(), String> {
     std::fs::rename(&tmp, file).map_err(|e| format!("pid file {}: {e}", file.display()))
 }
 
-/// SIGKILLs `pid` (the sentry: its gofer and stubs die with it) and reaps it if it is ours.
+/// Sends `sig` to a container's sentry (SIGKILL ends the whole sandbox: its gofer and stubs
+/// die with it).
+fn signal_sentry(pid: i32, sig: i32) -> std::io::Result<()> {
+    // SAFETY: kill(2) takes integers only.
+    #[allow(unsafe_code)]
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// SIGKILLs the sentry `pid`, our child, and reaps it.
 fn kill_and_reap(pid: i32) {
-    // SAFETY: kill and a non-blocking waitpid with a null status pointer.
+    let _ = signal_sentry(pid, libc::SIGKILL);
+    // SAFETY: waits for our own child; a null status pointer is allowed.
     #[allow(unsafe_code)]
     unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
-    }
+        libc::waitpid(pid, std::ptr::null_mut(), 0)
+    };
 }
 
 /// Create, start and wait for a container, then delete it (runc's `run`).
@@ -421,10 +432,7 @@ pub fn kill(g: &Global, args: KillArgs) -> Result<(), String> {
     }
     if sig == libc::SIGKILL || status == Status::Created {
         // Before start there is no workload to signal; SIGKILL ends the whole sandbox at once.
-        // SAFETY: kill(2) on the sentry, whose identity was just checked.
-        #[allow(unsafe_code)]
-        let r = unsafe { libc::kill(c.saved.pid, sig) };
-        return if r == 0 { Ok(()) } else { Err(format!("kill {}: {}", c.saved.pid, std::io::Error::last_os_error())) };
+        return signal_sentry(c.saved.pid, sig).map_err(|e| format!("kill {}: {e}", c.saved.pid));
     }
     let conn = unix::connect_seqpacket(&c.dir.join(CONTROL_SOCKET)).map_err(|e| format!("control socket: {e}"))?;
     control::send(&conn, &control::Request::Kill { signal: sig, all: args.all }, &[]).map_err(|e| format!("control socket: {e}"))?;
@@ -442,17 +450,12 @@ pub fn parse_signal(s: &str) -> Result<i32, String> {
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    const NAMES: [(&str, i32); 31] = [
-        ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6), ("BUS", 7), ("FPE", 8),
-        ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12), ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16),
-        ("CHLD", 17), ("CONT", 18), ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
-        ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("PWR", 30),
-    ];
-    if let Some(&(_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
+    let standard = (1..32).find(|&n| syscall_tables::signal_name(n).and_then(|full| full.strip_prefix("SIG")) == Some(name));
+    if let Some(n) = standard {
         return Ok(n);
     }
-    if name == "SYS" {
-        return Ok(31);
+    if name == "IOT" {
+        return Ok(libc::SIGABRT);
     }
     let rt = |base: i32, off: &str| off.parse::<i32>().ok().map(|o| base + o).filter(|n| (34..=64).contains(n));
     let parsed = match name {
@@ -494,11 +497,7 @@ pub fn delete(g: &Global, args: DeleteArgs) -> Result<(), String> {
         if let Some(cg) = &c.saved.cgroup {
             let _ = cg.thaw();
         }
-        // SAFETY: kill(2) on the sentry, whose identity was just checked.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(c.saved.pid, libc::SIGKILL)
-        };
+        let _ = signal_sentry(c.saved.pid, libc::SIGKILL);
         wait_gone(&c, Duration::from_secs(10));
     }
     if let Some(cg) = &c.saved.cgroup {

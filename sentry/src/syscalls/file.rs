@@ -762,7 +762,7 @@ fn open_dentry(t: &Task, dentry: &Arc<Dentry>, flags: i32, created: bool) -> Sys
         libc::S_IFSOCK => Err(Errno::ENXIO),
         libc::S_IFREG if flags & libc::O_TRUNC != 0 => {
             let ops = dentry.inode.open(flags)?;
-            t.drop_setid_bits(dentry, None)?;
+            t.drop_setid_bits(dentry, Some(st.mode))?;
             Ok(ops)
         }
         _ => dentry.inode.open(flags),
