@@ -124,18 +124,9 @@ pub fn console_to_socket(socket: &Path, size: Option<(u16, u16)>) -> Result<Owne
     Ok(slave)
 }
 
-/// Connects to the unix socket at `path`, however long (through /proc/self/fd when it does
-/// not fit in `sun_path`).
+/// Connects a stream socket to the unix socket at `path`, however long.
 pub fn connect(path: &Path) -> io::Result<UnixStream> {
-    match UnixStream::connect(path) {
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            let dir = std::fs::File::open(path.parent().unwrap_or(Path::new("/")))?;
-            let name = path.file_name().unwrap_or_default();
-            let short = Path::new("/proc/self/fd").join(dir.as_raw_fd().to_string()).join(name);
-            UnixStream::connect(short)
-        }
-        other => other,
-    }
+    connect_socket(path, libc::SOCK_STREAM).map(UnixStream::from)
 }
 
 /// Makes `fd` the controlling terminal of the calling process, which must lead a session.
@@ -149,7 +140,7 @@ pub fn make_controlling_terminal(fd: RawFd) -> io::Result<()> {
 
 /// A `SOCK_SEQPACKET` unix socket listening at `path` (each message arrives whole).
 pub fn listen_seqpacket(path: &Path) -> io::Result<OwnedFd> {
-    let sock = seqpacket()?;
+    let sock = unix_socket(libc::SOCK_SEQPACKET)?;
     with_short_path(path, |addr, len| {
         // SAFETY: `addr` points to a sockaddr_un of `len` bytes.
         if unsafe { libc::bind(sock.as_raw_fd(), addr, len) } != 0 {
@@ -166,7 +157,12 @@ pub fn listen_seqpacket(path: &Path) -> io::Result<OwnedFd> {
 
 /// Connects a `SOCK_SEQPACKET` socket to `path`.
 pub fn connect_seqpacket(path: &Path) -> io::Result<OwnedFd> {
-    let sock = seqpacket()?;
+    connect_socket(path, libc::SOCK_SEQPACKET)
+}
+
+/// A unix socket of `kind` connected to `path`.
+fn connect_socket(path: &Path, kind: i32) -> io::Result<OwnedFd> {
+    let sock = unix_socket(kind)?;
     with_short_path(path, |addr, len| {
         // SAFETY: `addr` points to a sockaddr_un of `len` bytes.
         if unsafe { libc::connect(sock.as_raw_fd(), addr, len) } != 0 {
@@ -193,9 +189,9 @@ pub fn accept(listener: &OwnedFd) -> io::Result<OwnedFd> {
     }
 }
 
-fn seqpacket() -> io::Result<OwnedFd> {
+fn unix_socket(kind: i32) -> io::Result<OwnedFd> {
     // SAFETY: socket returns a new descriptor or -1.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
