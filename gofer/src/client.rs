@@ -301,7 +301,11 @@ impl Client {
 
     /// Sends one request and waits for its reply, under the lock.
     fn call(&self, req: &Request) -> Result<(Reply, Vec<OwnedFd>), Errno> {
-        let msg = req.encode()?;
+        let mut msg = req.encode()?;
+        // SAFETY: sched_getcpu has no preconditions.
+        if let Ok(cpu) = u32::try_from(unsafe { libc::sched_getcpu() }) {
+            proto::set_request_cpu(&mut msg, cpu);
+        }
         let mut guard = self.lock();
         let Inner { sock, buf } = &mut *guard;
         transport::send(sock.as_fd(), &msg, None).map_err(|e| {

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! `op` is one of the `OP_*` codes; a reply carries the request's op with [`REPLY`] set. `status`
-//! is 0 in requests and in successful replies, the errno in an error reply (whose payload is
-//! empty). `nfds` is the number of descriptors passed with the record as `SCM_RIGHTS`; only the
+//! is 0 in successful replies and the errno in an error reply (whose payload is empty); in a
+//! request it is the client thread's CPU plus one, or 0 (see [`request_cpu`]). `nfds` is the number of descriptors passed with the record as `SCM_RIGHTS`; only the
 //! replies to `Open` and `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
 //! a list is `u32 count + items`. A decoder accepts a message only if it is consumed exactly.
 //!
@@ -22,7 +22,10 @@ use crate::{Attr, Dirent, Errno, Fid, SetAttr, Statfs, Timespec};
 /// Protocol version sent in `Attach`. Bumped whenever the meaning of an existing message changes;
 /// new operations get new op codes instead. Version 2: `Attach` names a mount and its reply says
 /// whether the mount is read-only; `Open` may ask for write access on a writable mount.
-pub const VERSION: u32 = 2;
+/// Version 3: a request's `status` names the client's CPU.
+pub const VERSION: u32 = 3;
+/// Highest CPU number a request may name (the last of a `cpu_set_t`).
+pub const MAX_CPU: u32 = 1023;
 /// Largest message, header included.
 pub const MAX_MSG: usize = 64 * 1024;
 /// Size of the fixed header.
@@ -90,7 +93,8 @@ pub struct Header {
     pub op: u32,
     /// Payload length in bytes.
     pub len: u32,
-    /// 0, or the errno of an error reply.
+    /// In a reply: 0, or the errno of an error reply. In a request: the client's CPU plus one,
+    /// or 0.
     pub status: u32,
     /// Number of fds passed with the message.
     pub nfds: u32,
@@ -318,7 +322,7 @@ impl Request {
     /// server answers with: `EINVAL` for anything malformed.
     pub fn decode(msg: &[u8], nfds: usize) -> Result<Request, Errno> {
         let (h, mut r) = split(msg).ok_or(Errno(libc::EINVAL))?;
-        if h.status != 0 || h.nfds != 0 || nfds != 0 {
+        if h.status > MAX_CPU + 1 || h.nfds != 0 || nfds != 0 {
             return Err(Errno(libc::EINVAL));
         }
         let req = match h.op {
@@ -632,6 +636,21 @@ pub fn check_name(name: &[u8]) -> Result<(), Errno> {
 }
 
 /// Splits a message into its header and a reader over exactly `len` payload bytes.
+/// Marks an encoded request as sent from CPU `cpu`. The gofer moves to the CPU its requests
+/// come from: the client then wakes it, and it wakes the client, on the same CPU, a plain
+/// context switch instead of a cross-CPU wake-up (a VM exit under virtualisation), which makes
+/// a round trip about three times as fast.
+pub fn set_request_cpu(msg: &mut [u8], cpu: u32) {
+    if let (Some(word), true) = (msg.get_mut(8..12), cpu <= MAX_CPU) {
+        word.copy_from_slice(&(cpu + 1).to_le_bytes());
+    }
+}
+
+/// The CPU a request was sent from, if it says.
+pub fn request_cpu(msg: &[u8]) -> Option<u32> {
+    Header::parse(msg)?.status.checked_sub(1).filter(|&c| c <= MAX_CPU)
+}
+
 fn split(msg: &[u8]) -> Option<(Header, Reader<'_>)> {
     let h = Header::parse(msg)?;
     let payload = &msg[HEADER_LEN..];

@@ -156,6 +156,9 @@ pub fn serve(sock: OwnedFd, mounts: Vec<Mount>) -> io::Result<()> {
             return Ok(());
         }
         let msg = buf.get(..got.len).unwrap_or_default();
+        if let Some(cpu) = proto::request_cpu(msg) {
+            sys::move_to_cpu(cpu);
+        }
         let (reply, fd) = server.handle(msg, got.fds.len(), got.truncated);
         // Fds a client sent (never valid in a request) are closed here.
         drop(got.fds);

@@ -30,6 +30,22 @@ fn retry<T: Copy + Default + PartialOrd>(mut f: impl FnMut() -> T) -> Result<T, 
     }
 }
 
+/// Runs the calling thread on CPU `cpu` from now on, unless it is there already. Best effort:
+/// a CPU outside the thread's allowed set is left alone.
+pub(crate) fn move_to_cpu(cpu: u32) {
+    // SAFETY: sched_getcpu has no preconditions.
+    if u32::try_from(unsafe { libc::sched_getcpu() }) == Ok(cpu) {
+        return;
+    }
+    let Ok(cpu) = usize::try_from(cpu) else { return };
+    // SAFETY: cpu_set_t is a plain bit mask; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of `set`; the protocol keeps cpu below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the given size; 0 names the calling thread.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+}
+
 /// `openat(2)` without `O_CREAT`.
 pub(crate) fn open_at(dir: RawFd, name: &CStr, flags: i32) -> Result<OwnedFd, Errno> {
     open_at_mode(dir, name, flags, 0)

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crate::proto::{
-    self, Header, Reply, Request, HEADER_LEN, MAX_MSG, OP_ATTACH, OP_MAX, OP_WALK, REPLY, VERSION,
+    self, Header, Reply, Request, HEADER_LEN, MAX_CPU, MAX_MSG, OP_ATTACH, OP_MAX, OP_WALK, REPLY, VERSION,
 };
 use crate::{serve, transport, Attr, Client, Dirent, Errno, Mount, SetAttr, Statfs, Timespec};
 
@@ -1080,7 +1080,7 @@ fn garbage_gets_errors_and_server_keeps_serving() {
     for op in [0, OP_MAX + 1, 1000, u32::MAX, OP_ATTACH | REPLY] {
         expect_error(&sock, &header(op, 0, 0, 0), None, inval);
     }
-    expect_error(&sock, &header(OP_ATTACH, 0, 5, 0), None, inval);
+    expect_error(&sock, &header(OP_ATTACH, 0, MAX_CPU + 2, 0), None, inval);
     expect_error(&sock, &header(OP_ATTACH, 0, 0, 1), None, inval);
     // Lengths that disagree with the record, huge ones included.
     let mut attach = Request::Attach {

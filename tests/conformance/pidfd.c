@@ -1,7 +1,8 @@
 /*
  * pidfd.c — process file descriptors: pidfd_open, CLONE_PIDFD (clone and
  * clone3), pidfd_send_signal, pidfd_getfd, waitid(P_PIDFD), poll and epoll
- * readiness when the process ends, and what /proc and fcntl show of them.
+ * readiness when the process ends, and what /proc and fcntl show of them;
+ * pidfd_send_signal through a /proc/PID directory.
  *
  * Children report through exit statuses and pipes only; pids and fd numbers
  * are compared, never printed.
@@ -424,11 +425,54 @@ static void cloning(void)
 	CHECK_ERRNO("clone3_pidfd_same_address_einval", EINVAL, syscall(SYS_clone3, &ca, sizeof ca));
 }
 
+/* Linux takes a descriptor of a /proc/PID directory (not of a thread's, nor of anything
+ * else in /proc) as a pidfd for pidfd_send_signal. */
+static void proc_directories(void)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d", getpid());
+	int self = open(path, O_RDONLY | O_DIRECTORY);
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_usr1;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &sa, NULL);
+	usr1_code = 1234;
+	CHECK("procdir_send_self", pidfd_send_signal(self, SIGUSR1, NULL, 0) == 0 && usr1_code == SI_USER);
+	signal(SIGUSR1, SIG_DFL);
+	CHECK("procdir_sig0", pidfd_send_signal(self, 0, NULL, 0) == 0);
+	CHECK_ERRNO("procdir_bad_flags_einval", EINVAL, pidfd_send_signal(self, 0, NULL, 1 << 20));
+	close(self);
+
+	int root = open("/proc", O_RDONLY | O_DIRECTORY);
+	CHECK_ERRNO("procroot_ebadf", EBADF, pidfd_send_signal(root, 0, NULL, 0));
+	close(root);
+	snprintf(path, sizeof path, "/proc/%d/task/%d", getpid(), getpid());
+	int task = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK_ERRNO("proc_task_dir_ebadf", EBADF, pidfd_send_signal(task, 0, NULL, 0));
+	close(task);
+	snprintf(path, sizeof path, "/proc/%d/stat", getpid());
+	int stat = open(path, O_RDONLY);
+	CHECK_ERRNO("proc_stat_file_ebadf", EBADF, pidfd_send_signal(stat, 0, NULL, 0));
+	close(stat);
+
+	int release[2];
+	pid_t c = waiting_child(release);
+	snprintf(path, sizeof path, "/proc/%d", c);
+	int dir = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK("procdir_sigkill_child", pidfd_send_signal(dir, SIGKILL, NULL, 0) == 0);
+	int st = 0;
+	CHECK("procdir_child_killed", waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK_ERRNO("procdir_reaped_esrch", ESRCH, pidfd_send_signal(dir, 0, NULL, 0));
+	close(release[1]);
+	close(dir);
+}
+
 int main(void)
 {
 	opening();
 	waiting();
 	signalling();
+	proc_directories();
 	getting_fds();
 	cloning();
 	return check_exit();

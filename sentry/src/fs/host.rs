@@ -97,6 +97,10 @@ impl FileOps for HostRegular {
         pread(&self.fd, offset, buf)
     }
 
+    fn io_in_place(&self) -> bool {
+        true
+    }
+
     fn write(&self, offset: u64, buf: &[u8]) -> SysResult<usize> {
         if self.changed.is_none() {
             return Err(Errno::EBADF);

@@ -5,6 +5,7 @@ pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod inotify;
 pub mod pipe;
 pub mod proc;
 pub mod pty;

@@ -976,6 +976,10 @@ impl FileOps for OverlayFile {
         self.current().is_ok_and(|f| f.seekable())
     }
 
+    fn io_in_place(&self) -> bool {
+        self.current().is_ok_and(|f| f.io_in_place())
+    }
+
     fn ioctl(&self, mm: &MemoryManager, request: u32, arg: u64) -> SysResult<u64> {
         self.current()?.ioctl(mm, request, arg)
     }

@@ -194,6 +194,11 @@ pub trait DirSource: Send + Sync {
     fn owner(&self) -> SysResult<Owner> {
         Ok(Owner::default())
     }
+
+    /// The concrete source, for a filesystem to recognise its own directories.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A directory whose entries are computed at every lookup and `readdir`.
@@ -205,6 +210,11 @@ pub struct DynDir {
 impl DynDir {
     pub fn new(attr: Attr, source: impl DirSource + 'static) -> Arc<DynDir> {
         Arc::new(DynDir { attr, source: Arc::new(source) })
+    }
+
+    /// What computes the entries.
+    pub fn source(&self) -> &dyn DirSource {
+        &*self.source
     }
 }
 
@@ -223,6 +233,10 @@ impl Inode for DynDir {
 
     fn lookup(&self, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
         self.source.lookup(name)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn open(&self, flags: i32) -> SysResult<Arc<dyn FileOps>> {

@@ -51,6 +51,14 @@ const BOGO_DIRENT_SIZE: i64 = 20;
 const READDIR_BATCH: usize = 512;
 const ZERO_PAGE: [u8; 4096] = [0; 4096];
 const _: () = assert!(PAGE_SIZE == 4096);
+/// `F_SEAL_*` (`fcntl(F_ADD_SEALS)`).
+pub const F_SEAL_SEAL: u32 = 0x1;
+pub const F_SEAL_SHRINK: u32 = 0x2;
+pub const F_SEAL_GROW: u32 = 0x4;
+pub const F_SEAL_WRITE: u32 = 0x8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+pub const F_SEAL_EXEC: u32 = 0x20;
+const F_ALL_SEALS: u32 = 0x3f;
 /// Longest extended attribute value.
 const XATTR_SIZE_MAX: usize = 65536;
 
@@ -302,6 +310,11 @@ struct RegData {
     /// Pages cut off by a truncate while the file was mapped; freed with the last [`MapGuard`].
     retired: Vec<u64>,
     mappers: usize,
+    /// Shared mappings that may write the file (`F_SEAL_WRITE` waits for none).
+    writers: usize,
+    /// `F_SEAL_*` (a file that is not a memfd starts with `F_SEAL_SEAL`, so none can be
+    /// added).
+    seals: u32,
 }
 
 enum Data {
@@ -351,7 +364,7 @@ impl TmpfsInode {
                 next_cookie: 2,
                 parent: Weak::new(),
             }),
-            S_IFREG => Data::Reg(RegData::default()),
+            S_IFREG => Data::Reg(RegData { seals: F_SEAL_SEAL, ..RegData::default() }),
             _ => Data::Special,
         });
         let nlink = if kind == S_IFDIR { 2 } else { 1 };
@@ -611,6 +624,12 @@ impl TmpfsInode {
         let mut st = self.lock();
         let st = &mut *st;
         let Data::Reg(r) = &mut st.data else { return Err(Errno::ENODEV) };
+        if mode & libc::FALLOC_FL_PUNCH_HOLE != 0 && r.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
+        if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > r.size && r.seals & F_SEAL_GROW != 0 {
+            return Err(Errno::EPERM);
+        }
         if mode & libc::FALLOC_FL_PUNCH_HOLE != 0 {
             let first = offset.div_ceil(PAGE_SIZE);
             let last = end / PAGE_SIZE;
@@ -683,12 +702,22 @@ impl TmpfsInode {
         if offset >= MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
         }
-        let len = usize::try_from(MAX_FILE_SIZE - offset).unwrap_or(usize::MAX).min(buf.len());
+        let mut len = usize::try_from(MAX_FILE_SIZE - offset).unwrap_or(usize::MAX).min(buf.len());
         let r = match &mut st.data {
             Data::Reg(r) => r,
             Data::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         };
+        if r.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
+        if r.seals & F_SEAL_GROW != 0 && offset + len as u64 > r.size {
+            // Up to the end, then no further.
+            len = usize::try_from(r.size.saturating_sub(offset)).unwrap_or(0);
+            if len == 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         if offset + len as u64 > r.size {
             self.zero_tail(r);
         }
@@ -808,6 +837,11 @@ impl TmpfsInode {
         Ok(node)
     }
 
+    /// Makes this file's whole mount read-only or writable again (`mount -o remount`).
+    pub fn set_fs_read_only(&self, ro: bool) {
+        self.fs.read_only.store(ro, Ordering::Relaxed);
+    }
+
     /// An `O_TMPFILE` file that `linkat` may still name.
     pub fn is_linkable(&self) -> bool {
         let st = self.lock();
@@ -816,10 +850,69 @@ impl TmpfsInode {
 
     /// Registers a shared mapping of this file (see [`TmpfsInode::page_offsets`]).
     pub fn map_guard(&self) -> SysResult<MapGuard> {
+        self.map_guard_shared(false, false)
+    }
+
+    /// [`TmpfsInode::map_guard`] for `mmap(MAP_SHARED)`: `prot_write` maps it writable
+    /// (`EPERM` once the file is sealed against writes); `may_write` (the file was opened for
+    /// writing) makes it a mapping that keeps `F_SEAL_WRITE` from being added (`EBUSY`).
+    pub fn map_guard_shared(&self, prot_write: bool, may_write: bool) -> SysResult<MapGuard> {
         let mut st = self.lock();
         let Data::Reg(r) = &mut st.data else { return Err(Errno::ENODEV) };
+        let sealed = r.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0;
+        if prot_write && sealed {
+            return Err(Errno::EPERM);
+        }
+        let writer = may_write && !sealed;
         r.mappers += 1;
-        Ok(MapGuard { node: self.this() })
+        if writer {
+            r.writers += 1;
+        }
+        Ok(MapGuard { node: self.this(), writer })
+    }
+
+    /// The file's `F_SEAL_*` (`F_GET_SEALS`); `EINVAL` for what is not a regular file.
+    pub fn seals(&self) -> SysResult<u32> {
+        match &self.lock().data {
+            Data::Reg(r) => Ok(r.seals),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// `F_ADD_SEALS`, with Linux's rules: `EPERM` once `F_SEAL_SEAL` is set, `EBUSY` for
+    /// `F_SEAL_WRITE` while a shared mapping may write, `EINVAL` for unknown bits.
+    pub fn add_seals(&self, seals: u32) -> SysResult<()> {
+        let mut st = self.lock();
+        let Data::Reg(r) = &mut st.data else { return Err(Errno::EINVAL) };
+        if seals & !F_ALL_SEALS != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if r.seals & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & F_SEAL_WRITE != 0 && r.seals & F_SEAL_WRITE == 0 && r.writers > 0 {
+            return Err(Errno::EBUSY);
+        }
+        r.seals |= seals;
+        Ok(())
+    }
+
+    /// A memfd (`memfd_create`): a regular file of this mount that no directory names, mode
+    /// 0777 (0666 with `noexec`), sealable when `sealing`.
+    pub fn new_memfd(&self, sealing: bool, noexec: bool, owner: Owner) -> Arc<TmpfsInode> {
+        let mode = S_IFREG | if noexec { 0o666 } else { 0o777 };
+        let node = TmpfsInode::new_node(&self.fs, mode, 0, owner, None);
+        let mut st = node.lock();
+        // No directory names it: Linux reports a link count of 0.
+        st.meta.nlink = 0;
+        if let Data::Reg(r) = &mut st.data {
+            r.seals = if sealing { 0 } else { F_SEAL_SEAL };
+            if noexec {
+                r.seals |= F_SEAL_EXEC;
+            }
+        }
+        drop(st);
+        node
     }
 
     /// An extended attribute (`ENODATA` if absent). Used by the overlay for its
@@ -865,6 +958,8 @@ impl TmpfsInode {
 /// Keeps pages cut from a shared-mapped file from being reused until the mapping goes.
 pub struct MapGuard {
     node: Arc<TmpfsInode>,
+    /// Counted in the file's `writers`.
+    writer: bool,
 }
 
 impl MapGuard {
@@ -878,6 +973,9 @@ impl Drop for MapGuard {
         let mut st = self.node.lock();
         if let Data::Reg(r) = &mut st.data {
             r.mappers -= 1;
+            if self.writer {
+                r.writers -= 1;
+            }
             if r.mappers == 0 {
                 for off in r.retired.drain(..) {
                     self.node.fs.free_page(off);
@@ -1174,6 +1272,9 @@ impl Inode for TmpfsInode {
             };
             if size > MAX_FILE_SIZE {
                 return Err(Errno::EFBIG);
+            }
+            if (size < r.size && r.seals & F_SEAL_SHRINK != 0) || (size > r.size && r.seals & F_SEAL_GROW != 0) {
+                return Err(Errno::EPERM);
             }
             if size != r.size {
                 self.truncate(r, size);

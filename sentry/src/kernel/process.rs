@@ -54,6 +54,22 @@ pub struct ProcessTimers {
     pub real: Option<u64>,
     /// `timer_create` timers by the id the application sees.
     pub posix: std::collections::BTreeMap<i32, u64>,
+    /// `ITIMER_VIRTUAL` and `ITIMER_PROF`, by [`CPU_ITIMER_VIRTUAL`] and [`CPU_ITIMER_PROF`]:
+    /// they count the process's CPU time, checked by the kernel's timer service.
+    pub cpu: [CpuTimer; 2],
+}
+
+/// Index of `ITIMER_VIRTUAL` (user time) in [`ProcessTimers::cpu`].
+pub const CPU_ITIMER_VIRTUAL: usize = 0;
+/// Index of `ITIMER_PROF` (user and system time) in [`ProcessTimers::cpu`].
+pub const CPU_ITIMER_PROF: usize = 1;
+
+/// An interval timer on the process's CPU time: it expires when the clock it counts reaches
+/// `expiry`, then reloads with `interval`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimer {
+    pub expiry: Option<Duration>,
+    pub interval: Option<Duration>,
 }
 
 pub struct ProcessState {
@@ -140,6 +156,10 @@ pub struct Accounting {
     pub app_done: Duration,
     /// Peak resident set of the address spaces the process has left, or has at its exit.
     pub maxrss: u64,
+    /// The process runs in its creator's address space (clone with `CLONE_VM` but not
+    /// `CLONE_THREAD`: vfork, posix_spawn) until it execs: that space's clocks are the
+    /// creator's, not counted here.
+    pub borrowed_space: bool,
     /// The children waited for, with what they gathered of their own children.
     pub children: Usage,
 }
@@ -148,6 +168,9 @@ impl Accounting {
     /// A thread leaves an address space whose clocks read `cpu` and whose resident set
     /// peaked at `maxrss`.
     pub fn leave_space(&mut self, cpu: CpuTimes, maxrss: u64) {
+        if self.borrowed_space {
+            return;
+        }
         self.space_last = self.space_last.max(cpu);
         self.maxrss = self.maxrss.max(maxrss);
     }
@@ -256,7 +279,7 @@ impl Process {
         // accounting and leaves the thread list in one step.
         let sentry = st.threads.iter().map(|t| t.system_time()).sum::<Duration>() + a.system_done;
         let (space, maxrss) = match (&st.resources, st.zombie) {
-            (Some(r), None) => (r.mm.space().cpu_time(), r.mm.peak_rss()),
+            (Some(r), None) if !a.borrowed_space => (r.mm.space().cpu_time(), r.mm.peak_rss()),
             _ => (CpuTimes::default(), 0),
         };
         let spaces = a.space_done + a.space_last.max(space);
@@ -318,6 +341,56 @@ impl Process {
     }
 }
 
+impl Process {
+    /// The clocks the CPU interval timers count: user time, and user plus system time.
+    pub fn itimer_clocks(&self) -> [Duration; 2] {
+        let u = self.usage();
+        [u.user, u.user + u.system]
+    }
+
+    /// Whether an `ITIMER_VIRTUAL` or `ITIMER_PROF` is armed.
+    pub fn cpu_timers_armed(&self) -> bool {
+        self.timers.lock().unwrap().cpu.iter().any(|c| c.expiry.is_some())
+    }
+
+    /// Fires the CPU interval timers whose clock has reached their expiry (`SIGVTALRM`,
+    /// `SIGPROF` to the process) and reloads the periodic ones. Returns whether one fired,
+    /// and the least CPU time left before one expires (None when none is armed).
+    pub fn check_cpu_timers(&self) -> (bool, Option<Duration>) {
+        if !self.cpu_timers_armed() {
+            return (false, None);
+        }
+        let now = self.itimer_clocks();
+        let mut fired = Vec::new();
+        let mut left = None::<Duration>;
+        {
+            let mut timers = self.timers.lock().unwrap();
+            for (i, (timer, sig)) in timers.cpu.iter_mut().zip([libc::SIGVTALRM, libc::SIGPROF]).enumerate() {
+                let Some(expiry) = timer.expiry else { continue };
+                if now[i] >= expiry {
+                    fired.push(sig);
+                    // Periods already consumed are skipped: one signal stands for them.
+                    timer.expiry = timer.interval.map(|iv| {
+                        let missed = (now[i] - expiry).as_nanos() / iv.as_nanos().max(1);
+                        expiry + iv * u32::try_from(missed + 1).unwrap_or(u32::MAX)
+                    });
+                }
+                if let Some(e) = timer.expiry {
+                    let l = e.saturating_sub(now[i]);
+                    left = Some(left.map_or(l, |m| m.min(l)));
+                }
+            }
+        }
+        let any = !fired.is_empty();
+        for sig in fired {
+            if !self.refuses(sig) {
+                self.send(SigInfo::kernel(sig));
+            }
+        }
+        (any, left)
+    }
+}
+
 pub fn sig_index(sig: i32) -> usize {
     usize::try_from(sig - 1).unwrap_or(0).min(63)
 }
@@ -333,6 +406,58 @@ pub struct Thread {
     app_nanos: AtomicU64,
     /// The user time last reported for the thread, in nanoseconds.
     reported_user: AtomicU64,
+    /// Nice value, scheduling policy and CPU affinity (recorded; the host schedules stubs as
+    /// it likes).
+    pub sched: Mutex<Sched>,
+}
+
+/// The scheduling attributes of a thread, as `sched_setscheduler`, `setpriority` and
+/// `sched_setaffinity` set them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sched {
+    /// -20 (most favoured) to 19.
+    pub nice: i32,
+    /// `SCHED_OTHER`, `SCHED_FIFO`, `SCHED_RR`, `SCHED_BATCH` or `SCHED_IDLE`.
+    pub policy: i32,
+    /// 1 to 99 for the real-time policies, else 0.
+    pub rt_priority: i32,
+    /// `SCHED_RESET_ON_FORK`: children start with a normal policy and no negative nice.
+    pub reset_on_fork: bool,
+    /// The CPUs the thread may run on, one bit each.
+    pub affinity: u64,
+}
+
+impl Default for Sched {
+    fn default() -> Sched {
+        let cpus = crate::fs::host::host_cpus().min(64);
+        Sched { nice: 0, policy: libc::SCHED_OTHER, rt_priority: 0, reset_on_fork: false, affinity: u64::MAX >> (64 - cpus) }
+    }
+}
+
+impl Sched {
+    /// What a thread created by one with these attributes starts with.
+    pub fn for_child(self) -> Sched {
+        if !self.reset_on_fork {
+            return self;
+        }
+        let realtime = matches!(self.policy, libc::SCHED_FIFO | libc::SCHED_RR);
+        Sched {
+            nice: if realtime { 0 } else { self.nice.max(0) },
+            policy: if realtime { libc::SCHED_OTHER } else { self.policy },
+            rt_priority: if realtime { 0 } else { self.rt_priority },
+            reset_on_fork: false,
+            affinity: self.affinity,
+        }
+    }
+
+    /// `task_prio()` as `/proc/PID/stat` shows it: 20 + nice, or -1 - the real-time priority.
+    pub fn prio(&self) -> i32 {
+        if matches!(self.policy, libc::SCHED_FIFO | libc::SCHED_RR) {
+            -1 - self.rt_priority
+        } else {
+            20 + self.nice
+        }
+    }
 }
 
 #[derive(Default)]
@@ -350,6 +475,7 @@ impl Thread {
             clock: OnceLock::new(),
             app_nanos: AtomicU64::new(0),
             reported_user: AtomicU64::new(0),
+            sched: Mutex::new(Sched::default()),
         })
     }
 
@@ -430,6 +556,33 @@ mod tests {
         u.gather(Usage { user: Duration::from_secs(1), system: Duration::ZERO, maxrss: 1 << 20 });
         assert_eq!((u.user, u.maxrss), (Duration::from_micros(3_500_001), 8 << 20), "times add, peaks do not");
         assert_eq!(ticks(Duration::from_millis(129)), 12);
+    }
+
+    #[test]
+    fn reset_on_fork_drops_realtime_and_negative_nice() {
+        let base = Sched::default();
+        let rt = Sched { policy: libc::SCHED_FIFO, rt_priority: 10, nice: 3, reset_on_fork: true, ..base };
+        let child = rt.for_child();
+        assert_eq!((child.policy, child.rt_priority, child.nice, child.reset_on_fork), (libc::SCHED_OTHER, 0, 0, false));
+        let batch = Sched { policy: libc::SCHED_BATCH, nice: -5, reset_on_fork: true, ..base };
+        assert_eq!((batch.for_child().policy, batch.for_child().nice), (libc::SCHED_BATCH, 0));
+        let kept = Sched { nice: -5, ..base };
+        assert_eq!(kept.for_child(), kept, "without the flag a child inherits everything");
+        assert_eq!((kept.prio(), rt.prio()), (15, -11), "task_prio as /proc shows it");
+    }
+
+    #[test]
+    fn cpu_timers_fire_and_reload_on_cpu_time() {
+        let p = Process::new(5, 0, 5, 5, [SigAction::default(); 64], [Rlimit { cur: 0, max: 0 }; RLIMIT_COUNT]);
+        assert_eq!(p.check_cpu_timers(), (false, None), "nothing armed");
+        // A process without threads or memory has used no CPU: an expiry at 0 is due at once.
+        let ms = Duration::from_millis;
+        p.timers.lock().unwrap().cpu[CPU_ITIMER_PROF] = CpuTimer { expiry: Some(Duration::ZERO), interval: Some(ms(10)) };
+        p.timers.lock().unwrap().cpu[CPU_ITIMER_VIRTUAL] = CpuTimer { expiry: Some(ms(50)), interval: None };
+        assert_eq!(p.check_cpu_timers(), (true, Some(ms(10))), "fired, reloaded one period on");
+        assert!(p.state.lock().unwrap().pending.mask & super::super::signal::bit(libc::SIGPROF) != 0);
+        assert_eq!(p.timers.lock().unwrap().cpu[CPU_ITIMER_PROF].expiry, Some(ms(10)));
+        assert_eq!(p.check_cpu_timers(), (false, Some(ms(10))));
     }
 
     #[test]

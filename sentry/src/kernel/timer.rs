@@ -3,6 +3,12 @@
 //!
 //! A timer is owned by its process (`alarm`/`setitimer` use the process's real timer; each
 //! `timer_create` adds one). Targets are held weakly: a timer never keeps a dead process alive.
+//!
+//! The CPU-time interval timers (`ITIMER_VIRTUAL`, `ITIMER_PROF`) live in their process; a
+//! second thread samples the CPU clocks of the processes that arm one, often enough to fire
+//! them within a few milliseconds of CPU time.
+//!
+//! Lock order: the watch list before a process's timers.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -41,7 +47,21 @@ pub struct Timers {
     state: Mutex<State>,
     changed: Condvar,
     events: Arc<Events>,
+    /// Processes with a CPU interval timer armed.
+    cpu_watch: Mutex<CpuWatch>,
+    cpu_changed: Condvar,
 }
+
+#[derive(Default)]
+struct CpuWatch {
+    processes: Vec<Weak<Process>>,
+    started: bool,
+}
+
+/// Longest pause between two samples of the CPU clocks of a process with a CPU timer armed.
+const CPU_SAMPLE_MAX: Duration = Duration::from_millis(10);
+/// Shortest pause, however close an expiry is.
+const CPU_SAMPLE_MIN: Duration = Duration::from_millis(1);
 
 /// A timer's setting: time to the next expiry (None: disarmed) and its period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,7 +72,64 @@ pub struct Setting {
 
 impl Timers {
     pub fn new(events: Arc<Events>) -> Arc<Timers> {
-        Arc::new(Timers { state: Mutex::new(State::default()), changed: Condvar::new(), events })
+        Arc::new(Timers {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            events,
+            cpu_watch: Mutex::new(CpuWatch::default()),
+            cpu_changed: Condvar::new(),
+        })
+    }
+
+    /// Starts sampling `p`'s CPU clocks for its CPU interval timers (call after arming one).
+    pub fn watch_cpu(self: &Arc<Timers>, p: &Arc<Process>) {
+        let mut w = self.cpu_watch.lock().unwrap();
+        if !w.processes.iter().any(|q| std::ptr::eq(q.as_ptr(), Arc::as_ptr(p))) {
+            w.processes.push(Arc::downgrade(p));
+        }
+        if !w.started {
+            w.started = true;
+            let timers = self.clone();
+            if std::thread::Builder::new().name("cpu-timers".into()).spawn(move || timers.serve_cpu()).is_err() {
+                w.started = false;
+                tracing::error!("cannot start the CPU timer thread");
+            }
+        }
+        drop(w);
+        self.cpu_changed.notify_all();
+    }
+
+    /// The CPU timer thread: samples the watched processes, fires what is due, and sleeps for
+    /// less than the least CPU time left could take to pass.
+    fn serve_cpu(self: Arc<Timers>) {
+        let mut w = self.cpu_watch.lock().unwrap();
+        loop {
+            // Forget the dead and the disarmed (under the list's lock: arming adds after).
+            w.processes.retain(|q| q.upgrade().is_some_and(|p| p.cpu_timers_armed()));
+            if w.processes.is_empty() {
+                w = self.cpu_changed.wait(w).unwrap();
+                continue;
+            }
+            let list = w.processes.clone();
+            drop(w);
+            let mut nap = CPU_SAMPLE_MAX;
+            let mut fired = false;
+            for p in list.iter().filter_map(Weak::upgrade) {
+                let (any, left) = p.check_cpu_timers();
+                fired |= any;
+                if let Some(left) = left {
+                    // Each thread burns at most two CPU clocks at once: its application
+                    // code's and its sentry thread's.
+                    let threads = u32::try_from(p.state.lock().unwrap().threads.len().max(1)).unwrap_or(u32::MAX);
+                    nap = nap.min(left / threads.saturating_mul(2));
+                }
+            }
+            if fired {
+                self.events.notify();
+            }
+            w = self.cpu_watch.lock().unwrap();
+            w = self.cpu_changed.wait_timeout(w, nap.max(CPU_SAMPLE_MIN)).unwrap().0;
+        }
     }
 
     /// A new, disarmed timer.

@@ -15,7 +15,7 @@ use crate::abi::Stat;
 use crate::errno::{Errno, SysResult};
 use crate::fs::host::HostRegular;
 use crate::fs::overlay::OverlayFile;
-use crate::vfs::FileOps;
+use crate::vfs::{read_full, FileOps};
 
 /// The file behind an open file of the read-only root (an overlay file not copied up), whose
 /// pages may be cached and shared; None for any other file.
@@ -81,7 +81,6 @@ impl CachedFile {
         let end = (first + count).min(self.pages);
         let mut filled = self.filled.lock().unwrap();
         let mut page = first;
-        let mut buf = Vec::new();
         while page < end {
             let bit = |p: u64| filled[usize::try_from(p / 64).unwrap_or(0)] & (1 << (p % 64)) != 0;
             if bit(page) {
@@ -94,17 +93,8 @@ impl CachedFile {
                 stop += 1;
             }
             let len = usize::try_from((stop - page) * PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
-            buf.resize(len, 0);
-            let mut done = 0;
-            while done < len {
-                let n = file.read(page * PAGE_SIZE + done as u64, &mut buf[done..])?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            buf[done..].fill(0);
-            mf.write(self.offset_of(page * PAGE_SIZE), &buf);
+            // Straight into the memory file; past the file's end the fresh range reads as zero.
+            mf.with_bytes(self.offset_of(page * PAGE_SIZE), len, |dst| read_full(file, page * PAGE_SIZE, dst))?;
             for p in page..stop {
                 filled[usize::try_from(p / 64).unwrap_or(0)] |= 1 << (p % 64);
             }

@@ -594,10 +594,48 @@ impl MemoryManager {
         self.walk(addr, buf.len(), 0, |off, r| self.mf.write(off, &buf[r])).1
     }
 
+    /// Lends application memory `[addr, addr + len)` with protection `need` to `io`, VMA by
+    /// VMA, as slices of the memory file, so file data moves without a sentry buffer. `io`
+    /// returns how much of its slice it handled; a short count, an error or a fault ends the
+    /// walk. Returns the count handled and what ended it (`EFAULT` for a fault). The address
+    /// space stays locked meanwhile: `io` must neither block nor look at it (see
+    /// `FileOps::io_in_place`).
+    pub fn in_place(&self, addr: u64, len: usize, need: i32, mut io: impl FnMut(&mut [u8]) -> SysResult<usize>) -> (usize, SysResult<()>) {
+        let mut done = 0;
+        let mut end: Option<SysResult<()>> = None;
+        let (_, fault) = self.walk(addr, len, need, |off, r| {
+            if end.is_some() {
+                return;
+            }
+            let want = r.len();
+            match self.mf.with_bytes(off, want, &mut io) {
+                Ok(n) => {
+                    done += n;
+                    if n < want {
+                        end = Some(Ok(()));
+                    }
+                }
+                Err(e) => end = Some(Err(e)),
+            }
+        });
+        (done, end.unwrap_or(fault))
+    }
+
     /// Fills application memory at `addr` with up to `len` bytes of `file` from `offset`,
     /// regardless of protection (the loader's segments, private file maps); stops at the end
     /// of the file and returns how much it copied.
     pub fn fill_from(&self, addr: u64, file: &dyn crate::vfs::FileOps, offset: u64, len: u64) -> SysResult<u64> {
+        if file.io_in_place() {
+            let mut at = offset;
+            let len = usize::try_from(len).map_err(|_| Errno::ENOMEM)?;
+            let (done, r) = self.in_place(addr, len, 0, |dst| {
+                let n = crate::vfs::read_full(file, at, dst)?;
+                at += n as u64;
+                Ok(n)
+            });
+            r?;
+            return Ok(done as u64);
+        }
         const CHUNK: u64 = 256 << 10;
         let mut buf = vec![0u8; usize::try_from(CHUNK.min(len)).unwrap_or(0)];
         let mut done = 0u64;

@@ -66,7 +66,7 @@ fn chmod(t: &Task, d: &Dentry, mode: u32) -> SysResult {
     if !t.creds.capable(cap::FSETID) && st.mode & S_IFMT != S_IFDIR && !t.creds.in_group(st.gid) {
         mode &= !libc::S_ISGID;
     }
-    d.inode.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() })?;
+    d.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() })?;
     Ok(0)
 }
 
@@ -112,7 +112,7 @@ fn chown(t: &Task, d: &Dentry, uid: u32, gid: u32) -> SysResult {
             }
         }
     }
-    d.inode.setattr(&SetAttr { uid, gid, ..SetAttr::default() })?;
+    d.setattr(&SetAttr { uid, gid, ..SetAttr::default() })?;
     Ok(0)
 }
 
@@ -155,7 +155,7 @@ fn set_times(t: &Task, d: &Dentry, times: Option<[SetTime; 2]>) -> SysResult {
         }
         t.may(&st, MAY_WRITE)?;
     }
-    d.inode.setattr(&SetAttr { atime, mtime, ..SetAttr::default() })?;
+    d.setattr(&SetAttr { atime, mtime, ..SetAttr::default() })?;
     Ok(0)
 }
 
@@ -257,7 +257,7 @@ fn sys_truncate(t: &mut Task, a: &Args) -> SysResult {
     }
     t.may(&st, MAY_WRITE)?;
     t.drop_setid_bits(&d, Some(st.mode))?;
-    d.inode.setattr(&SetAttr { size: Some(len), ..SetAttr::default() })?;
+    d.setattr(&SetAttr { size: Some(len), ..SetAttr::default() })?;
     Ok(0)
 }
 
@@ -269,7 +269,7 @@ fn sys_ftruncate(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     t.drop_setid_bits(&d, None)?;
-    d.inode.setattr(&SetAttr { size: Some(len), mtime: SetTime::Now, ..SetAttr::default() })?;
+    d.setattr(&SetAttr { size: Some(len), mtime: SetTime::Now, ..SetAttr::default() })?;
     Ok(0)
 }
 
@@ -313,5 +313,6 @@ fn sys_fallocate(t: &mut Task, a: &Args) -> SysResult {
         t.drop_setid_bits(d, None)?;
     }
     file.ops.fallocate(mode, offset as u64, len as u64)?;
+    file.modified();
     Ok(0)
 }

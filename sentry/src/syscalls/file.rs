@@ -16,7 +16,8 @@ use crate::kernel::signal::{SigInfo, ERESTARTSYS};
 use crate::kernel::task::{cap, secbit, Task};
 use crate::fs::pipe::{Pipe, PipeEnd};
 use crate::vfs::walk::Walker;
-use crate::vfs::{Dentry, File, FileOps, Owner, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
+use crate::mm::{PROT_READ, PROT_WRITE};
+use crate::vfs::{read_full, Dentry, File, FileOps, Owner, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
 
 pub static HANDLERS: Table = &[
     (nr::READ, sys_read, Support::Full),
@@ -49,7 +50,7 @@ pub static HANDLERS: Table = &[
     (nr::CHDIR, sys_chdir, Support::Full),
     (nr::FCHDIR, sys_fchdir, Support::Full),
     (nr::IOCTL, sys_ioctl, Support::Partial("terminal queries on host streams, FIONBIO, FIOCLEX")),
-    (nr::FCNTL, sys_fcntl, Support::Partial("record locks always succeed")),
+    (nr::FCNTL, sys_fcntl, Support::Partial("record locks always succeed; seals on tmpfs files and memfds")),
     (nr::DUP, sys_dup, Support::Full),
     (nr::DUP2, sys_dup2, Support::Full),
     (nr::DUP3, sys_dup3, Support::Full),
@@ -209,7 +210,7 @@ impl Task {
             kept &= !libc::S_ISGID;
         }
         if kept != mode & 0o7777 {
-            d.inode.setattr(&crate::vfs::SetAttr { mode: Some(kept), ..crate::vfs::SetAttr::default() })?;
+            d.setattr(&crate::vfs::SetAttr { mode: Some(kept), ..crate::vfs::SetAttr::default() })?;
         }
         Ok(())
     }
@@ -370,6 +371,9 @@ fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize)
         return Err(Errno::EBADF);
     }
     let count = count.min(MAX_RW_COUNT);
+    if file.ops.io_in_place() {
+        return read_in_place(t, file, at, addr, count);
+    }
     let seekable = file.ops.seekable();
     // Streams have no position to protect, and their reads may sleep: no lock for them.
     let mut pos = seekable.then(|| file.offset.lock().unwrap());
@@ -404,11 +408,44 @@ fn read_to_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize)
     Ok(done as u64)
 }
 
+/// `read_to_user` for files that read straight into application memory: one copy, as
+/// natively, instead of two through a sentry buffer.
+fn read_in_place(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize) -> SysResult {
+    let mut pos = file.offset.lock().unwrap();
+    let start = at.unwrap_or(*pos);
+    let mut offset = start;
+    let (done, r) = t.mm.in_place(addr, count, PROT_WRITE, |dst| {
+        let n = read_full(file.ops.as_ref(), offset, dst)?;
+        offset += n as u64;
+        Ok(n)
+    });
+    if done == 0 {
+        r?;
+    }
+    if at.is_none() {
+        *pos = start + done as u64;
+    }
+    Ok(done as u64)
+}
+
 fn write_from_user(t: &Task, file: &File, at: Option<u64>, addr: u64, count: usize) -> SysResult {
     if !file.writable() {
         return Err(Errno::EBADF);
     }
     let count = count.min(MAX_RW_COUNT);
+    if file.ops.io_in_place() {
+        // Straight from application memory, piece by piece; `write_buf` keeps the position.
+        let mut done = 0u64;
+        let (n, r) = t.mm.in_place(addr, count, PROT_READ, |src| {
+            let n = write_buf(t, file, at.map(|o| o + done), src)?;
+            done += n as u64;
+            Ok(n)
+        });
+        if n == 0 {
+            r?;
+        }
+        return Ok(n as u64);
+    }
     let mut buf = vec![0u8; count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
@@ -453,6 +490,9 @@ pub(super) fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> S
         if let (None, Some(pos)) = (at, pos.as_deref_mut()) {
             *pos = end;
         }
+        if n > 0 {
+            file.modified();
+        }
         return Ok(n);
     }
     let start = at.or(pos.as_deref().copied()).unwrap_or(0);
@@ -479,6 +519,9 @@ pub(super) fn write_buf(t: &Task, file: &File, at: Option<u64>, buf: &[u8]) -> S
     }
     if let (None, Some(pos)) = (at, pos.as_deref_mut()) {
         *pos = start + sent as u64;
+    }
+    if sent > 0 {
+        file.modified();
     }
     Ok(sent)
 }
@@ -1211,6 +1254,8 @@ fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
             Ok(0)
         }
         libc::F_GETOWN => Ok(0),
+        libc::F_ADD_SEALS => super::memfd::add_seals(&file, a.u32(2)),
+        libc::F_GET_SEALS => super::memfd::get_seals(&file),
         libc::F_GETPIPE_SZ => pipe_end(&file).map(|p| p.capacity() as u64),
         libc::F_SETPIPE_SZ => pipe_end(&file)?.set_capacity(usize::try_from(a.u64(2)).map_err(|_| Errno::EINVAL)?).map(|n| n as u64),
         _ => Err(Errno::EINVAL),

@@ -1,5 +1,5 @@
-//! Identity and resources: uname and hostname, credentials, rlimits, randomness, scheduling
-//! queries, prctl, arch_prctl, thread-library registrations.
+//! Identity and resources: uname and hostname, credentials, rlimits, randomness, prctl,
+//! arch_prctl, thread-library registrations.
 // Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
@@ -9,7 +9,7 @@ use syscall_tables::nr;
 use super::{Args, Support, Table};
 use crate::abi::{Rlimit, Sysinfo, Utsname};
 use crate::errno::{Errno, SysResult};
-use crate::fs::host::{fill_random, host_cpus};
+use crate::fs::host::fill_random;
 use crate::kernel::process::RLIMIT_COUNT;
 use crate::kernel::task::{cap, secbit, Creds, Task};
 use crate::kernel::{RELEASE, VERSION};
@@ -43,19 +43,9 @@ pub static HANDLERS: Table = &[
     (nr::CAPGET, sys_capget, Support::Full),
     (nr::CAPSET, sys_capset, Support::Full),
     (nr::GETRANDOM, sys_getrandom, Support::Full),
-    (nr::SCHED_GETAFFINITY, sys_sched_getaffinity, Support::Full),
-    (nr::SCHED_SETAFFINITY, sys_sched_setaffinity, Support::Partial("accepted, not applied")),
-    (nr::SCHED_YIELD, sys_zero, Support::Full),
-    (nr::SCHED_GETSCHEDULER, sys_zero, Support::Partial("always SCHED_OTHER")),
-    (nr::SCHED_GETPARAM, sys_sched_getparam, Support::Partial("always SCHED_OTHER")),
-    (nr::GETPRIORITY, sys_getpriority, Support::Partial("always nice 0")),
     (nr::PRCTL, sys_prctl, Support::Partial("names, dumpable, no_new_privs, pdeathsig, subreaper, capabilities, keep-caps, secure bits")),
     (nr::SYSINFO, sys_sysinfo, Support::Partial("memory figures are the sandbox's own")),
 ];
-
-fn sys_zero(_t: &mut Task, _a: &Args) -> SysResult {
-    Ok(0)
-}
 
 fn sys_set_tid_address(t: &mut Task, a: &Args) -> SysResult {
     t.clear_child_tid = a.u64(0);
@@ -229,39 +219,6 @@ fn sys_getrandom(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EFAULT);
     }
     Ok(n as u64)
-}
-
-fn sys_sched_getaffinity(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let size = a.usize(1);
-    if size < 8 || !size.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    let cpus = host_cpus().min(64);
-    let mask: u64 = if cpus == 64 { u64::MAX } else { (1 << cpus) - 1 };
-    t.mm.write_val(a.u64(2), &mask)?;
-    Ok(8)
-}
-
-fn sys_sched_setaffinity(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    let _mask: u64 = t.mm.read_val(a.u64(2))?;
-    Ok(0)
-}
-
-fn sys_sched_getparam(t: &mut Task, a: &Args) -> SysResult {
-    own_pid(t, a.i32(0))?;
-    t.mm.write_val(a.u64(1), &0i32)?;
-    Ok(0)
-}
-
-fn sys_getpriority(t: &mut Task, a: &Args) -> SysResult {
-    if a.i32(0) != libc::PRIO_PROCESS as i32 {
-        return Err(Errno::EINVAL);
-    }
-    own_pid(t, a.i32(1))?;
-    // The kernel returns 20 - nice.
-    Ok(20)
 }
 
 fn sys_prctl(t: &mut Task, a: &Args) -> SysResult {

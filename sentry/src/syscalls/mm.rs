@@ -106,7 +106,7 @@ impl FileMap<'_> {
 }
 
 /// The tmpfs inode behind an open file (a tmpfs file, or an overlay file copied up).
-fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<TmpfsInode>>> {
+pub(super) fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<TmpfsInode>>> {
     let Some(any) = file.ops.as_any() else { return Ok(None) };
     if let Some(f) = any.downcast_ref::<TmpfsFile>() {
         return Ok(Some(f.inode().clone()));
@@ -124,7 +124,7 @@ fn tmpfs_inode(file: &File) -> SysResult<Option<Arc<TmpfsInode>>> {
 fn map_file_pages(t: &Task, m: &FileMap) -> SysResult<Option<u64>> {
     let Some(node) = tmpfs_inode(m.file)? else { return Ok(None) };
     // The guard first: pages cut by a truncate from here on stay until the mapping goes.
-    let guard = node.map_guard()?;
+    let guard = node.map_guard_shared(m.prot & libc::PROT_WRITE != 0, m.file.writable())?;
     let pages = node.page_offsets(m.offset / PAGE_SIZE, m.len.div_ceil(PAGE_SIZE), true)?;
     let pages: Vec<u64> = pages.into_iter().map(|p| p.ok_or(Errno::EIO)).collect::<SysResult<_>>()?;
     t.mm.map_file_pages(m.addr, m.len, m.prot, m.fixed, &pages, Box::new(guard), m.kind()).map(Some)

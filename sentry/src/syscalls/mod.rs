@@ -14,9 +14,13 @@ mod file;
 mod namei;
 pub mod futex;
 mod identity;
+mod inotify;
+mod memfd;
 mod mm;
+mod mount;
 mod poll;
 mod process;
+mod sched;
 mod signal;
 mod time;
 pub mod tty;
@@ -78,7 +82,7 @@ pub struct Entry {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (u32, Handler, Support)> {
-    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, mm::HANDLERS, poll::HANDLERS, process::HANDLERS, signal::HANDLERS, time::HANDLERS]
+    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, inotify::HANDLERS, memfd::HANDLERS, mm::HANDLERS, mount::HANDLERS, poll::HANDLERS, process::HANDLERS, sched::HANDLERS, signal::HANDLERS, time::HANDLERS]
         .into_iter()
         .flatten()
 }

@@ -26,8 +26,8 @@ pub static HANDLERS: Table = &[
     (nr::EXECVEAT, sys_execveat, Support::Partial("from a thread other than the first, the thread keeps its id")),
     (nr::FORK, sys_fork, Support::Partial("memory is copied eagerly, not copy-on-write")),
     (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
-    (nr::CLONE, sys_clone, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
-    (nr::CLONE3, sys_clone3, Support::Partial("CLONE_VM without CLONE_THREAD copies the memory; no namespaces")),
+    (nr::CLONE, sys_clone, Support::Partial("no namespaces")),
+    (nr::CLONE3, sys_clone3, Support::Partial("no namespaces")),
     (nr::WAIT4, sys_wait4, Support::Partial(RUSAGE_NOTE)),
     (nr::WAITID, sys_waitid, Support::Partial(RUSAGE_NOTE)),
     (nr::PIDFD_OPEN, sys_pidfd_open, Support::Full),
@@ -131,6 +131,7 @@ fn execve_common(t: &mut Task, dirfd: i32, path_addr: u64, argv: u64, envp: u64,
         let mut st = t.process.state.lock().unwrap();
         st.usage.leave_space(cpu, maxrss);
         st.usage.close_space();
+        st.usage.borrowed_space = false;
     }
     t.process.state.lock().unwrap().vfork_done = true;
     t.kernel.events.notify();
@@ -243,8 +244,18 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         return clone_thread(t, c);
     }
     let kernel = t.kernel.clone();
-    let memory = NewMemory::Copy(t.mm.fork_copy()?);
     let fpu = t.ctx.fpu(t.mm.space()).map_err(|_| Errno::ENOMEM)?;
+    // With CLONE_VM (vfork, posix_spawn) the child shares the creator's memory: it runs on a
+    // new thread of the creator's stub until it execs, instead of in a copy.
+    let (memory, stub_thread) = if f & CLONE_VM != 0 {
+        let token = t.mm.space().new_thread().map_err(|e| {
+            tracing::error!("creating a stub thread: {e}");
+            Errno::EAGAIN
+        })?;
+        (NewMemory::Shared(t.mm.clone()), Some(token))
+    } else {
+        (NewMemory::Copy(t.mm.fork_copy()?), None)
+    };
     let (files, fs) = files_and_fs(t, f);
     let (ppid, pgid, sid, comm) = {
         let st = t.process.state.lock().unwrap();
@@ -258,11 +269,13 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
     let ctx = kernel.platform.new_context();
     let mask = t.thread.signals.lock().unwrap().mask;
     let thread = Thread::new(pid, mask, ctx.interrupter());
+    *thread.sched.lock().unwrap() = t.thread.sched.lock().unwrap().for_child();
     {
         let mut st = process.state.lock().unwrap();
         st.threads.push(thread.clone());
         st.comm = comm;
         st.exit_signal = c.exit_signal;
+        st.usage.borrowed_space = f & CLONE_VM != 0;
     }
     let cpu = child_registers(t, &c);
     if f & CLONE_PIDFD != 0 {
@@ -288,7 +301,7 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         thread,
         cpu,
         fpu: Some(fpu),
-        stub_thread: None,
+        stub_thread,
         memory,
         ctx,
         files,
@@ -362,6 +375,7 @@ fn clone_thread(t: &mut Task, c: CloneArgs) -> SysResult {
     let ctx = kernel.platform.new_context();
     let mask = t.thread.signals.lock().unwrap().mask;
     let thread = Thread::new(tid, mask, ctx.interrupter());
+    *thread.sched.lock().unwrap() = t.thread.sched.lock().unwrap().for_child();
     t.process.state.lock().unwrap().threads.push(thread.clone());
     if f & CLONE_PARENT_SETTID != 0 {
         let _ = t.mm.write_val(c.parent_tid, &tid);

@@ -30,7 +30,7 @@ pub static HANDLERS: Table = &[
     (nr::KILL, sys_kill, Support::Full),
     (nr::TKILL, sys_tkill, Support::Full),
     (nr::TGKILL, sys_tgkill, Support::Full),
-    (nr::PIDFD_SEND_SIGNAL, sys_pidfd_send_signal, Support::Partial("only pidfds name a process (not /proc/PID directories)")),
+    (nr::PIDFD_SEND_SIGNAL, sys_pidfd_send_signal, Support::Partial("a /proc/PID directory names its process by number (a recycled pid reaches the new process)")),
 ];
 
 fn check_sigset_size(a: &Args, i: usize) -> SysResult<()> {
@@ -334,16 +334,29 @@ fn sys_rt_sigqueueinfo(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// pidfd_send_signal(pidfd, sig, info, flags): kill(2) of the process a pidfd stands for.
-/// With `info`, its signal number must be `sig`, and only a process signalling itself may use
-/// the codes the kernel reserves (`si_code >= 0`, `SI_TKILL`).
+/// The process a descriptor stands for in `pidfd_send_signal`: a pidfd's, or the one a
+/// `/proc/PID` directory names (looked up by number: a reaped one is `ESRCH`). `EBADF` for
+/// any other file.
+fn signal_target(t: &Task, fd: i32) -> SysResult<(i32, Option<Arc<Process>>)> {
+    let file = t.file(fd)?;
+    if let Some(pidfd) = as_pidfd(&file) {
+        return Ok((pidfd.process().pid, pidfd.live(&t.kernel)));
+    }
+    let dentry = file.dentry.as_ref().ok_or(Errno::EBADF)?;
+    let pid = crate::fs::proc::process_dir_pid(&*dentry.inode).ok_or(Errno::EBADF)?;
+    Ok((pid, t.kernel.process(pid)))
+}
+
+/// pidfd_send_signal(pidfd, sig, info, flags): kill(2) of the process a pidfd (or a
+/// `/proc/PID` directory) stands for. With `info`, its signal number must be `sig`, and only
+/// a process signalling itself may use the codes the kernel reserves (`si_code >= 0`,
+/// `SI_TKILL`).
 fn sys_pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult {
     let (pidfd, sig, info_addr, flags) = (a.fd(0), a.i32(1), a.u64(2), a.u32(3));
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let file = t.file(pidfd)?;
-    let target = as_pidfd(&file).ok_or(Errno::EBADF)?;
+    let (target_pid, target) = signal_target(t, pidfd)?;
     let info = if info_addr != 0 {
         let mut raw = [0u8; 128];
         t.mm.copy_in(info_addr, &mut raw)?;
@@ -352,7 +365,7 @@ fn sys_pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult {
             return Err(Errno::EINVAL);
         }
         let code = field(8);
-        if t.tid != target.process().pid && (code >= 0 || code == SI_TKILL) {
+        if t.tid != target_pid && (code >= 0 || code == SI_TKILL) {
             return Err(Errno::EPERM);
         }
         let value = u64::from_le_bytes(raw[24..32].try_into().unwrap_or_default());
@@ -360,7 +373,7 @@ fn sys_pidfd_send_signal(t: &mut Task, a: &Args) -> SysResult {
     } else {
         SigInfo::user(sig, t.pid(), t.creds.uid)
     };
-    let p = target.live(&t.kernel).ok_or(Errno::ESRCH)?;
+    let p = target.ok_or(Errno::ESRCH)?;
     valid_signal(sig)?;
     may_signal(t, &p, sig)?;
     send_to(t, &p, info);

@@ -13,19 +13,22 @@ use super::{Args, Support, Table};
 use crate::abi::{Timespec, Timeval};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::signal::{SigInfo, ERESTART_RESTARTBLOCK};
+use crate::kernel::process::{CpuTimer, CPU_ITIMER_PROF, CPU_ITIMER_VIRTUAL};
 use crate::kernel::timer::{Setting, Target};
 use crate::kernel::task::Task;
 use crate::vdso::clock_now;
 
 pub static HANDLERS: Table = &[
-    (nr::CLOCK_GETTIME, sys_clock_gettime, Support::Partial("a thread's user time is its process's shared out by wall time in application code; clocks of other processes and threads are EINVAL")),
+    (nr::CLOCK_GETTIME, sys_clock_gettime, Support::Partial("a thread's user time is its process's shared out by wall time in application code")),
     (nr::CLOCK_GETRES, sys_clock_getres, Support::Full),
+    (nr::CLOCK_SETTIME, sys_clock_settime, Support::Partial("the sandbox may not set the clock: EPERM")),
+    (nr::SETTIMEOFDAY, sys_settimeofday, Support::Partial("the sandbox may not set the clock: EPERM")),
     (nr::GETTIMEOFDAY, sys_gettimeofday, Support::Full),
     (nr::TIME, sys_time, Support::Full),
     (nr::NANOSLEEP, sys_nanosleep, Support::Full),
     (nr::ALARM, sys_alarm, Support::Full),
-    (nr::SETITIMER, sys_setitimer, Support::Partial("ITIMER_VIRTUAL and ITIMER_PROF never expire")),
-    (nr::GETITIMER, sys_getitimer, Support::Partial("ITIMER_VIRTUAL and ITIMER_PROF never expire")),
+    (nr::SETITIMER, sys_setitimer, Support::Partial("ITIMER_VIRTUAL and ITIMER_PROF fire within a few milliseconds of CPU time of their expiry")),
+    (nr::GETITIMER, sys_getitimer, Support::Full),
     (nr::TIMER_CREATE, sys_timer_create, Support::Partial("CPU-time clocks count wall time")),
     (nr::TIMER_SETTIME, sys_timer_settime, Support::Full),
     (nr::TIMER_GETTIME, sys_timer_gettime, Support::Full),
@@ -53,7 +56,40 @@ fn read_clock(t: &Task, id: libc::clockid_t) -> Timespec {
     clock_now(t.kernel.vdso.as_ref(), id)
 }
 
+/// The reading of a CPU clock named by a process or thread id (`clock_getcpuclockid`,
+/// `pthread_getcpuclockid`): the id complemented above three bits, the per-thread bit, and
+/// the kind: 0 user and system time, 1 user time, 2 the precise total. A thread's clock is
+/// readable only within its own process; a process's by anyone. `EINVAL` otherwise.
+fn dynamic_cpu_clock(t: &Task, clock: i32) -> SysResult<Timespec> {
+    const PER_THREAD: i32 = 4;
+    let (id, kind) = (!(clock >> 3), clock & 3);
+    if kind == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let usage = if clock & PER_THREAD != 0 {
+        let thread = if id == 0 {
+            t.thread.clone()
+        } else {
+            t.process.state.lock().unwrap().threads.iter().find(|th| th.tid == id).cloned().ok_or(Errno::EINVAL)?
+        };
+        t.process.thread_usage(&thread)
+    } else if id == 0 || id == t.pid() || id == t.tid {
+        t.process.usage()
+    } else {
+        let p = t.kernel.process(id).ok_or(Errno::EINVAL)?;
+        if p.state.lock().unwrap().zombie.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        p.usage()
+    };
+    let d = if kind == 1 { usage.user } else { usage.user + usage.system };
+    Ok(to_timespec(Some(d)))
+}
+
 fn now(clock: i32, t: &Task) -> SysResult<Timespec> {
+    if clock < 0 {
+        return dynamic_cpu_clock(t, clock);
+    }
     let id = host_clock_id(clock)?;
     if matches!(clock, libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID) {
         return Ok(super::process::cpu_clock(t, clock));
@@ -69,13 +105,49 @@ fn sys_clock_gettime(t: &mut Task, a: &Args) -> SysResult {
 
 fn sys_clock_getres(t: &mut Task, a: &Args) -> SysResult {
     let clock = a.i32(0);
-    host_clock_id(clock)?;
+    if clock < 0 {
+        dynamic_cpu_clock(t, clock)?;
+    } else {
+        host_clock_id(clock)?;
+    }
     let coarse = matches!(clock, libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE);
     let res = Timespec { sec: 0, nsec: if coarse { 4_000_000 } else { 1 } };
     if a.u64(1) != 0 {
         t.mm.write_val(a.u64(1), &res)?;
     }
     Ok(0)
+}
+
+/// clock_settime(2): the clocks are the host's, which the sandbox never sets. Linux's checks
+/// come first (only the real-time clock can be set, with a valid time; a CPU clock named by
+/// id exists but never can), then `EPERM`, as for a caller without `CAP_SYS_TIME`.
+fn sys_clock_settime(t: &mut Task, a: &Args) -> SysResult {
+    let clock = a.i32(0);
+    if clock >= 0 && clock != libc::CLOCK_REALTIME {
+        return Err(Errno::EINVAL);
+    }
+    let ts: Timespec = t.mm.read_val(a.u64(1))?;
+    if clock < 0 {
+        dynamic_cpu_clock(t, clock)?;
+    } else if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}
+
+/// settimeofday(2): like `clock_settime`, nothing is ever set: `EPERM` once the time given
+/// is valid (setting only the time zone takes the capability too).
+fn sys_settimeofday(t: &mut Task, a: &Args) -> SysResult {
+    if a.u64(0) != 0 {
+        let tv: Timeval = t.mm.read_val(a.u64(0))?;
+        if tv.sec < 0 || !(0..1_000_000).contains(&tv.usec) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if a.u64(1) != 0 {
+        let _tz: [i32; 2] = t.mm.read_val(a.u64(1))?;
+    }
+    Err(Errno::EPERM)
 }
 
 fn sys_gettimeofday(t: &mut Task, a: &Args) -> SysResult {
@@ -231,7 +303,7 @@ fn sys_setitimer(t: &mut Task, a: &Args) -> SysResult {
             None => t.kernel.timers.get(id),
         }
     } else {
-        Setting::default()
+        set_cpu_itimer(t, cpu_itimer_index(which), new)
     };
     if a.u64(2) != 0 {
         t.mm.write_val(a.u64(2), &[to_timeval(old.interval), to_timeval(old.value)])?;
@@ -239,11 +311,39 @@ fn sys_setitimer(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
+/// The slot of `ITIMER_VIRTUAL` or `ITIMER_PROF` in the process's CPU timers.
+fn cpu_itimer_index(which: i32) -> usize {
+    if which == libc::ITIMER_VIRTUAL {
+        CPU_ITIMER_VIRTUAL
+    } else {
+        CPU_ITIMER_PROF
+    }
+}
+
+/// Reads (and with `new`, re-arms) one of the process's CPU interval timers; returns the
+/// setting it had. Its value is CPU time left: one that is already due reads as a sliver.
+fn set_cpu_itimer(t: &Task, i: usize, new: Option<Setting>) -> Setting {
+    let now = t.process.itimer_clocks()[i];
+    let old = {
+        let mut timers = t.process.timers.lock().unwrap();
+        let timer = &mut timers.cpu[i];
+        let old = Setting { value: timer.expiry.map(|e| e.saturating_sub(now).max(Duration::from_micros(1))), interval: timer.interval };
+        if let Some(n) = new {
+            *timer = CpuTimer { expiry: n.value.map(|v| now + v), interval: n.interval.filter(|_| n.value.is_some()) };
+        }
+        old
+    };
+    if new.is_some_and(|n| n.value.is_some()) {
+        t.kernel.timers.watch_cpu(&t.process);
+    }
+    old
+}
+
 fn sys_getitimer(t: &mut Task, a: &Args) -> SysResult {
     let which = a.i32(0);
     let cur = match which {
         libc::ITIMER_REAL => t.kernel.timers.get(real_timer(t)),
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => Setting::default(),
+        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => set_cpu_itimer(t, cpu_itimer_index(which), None),
         _ => return Err(Errno::EINVAL),
     };
     t.mm.write_val(a.u64(1), &[to_timeval(cur.interval), to_timeval(cur.value)])?;

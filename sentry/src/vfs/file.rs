@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Dentry, FileOps};
 use crate::errno::{Errno, SysResult};
+use crate::fs::inotify;
 
 /// An open file description: shared by every descriptor `dup`ed from it.
 pub struct File {
@@ -22,7 +23,18 @@ const SETFL_MASK: u32 = (libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | lib
 impl File {
     pub fn new(ops: Arc<dyn FileOps>, dentry: Option<Arc<Dentry>>, flags: i32) -> Arc<File> {
         let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME | libc::O_PATH | libc::O_LARGEFILE;
-        Arc::new(File { ops, dentry, flags: AtomicU32::new((flags & keep).cast_unsigned()), offset: Mutex::new(0) })
+        let file = Arc::new(File { ops, dentry, flags: AtomicU32::new((flags & keep).cast_unsigned()), offset: Mutex::new(0) });
+        if let (Some(d), false) = (&file.dentry, flags & libc::O_PATH != 0) {
+            inotify::file_event(d, inotify::IN_OPEN);
+        }
+        file
+    }
+
+    /// Reports a change of the file's data (a write, `fallocate`) to inotify.
+    pub fn modified(&self) {
+        if let Some(d) = &self.dentry {
+            inotify::file_event(d, inotify::IN_MODIFY);
+        }
     }
 
     pub fn flags(&self) -> i32 {
@@ -43,6 +55,16 @@ impl File {
     pub fn writable(&self) -> bool {
         let f = self.flags();
         f & libc::O_PATH == 0 && matches!(f & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+    }
+}
+
+impl Drop for File {
+    /// The last descriptor of this open file went: inotify's close event.
+    fn drop(&mut self) {
+        if let (Some(d), false) = (&self.dentry, self.flags() & libc::O_PATH != 0) {
+            let mask = if self.writable() { inotify::IN_CLOSE_WRITE } else { inotify::IN_CLOSE_NOWRITE };
+            inotify::file_event(d, mask);
+        }
     }
 }
 

@@ -16,14 +16,16 @@
 //! Lock order: a dentry's `children` lock is never held while calling into an inode.
 
 pub mod file;
+pub mod mount;
 pub mod walk;
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::abi::{Stat, Timespec};
 use crate::errno::{Errno, SysResult};
+use crate::fs::inotify;
 use crate::mm::MemoryManager;
 
 pub use file::{FdTable, File};
@@ -316,6 +318,13 @@ pub trait FileOps: Send + Sync {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// Whether `read` and `write` may work on application memory in place, with the
+    /// address space locked: true only for files whose I/O never blocks and never looks at
+    /// any address space (host regular files), unlike procfs files or streams.
+    fn io_in_place(&self) -> bool {
+        false
+    }
+
     /// The concrete open file, for downcasting: mmap of a tmpfs file looks for
     /// `fs::tmpfs::TmpfsFile`, of an overlay file for `fs::overlay::OverlayFile` (whose
     /// `inner()` is the tmpfs or lower file serving it). `None` for files that need none.
@@ -339,8 +348,8 @@ pub struct Dentry {
     pub inode: Arc<dyn Inode>,
     /// Cached lookups; `None` remembers that a name does not exist.
     children: Mutex<HashMap<Vec<u8>, Option<Arc<Dentry>>>>,
-    /// The root of a filesystem mounted here, if any.
-    mounted: OnceLock<Arc<Dentry>>,
+    /// The root of a filesystem mounted here, if any (taken away by `umount`).
+    mounted: Mutex<Option<Arc<Dentry>>>,
     /// This dentry is the root of a mounted filesystem (it covers a mount point).
     mount_root: bool,
     /// Its name was removed (`unlink`, `rmdir`, or replaced by a `rename`).
@@ -354,7 +363,7 @@ impl Dentry {
             place: Mutex::new((parent, name.to_vec())),
             inode,
             children: Mutex::default(),
-            mounted: OnceLock::new(),
+            mounted: Mutex::new(None),
             mount_root,
             removed: std::sync::atomic::AtomicBool::new(false),
         })
@@ -392,10 +401,17 @@ impl Dentry {
     /// What the walk sees at this dentry: the root of whatever is mounted on it.
     pub fn mounted_root(self: &Arc<Dentry>) -> Arc<Dentry> {
         let mut d = self.clone();
-        while let Some(m) = d.mounted.get() {
-            d = m.clone();
+        loop {
+            let next = d.mounted_slot().clone();
+            match next {
+                Some(m) => d = m,
+                None => return d,
+            }
         }
-        d
+    }
+
+    fn mounted_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Dentry>>> {
+        self.mounted.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Mounts the filesystem whose root is `inode` on this dentry.
@@ -403,14 +419,25 @@ impl Dentry {
         let at = self.mounted_root();
         let (parent, name) = at.place().clone();
         let root = Dentry::new(parent, &name, inode, true);
-        at.mounted.set(root.clone()).map_err(|_| Errno::EBUSY)?;
+        {
+            let mut slot = at.mounted_slot();
+            if slot.is_some() {
+                return Err(Errno::EBUSY);
+            }
+            *slot = Some(root.clone());
+        }
+        mount::record(&at, &root);
         Ok(root)
     }
 
     /// Looks `name` up, through the cache.
     pub fn child(self: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
-        if let Some(hit) = self.children().get(name) {
-            return hit.clone().map(|d| d.mounted_root()).ok_or(Errno::ENOENT);
+        let cached = self.children().get(name).cloned();
+        if let Some(hit) = cached {
+            if !mount::shared_trees() || self.still_valid(name, hit.as_ref()) {
+                return hit.map(|d| d.mounted_root()).ok_or(Errno::ENOENT);
+            }
+            self.invalidate(name);
         }
         let found = match self.inode.lookup(name) {
             Ok(inode) => Some(Dentry::new(Some(self.clone()), name, inode, false)),
@@ -422,6 +449,18 @@ impl Dentry {
         entry.clone().map(|d| d.mounted_root()).ok_or(Errno::ENOENT)
     }
 
+    /// Whether a cached lookup of `name` still holds (checked while bind mounts show a
+    /// directory through two dentry trees; see [`mount`]). A mount point is always kept.
+    fn still_valid(&self, name: &[u8], hit: Option<&Arc<Dentry>>) -> bool {
+        match (hit, self.inode.lookup(name)) {
+            (Some(d), _) if d.is_mountpoint() => true,
+            (Some(d), Ok(now)) => mount::same_inode(&d.inode, &now),
+            (None, Err(Errno::ENOENT)) => true,
+            (None, Ok(_)) | (Some(_), Err(_)) => false,
+            (None, Err(_)) => true,
+        }
+    }
+
     pub fn is_dir(&self) -> bool {
         self.inode.file_type() == S_IFDIR
     }
@@ -429,7 +468,7 @@ impl Dentry {
     /// True when a filesystem is mounted here (`unlink`, `rmdir` and `rename` of it give
     /// `EBUSY`).
     pub fn is_mountpoint(&self) -> bool {
-        self.mounted.get().is_some()
+        self.mounted_slot().is_some()
     }
 
     /// True for the root of a mounted filesystem: what the walk gives for a mount point (and
@@ -438,9 +477,52 @@ impl Dentry {
         self.mount_root || self.place().0.is_none()
     }
 
-    /// Records that this dentry's name was removed: `getcwd` in it gives `ENOENT`.
+    /// Records that this dentry's name was removed (`unlink`, `rmdir`): `getcwd` in it gives
+    /// `ENOENT`. Reports the removal to inotify.
     pub fn mark_removed(&self) {
         self.removed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (parent, name) = self.place().clone();
+        let dir = inotify::is_dir(self.inode.as_ref());
+        if let Some(p) = parent {
+            inotify::entry_event(&p, &name, dir, inotify::IN_DELETE, 0);
+        }
+        self.link_dropped(dir);
+    }
+
+    /// A name of this file went: the file reports `IN_ATTRIB`, or `IN_DELETE_SELF` when it
+    /// was the last.
+    fn link_dropped(&self, dir: bool) {
+        let last = dir || self.inode.stat().map_or(true, |st| st.nlink == 0);
+        if last {
+            inotify::inode_gone(self.inode.as_ref());
+        } else {
+            inotify::self_event(self.inode.as_ref(), inotify::IN_ATTRIB);
+        }
+    }
+
+    /// Changes the file's attributes (chmod, chown, truncate, utimes) and reports the change
+    /// as Linux's `fsnotify_change` does: a size or a lone mtime is `IN_MODIFY`, the rest
+    /// `IN_ATTRIB`.
+    pub fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
+        self.inode.setattr(attr)?;
+        let set = |t: &SetTime| !matches!(t, SetTime::Omit);
+        let mut mask = 0;
+        if attr.mode.is_some() || attr.uid.is_some() || attr.gid.is_some() {
+            mask |= inotify::IN_ATTRIB;
+        }
+        match (set(&attr.atime), set(&attr.mtime)) {
+            (true, true) => mask |= inotify::IN_ATTRIB,
+            (true, false) => mask |= inotify::IN_ACCESS,
+            (false, true) => mask |= inotify::IN_MODIFY,
+            (false, false) => {}
+        }
+        if attr.size.is_some() {
+            mask |= inotify::IN_MODIFY;
+        }
+        if mask != 0 {
+            inotify::file_event(self, mask);
+        }
+        Ok(())
     }
 
     /// Whether the name was removed while the dentry was held.
@@ -484,6 +566,12 @@ impl Dentry {
     pub fn insert(self: &Arc<Dentry>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
         let d = Dentry::new(Some(self.clone()), name, inode, false);
         self.children().insert(name.to_vec(), Some(d.clone()));
+        let dir = inotify::is_dir(d.inode.as_ref());
+        inotify::entry_event(self, name, dir, inotify::IN_CREATE, 0);
+        if !dir && d.inode.stat().is_ok_and(|st| st.nlink > 1) {
+            // A hard link: the file's link count changed.
+            inotify::self_event(d.inode.as_ref(), inotify::IN_ATTRIB);
+        }
         d
     }
 
@@ -528,8 +616,24 @@ impl Dentry {
         }
         match (&dst, exchange) {
             (Some(d), true) => *d.place() = (Some(old_parent.clone()), old_name.to_vec()),
-            (Some(d), false) => d.mark_removed(),
+            (Some(d), false) => {
+                d.removed.store(true, std::sync::atomic::Ordering::Relaxed);
+                d.link_dropped(inotify::is_dir(d.inode.as_ref()));
+            }
             (None, _) => {}
+        }
+        let moved = |d: &Option<Arc<Dentry>>, parent: &Arc<Dentry>, name: &[u8]| d.clone().or_else(|| parent.child(name).ok());
+        let report = |d: Option<Arc<Dentry>>, from: (&Arc<Dentry>, &[u8]), to: (&Arc<Dentry>, &[u8])| {
+            let Some(d) = d else { return };
+            let dir = inotify::is_dir(d.inode.as_ref());
+            let cookie = inotify::next_cookie();
+            inotify::entry_event(from.0, from.1, dir, inotify::IN_MOVED_FROM, cookie);
+            inotify::entry_event(to.0, to.1, dir, inotify::IN_MOVED_TO, cookie);
+            inotify::self_event(d.inode.as_ref(), inotify::IN_MOVE_SELF);
+        };
+        report(moved(&src, new_parent, new_name), (old_parent, old_name), (new_parent, new_name));
+        if exchange {
+            report(moved(&dst, old_parent, old_name), (new_parent, new_name), (old_parent, old_name));
         }
     }
 
@@ -556,6 +660,21 @@ impl Dentry {
 }
 
 /// Fills a `Stat` for synthetic files.
+/// Reads `buf.len()` bytes of `file` from `offset`, or up to its end. An error after some
+/// bytes ends the read with their count, as a short read.
+pub fn read_full(file: &dyn FileOps, offset: u64, buf: &mut [u8]) -> SysResult<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(offset + done as u64, &mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 pub fn synthetic_stat(ino: u64, mode: u32, rdev: u64) -> Stat {
     Stat { dev: SYNTHETIC_DEV, ino, nlink: 1, mode, blksize: 4096, rdev, ..Stat::default() }
 }

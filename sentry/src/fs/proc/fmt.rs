@@ -163,6 +163,8 @@ pub struct TaskView {
     pub sigpending_limit: u64,
     pub rss_limit: u64,
     pub cpus: usize,
+    /// The thread's scheduling attributes.
+    pub sched: crate::kernel::process::Sched,
 }
 
 fn state_name(state: char) -> &'static str {
@@ -192,7 +194,7 @@ pub fn stat(v: &TaskView) -> Vec<u8> {
     let mut out = format!("{} (", v.tid).into_bytes();
     out.extend_from_slice(&v.comm);
     let mut rest = format!(
-        ") {} {} {} {} {} {} {} 0 0 0 0 {} {} {} {} 20 0 {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 0 0 0 0 0",
+        ") {} {} {} {} {} {} {} 0 0 0 0 {} {} {} {} {} {} {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 {} {} 0 0 0",
         v.state,
         v.ppid,
         v.pgid,
@@ -204,6 +206,8 @@ pub fn stat(v: &TaskView) -> Vec<u8> {
         v.cpu_ticks[1],
         v.cpu_ticks[2],
         v.cpu_ticks[3],
+        v.sched.prio(),
+        v.sched.nice,
         v.threads,
         v.start_ticks,
         mem.vsize,
@@ -217,6 +221,8 @@ pub fn stat(v: &TaskView) -> Vec<u8> {
         low(v.sig_ignored),
         low(v.sig_caught),
         v.exit_signal,
+        v.sched.rt_priority,
+        v.sched.policy,
     );
     if v.mem.is_some() {
         let _ = write!(

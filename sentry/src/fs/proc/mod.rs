@@ -8,8 +8,9 @@
 //! the sentry thread it runs on (every task has a thread of its own) with [`set_current`];
 //! [`caller`] gives it back.
 //!
-//! **Mounts** are found by probing the usual mount points (and those given to
-//! [`note_mount_point`]) for a change of device number, until the VFS keeps a mount list.
+//! **Mounts** made at boot are found by probing the usual mount points (and those given to
+//! [`note_mount_point`]) for a change of device number; those made by `mount(2)` come from
+//! the VFS's mount list ([`crate::vfs::mount`]).
 //!
 //! Lock order: nothing here holds a process's `state` lock while taking another lock.
 
@@ -32,7 +33,7 @@ use crate::kernel::Kernel;
 use crate::vfs::walk::Walker;
 use crate::vfs::{Dentry, DirEntry, Inode, S_IFDIR};
 
-pub use pid::parse_number;
+pub use pid::{parse_number, process_dir_pid};
 
 /// `statfs` type of `/proc`.
 const PROC_SUPER_MAGIC: u64 = 0x9fa0;
@@ -180,10 +181,22 @@ pub fn mount_table(kernel: &Kernel) -> Vec<fmt::Mount> {
             found.push((point, d));
         }
     }
+    // Mounts made by mount(2), in the order they were made, with what they were made as.
+    let made: Vec<_> = crate::vfs::mount::of_tree(&kernel.root).into_iter().filter_map(|m| Some((m.root.path_from(&root), m.root.clone(), m.label?))).collect();
+    found.retain(|(p, _)| p == b"/" || !made.iter().any(|(point, _, _)| point == p));
+    let mut labels = Vec::new();
+    for (point, d, label) in made {
+        labels.push((found.len(), label));
+        found.push((point, d));
+    }
     let mut out: Vec<fmt::Mount> = Vec::new();
     for (i, (point, d)) in found.iter().enumerate() {
         let dev = d.inode.stat().map(|s| s.dev).unwrap_or(0);
-        let (fstype, source, options, super_options) = fs_name(d.inode.as_ref(), dev);
+        let (fstype, source, options, super_options) = match labels.iter().find(|(at, _)| *at == i) {
+            Some((_, l)) if l.read_only => (l.fstype, l.source, "ro,relatime", "ro"),
+            Some((_, l)) => (l.fstype, l.source, "rw,relatime", "rw"),
+            None => fs_name(d.inode.as_ref(), dev),
+        };
         let under = |p: &[u8]| p == b"/" || (point.starts_with(p) && point.get(p.len()) == Some(&b'/'));
         let parent = out.iter().rev().find(|m| m.point != *point && under(&m.point)).map_or(0, |m| m.id);
         out.push(fmt::Mount { id: u32::try_from(i).unwrap_or(0) + 1, parent, dev, point: point.clone(), fstype, source, options, super_options });

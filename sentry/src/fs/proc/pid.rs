@@ -223,6 +223,7 @@ impl Subject {
             let sig = t.signals.lock().unwrap();
             v.sig_blocked = sig.mask;
             v.sig_pending = sig.pending.mask;
+            v.sched = *t.sched.lock().unwrap();
         }
         for (sig, act) in (1..=64).zip(p.actions.lock().unwrap().iter()) {
             let bit = 1u64 << sig_index(sig);
@@ -319,6 +320,18 @@ impl DirSource for Subject {
     fn owner(&self) -> SysResult<Owner> {
         self.owner_now()
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+/// The pid a `/proc/PID` directory stands for (not a thread's `/proc/PID/task/TID`): Linux
+/// takes a descriptor of one as a pidfd.
+pub fn process_dir_pid(inode: &dyn Inode) -> Option<i32> {
+    let dir = inode.as_any()?.downcast_ref::<DynDir>()?;
+    let s = dir.source().as_any()?.downcast_ref::<Subject>()?;
+    s.tid.is_none().then_some(s.pid)
 }
 
 /// `/proc/PID`.
@@ -416,7 +429,7 @@ impl DirSource for Fds {
 
 /// `/proc/PID/fd/N`: a link to the open file's path.
 ///
-/// A file without a path (a pipe, the host's standard streams) cannot be reached by following
+/// A file without a path (a pipe, the host's standard streams, a removed file) cannot be reached by following
 /// a link, and the path walk has no "magic link" hook yet. Until it does, such a node presents
 /// itself as the open file: `stat` shows the file's own attributes and opening the node opens
 /// the same file (so `/dev/stdin`, `/dev/stderr` work on pipes), while `readlink` still gives
@@ -431,7 +444,8 @@ struct FdLink {
 impl FdLink {
     /// The open file's attributes, when the node stands for a file without a path.
     fn as_file(&self, file: &File) -> Option<SysResult<Stat>> {
-        if file.dentry.is_some() {
+        // A removed name cannot be followed either (a memfd, an unlinked temporary file).
+        if file.dentry.as_ref().is_some_and(|d| !d.is_removed()) {
             return None;
         }
         Some(file.ops.stat().map(|mut st| {
@@ -479,6 +493,8 @@ fn anonymous_name(file: &dyn FileOps) -> Vec<u8> {
                 "signalfd"
             } else if is(|a| a.is::<crate::fs::pidfd::PidFd>()) {
                 "pidfd"
+            } else if is(|a| a.is::<crate::fs::inotify::Inotify>()) {
+                "inotify"
             } else {
                 "unknown"
             };
