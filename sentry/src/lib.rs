@@ -11,6 +11,7 @@ pub mod host_signals;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod policy;
 pub mod syscalls;
 #[cfg(test)]

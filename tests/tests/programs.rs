@@ -786,3 +786,198 @@ print(repr(out), os.waitstatus_to_exitcode(status))
         assert_exit(&out, 0, "pts/0\r\n");
     }
 }
+
+// ---- AF_UNIX sockets, all inside the sentry ----
+
+#[test]
+fn python_socketpair_passes_descriptors_and_multiprocessing_pipes() {
+    // A socketpair round trip, a pipe passed with send_fds and used through the received
+    // descriptor, a multiprocessing.Pipe to a forked Process, and asyncio's event loop (its
+    // self-pipe is a socketpair) serving a unix stream server.
+    let script = r#"
+import asyncio, multiprocessing, os, socket
+a, b = socket.socketpair()
+a.sendall(b'ping')
+print(b.recv(16), a.family == socket.AF_UNIX, a.type == socket.SOCK_STREAM)
+r, w = os.pipe()
+socket.send_fds(a, [b'fds'], [r, w])
+msg, fds, flags, _ = socket.recv_fds(b, 16, 4)
+os.write(fds[1], b'through the passed pipe')
+print(msg, len(fds), flags, os.read(r, 64), sorted(fds) != sorted([r, w]))
+
+def child(conn):
+    conn.send(('from child', os.getpid() != os.getppid()))
+    conn.send(conn.recv() * 2)
+    conn.close()
+
+parent, kid = multiprocessing.Pipe()
+p = multiprocessing.Process(target=child, args=(kid,))
+p.start()
+print(parent.recv())
+parent.send(21)
+print(parent.recv())
+p.join()
+print('exit', p.exitcode)
+
+async def main():
+    async def echo(reader, writer):
+        writer.write((await reader.readline()).upper())
+        await writer.drain()
+        writer.close()
+    server = await asyncio.start_unix_server(echo, '/tmp/echo.sock')
+    reader, writer = await asyncio.open_unix_connection('/tmp/echo.sock')
+    writer.write(b'asyncio over a unix socket\n')
+    line = await reader.readline()
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    return line
+print(asyncio.run(main()))
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+except OSError as e:
+    print('AF_INET:', e.strerror)
+"#;
+    let expected = "b'ping' True True\n\
+        b'fds' 2 0 b'through the passed pipe' True\n\
+        ('from child', True)\n42\nexit 0\n\
+        b'ASYNCIO OVER A UNIX SOCKET\\n'\n\
+        AF_INET: Address family not supported by protocol\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, expected);
+}
+
+#[test]
+fn python_unix_server_and_client_across_fork() {
+    // A server bound to a path in /tmp, a forked client, SO_PEERCRED naming the client,
+    // datagrams to an abstract name, and the name gone after unlink.
+    let script = r#"
+import os, socket, struct
+path = '/tmp/server.sock'
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+print(oct(os.stat(path).st_mode))
+pid = os.fork()
+if pid == 0:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    c.sendall(b'hello from the child')
+    c.shutdown(socket.SHUT_WR)
+    ok = c.recv(64) == b'HELLO FROM THE CHILD'
+    os._exit(0 if ok else 1)
+conn, addr = srv.accept()
+data = b''
+while True:
+    chunk = conn.recv(5)
+    if not chunk:
+        break
+    data += chunk
+peer_pid = struct.unpack('3i', conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+conn.sendall(data.upper())
+_, status = os.waitpid(pid, 0)
+print(data, repr(addr), conn.getsockname(), peer_pid == pid, os.waitstatus_to_exitcode(status))
+conn.close()
+srv.close()
+os.unlink(path)
+try:
+    socket.socket(socket.AF_UNIX).connect(path)
+except FileNotFoundError:
+    print('gone after unlink')
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+d.bind('\0sandbox-abstract')
+e = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+e.bind('')
+e.sendto(b'datagram', '\0sandbox-abstract')
+msg, frm = d.recvfrom(64)
+print(msg, d.getsockname(), len(frm) == 6 and frm[0] == 0)
+"#;
+    let expected = "0o140755\n\
+        b'hello from the child' '' /tmp/server.sock True 0\n\
+        gone after unlink\n\
+        b'datagram' b'\\x00sandbox-abstract' True\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, expected);
+}
+
+// ---- file-system features: memfd, statfs, mount, rootfs confinement ----
+
+#[test]
+fn python_memfd_and_disk_usage() {
+    let script = "import os, shutil\n\
+        fd = os.memfd_create('buf', os.MFD_CLOEXEC)\n\
+        os.write(fd, b'abc')\n\
+        print(os.readlink(f'/proc/self/fd/{fd}'), os.get_inheritable(fd), os.pread(fd, 3, 0))\n\
+        before = shutil.disk_usage('/tmp').used\n\
+        open('/tmp/f', 'wb').write(b'x' * 100000)\n\
+        u = shutil.disk_usage('/tmp')\n\
+        print(u.used - before >= 100000, u.total >= u.used + u.free)\n\
+        r = shutil.disk_usage('/usr')\n\
+        print(r.used > 0, r.total > r.free)\n";
+    let out = sandboxed(&["/usr/bin/python3", "-c", script]);
+    assert_exit(&out, 0, "/memfd:buf (deleted) False b'abc'\nTrue True\nTrue True\n");
+}
+
+#[test]
+fn busybox_mounts_a_tmpfs_and_a_bind_mount() {
+    let script = "mkdir /run/t /run/b && mount -t tmpfs -o size=1m none /run/t && echo hi > /run/t/f \
+        && grep ' /run/t ' /proc/mounts && df -k /run/t | tail -n 1 | awk '{print $2}' \
+        && mount --bind /run/t /run/b && cat /run/b/f && umount /run/b && umount /run/t && ls /run/t | wc -l \
+        && mount -t ext4 /dev/sda /run/t; echo $?";
+    let out = sandboxed(&["/bin/busybox", "sh", "-c", script]);
+    assert_exit(&out, 0, "none /run/t tmpfs rw,relatime 0 0\n1024\nhi\n0\n1\n");
+}
+
+#[test]
+fn rootfs_symlinks_cannot_reach_outside() {
+    let dir = TempDir::new("sandbox-rootfs-escape").unwrap();
+    let secret = dir.path().join("secret");
+    fs::write(&secret, "TOPSECRET\n").unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    fs::create_dir_all(root.join("a/b/c")).unwrap();
+    fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let host_dir = dir.path().to_string_lossy().into_owned();
+    let links: [(&str, String); 9] = [
+        ("up", "..".into()),
+        ("up3", "../../..".into()),
+        ("a/b/c/deep", "../../../../..".into()),
+        ("abs", "/".into()),
+        ("host_dir", host_dir.clone()),
+        ("host_secret", secret.to_string_lossy().into_owned()),
+        ("selfroot", "/proc/self/root".into()),
+        ("procup", "/proc/self/root/..".into()),
+        ("cwdup", "/proc/1/cwd/../..".into()),
+    ];
+    for (name, target) in &links {
+        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
+    }
+    let tries = [
+        "/up/secret".to_string(),
+        "/up3/secret".into(),
+        "/a/b/c/deep/secret".into(),
+        "/abs/../secret".into(),
+        "/host_dir/secret".into(),
+        "/host_secret".into(),
+        "/selfroot/../secret".into(),
+        "/procup/secret".into(),
+        "/cwdup/secret".into(),
+        "/../secret".into(),
+        "/proc/self/root/../secret".into(),
+        "/proc/1/root/../../secret".into(),
+        "/proc/self/cwd/../secret".into(),
+        format!("{host_dir}/secret"),
+        format!("/up{host_dir}/secret"),
+        format!("/abs/..{host_dir}/secret"),
+    ];
+    let mut script = String::from("cd /a/b/c; exec 3</; ");
+    for p in &tries {
+        script.push_str(&format!("/bin/busybox cat '{p}' 2>/dev/null; /bin/busybox cat '/proc/self/fd/3/..{p}' 2>/dev/null; "));
+    }
+    script.push_str("/bin/busybox ls / | /bin/busybox grep -cx secret; echo done");
+    let rootfs = root.to_string_lossy().into_owned();
+    let out = sandboxed_with(&["--rootfs", &rootfs], &["/bin/busybox", "sh", "-c", &script]);
+    assert!(
+        !out.stdout_str().contains("TOPSECRET") && out.stdout_str().ends_with("0\ndone\n"),
+        "a file outside the rootfs was read, or the shell did not run\n{}",
+        out.describe()
+    );
+}

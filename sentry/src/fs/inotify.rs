@@ -62,18 +62,20 @@ const EVENT_HEADER: usize = 16;
 type Key = (u64, u64);
 
 /// Watches by file, each as (group, descriptor).
-static REGISTRY: Mutex<Option<HashMap<Key, Vec<(Weak<Group>, i32)>>>> = Mutex::new(None);
+type Watchers = HashMap<Key, Vec<(Weak<Group>, i32)>>;
+static REGISTRY: Mutex<Option<Watchers>> = Mutex::new(None);
 /// Watches in the registry: zero means reports can stop at once.
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 /// Rename cookies.
 static NEXT_COOKIE: AtomicU32 = AtomicU32::new(1);
 
-fn registry() -> MutexGuard<'static, Option<HashMap<Key, Vec<(Weak<Group>, i32)>>>> {
+fn registry() -> MutexGuard<'static, Option<Watchers>> {
     REGISTRY.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Whether any watch exists (the fast path of every report).
-fn active() -> bool {
+/// Whether any watch exists (the fast path of every report; callers check it before work
+/// that only a report needs).
+pub fn active() -> bool {
     WATCHES.load(Ordering::Relaxed) != 0
 }
 

@@ -67,6 +67,8 @@ use crate::vfs::{
 
 /// Upper-layer attribute holding the lower inode number a copied-up file came from.
 const ORIGIN: &[u8] = b"trusted.overlay.origin";
+/// The overlay's own markers: never shown to, or set by, the application.
+const OVERLAY_XATTR_PREFIX: &[u8] = b"trusted.overlay.";
 /// Upper-layer attribute marking a directory that hides the lower one.
 const OPAQUE: &[u8] = b"trusted.overlay.opaque";
 /// Set in the inode numbers of files made in the overlay.
@@ -156,8 +158,10 @@ fn restore_times(dir: &TmpfsInode, s: &Stat) -> SysResult<()> {
 /// One overlay mount: what its inodes share.
 pub struct Overlay {
     dev: u64,
-    /// The upper mount (its figures are the overlay's `statfs`).
+    /// The upper mount (its figures are the overlay's `statfs`, with the lower layer's use).
     upper: Arc<Tmpfs>,
+    /// The lower root, for `statfs`.
+    lower: Arc<dyn Inode>,
     work: Arc<TmpfsInode>,
     ns: Mutex<()>,
     tmp_seq: AtomicU64,
@@ -186,7 +190,7 @@ impl Overlay {
             mtime: at(ls.mtime, ls.mtime_nsec),
             size: None,
         })?;
-        let ov = Arc::new(Overlay { dev: anon_dev(), upper, work, ns: Mutex::new(()), tmp_seq: AtomicU64::new(0) });
+        let ov = Arc::new(Overlay { dev: anon_dev(), upper, lower: lower.clone(), work, ns: Mutex::new(()), tmp_seq: AtomicU64::new(0) });
         OverlayInode::new_node(&ov, None, b"/", Some(up), Some(lower))
     }
 
@@ -890,8 +894,21 @@ impl Inode for OverlayInode {
         Ok(node)
     }
 
+    /// The upper layer's figures, plus the room and inodes the lower layer's files take: the
+    /// tree holds both, and only the upper layer has room to grow (so `df /` shows the image
+    /// as used, as a container's overlay on a disk does).
     fn statfs(&self) -> SysResult<StatFs> {
-        Ok(StatFs { fs_type: OVERLAYFS_MAGIC, ..self.ov.upper.statfs() })
+        let up = self.ov.upper.statfs();
+        let Ok(low) = self.ov.lower.statfs() else { return Ok(StatFs { fs_type: OVERLAYFS_MAGIC, ..up }) };
+        let unit = if low.frsize != 0 { low.frsize } else { low.bsize };
+        let low_used = low.blocks.saturating_sub(low.bfree).saturating_mul(unit).div_ceil(up.frsize.max(1));
+        let low_files = low.files.saturating_sub(low.ffree);
+        Ok(StatFs {
+            fs_type: OVERLAYFS_MAGIC,
+            blocks: up.blocks.saturating_add(low_used),
+            files: up.files.saturating_add(low_files),
+            ..up
+        })
     }
 
     fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
@@ -910,6 +927,38 @@ impl Inode for OverlayInode {
             self.this().copy_up(attr.size.unwrap_or(u64::MAX))?
         };
         up.setattr(attr)
+    }
+
+    /// The upper file's attributes, less the overlay's own `trusted.overlay.*` markers; a
+    /// file only in the lower layer has none.
+    fn getxattr(&self, name: &[u8]) -> SysResult<Vec<u8>> {
+        if name.starts_with(OVERLAY_XATTR_PREFIX) {
+            return Err(Errno::ENODATA);
+        }
+        self.upper().ok_or(Errno::ENODATA)?.get_xattr(name)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> SysResult<()> {
+        if name.starts_with(OVERLAY_XATTR_PREFIX) {
+            return Err(Errno::EPERM);
+        }
+        let up = {
+            let _ns = self.ov.lock_ns();
+            self.this().copy_up(u64::MAX)?
+        };
+        up.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        Ok(self.upper().map(|u| u.list_xattrs()).unwrap_or_default().into_iter().filter(|n| !n.starts_with(OVERLAY_XATTR_PREFIX)).collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> SysResult<()> {
+        if name.starts_with(OVERLAY_XATTR_PREFIX) {
+            return Err(Errno::ENODATA);
+        }
+        let Some(up) = self.upper() else { return Err(Errno::ENODATA) };
+        up.removexattr(name)
     }
 
     fn as_any(&self) -> Option<&dyn Any> {

@@ -1256,6 +1256,24 @@ impl Inode for TmpfsInode {
         Ok(self.fs.statfs())
     }
 
+    fn getxattr(&self, name: &[u8]) -> SysResult<Vec<u8>> {
+        self.get_xattr(name)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> SysResult<()> {
+        self.fs.writable()?;
+        self.set_xattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        Ok(self.list_xattrs())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> SysResult<()> {
+        self.fs.writable()?;
+        self.remove_xattr(name)
+    }
+
     fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
         if attr.is_empty() {
             return Ok(());

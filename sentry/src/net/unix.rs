@@ -48,7 +48,7 @@ pub const SCM_MAX_FD: usize = 253;
 /// The uid and gid a receiver sees for a message sent without credentials (`overflowuid`).
 pub const OVERFLOW_ID: u32 = 65534;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum SockType {
     Stream,
     Dgram,
@@ -148,7 +148,7 @@ struct Message {
     /// The sender's name when it was sent.
     from: Option<Name>,
     /// The sender's in-flight count, which holds this message's unread bytes.
-    charge: Arc<AtomicUsize>,
+    charge: Arc<Flight>,
 }
 
 impl Message {
@@ -158,13 +158,38 @@ impl Message {
 
     fn consume(&mut self, n: usize) {
         self.read += n;
-        self.charge.fetch_sub(n, Ordering::Relaxed);
+        self.charge.release(n);
     }
 }
 
 impl Drop for Message {
     fn drop(&mut self) {
-        self.charge.fetch_sub(self.data.len() - self.read, Ordering::Relaxed);
+        self.charge.release(self.data.len() - self.read);
+    }
+}
+
+/// A sender's bytes in flight: sent, not yet read.
+#[derive(Default)]
+struct Flight {
+    bytes: AtomicUsize,
+    /// Moves when bytes are read: the sender may be writable again (edge-triggered epoll).
+    wakeups: AtomicU64,
+}
+
+impl Flight {
+    fn get(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: usize) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.bytes.fetch_sub(n, Ordering::Relaxed);
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -248,7 +273,7 @@ pub struct Socket {
     creator: Cred,
     events: Arc<Events>,
     /// Bytes sent and not yet read by their receiver.
-    inflight: Arc<AtomicUsize>,
+    inflight: Arc<Flight>,
     /// Moves whenever readiness may have changed (edge-triggered epoll).
     wakeups: AtomicU64,
     state: Mutex<State>,
@@ -267,7 +292,7 @@ impl Socket {
             ino,
             creator,
             events,
-            inflight: Arc::new(AtomicUsize::new(0)),
+            inflight: Arc::default(),
             wakeups: AtomicU64::new(0),
             state: Mutex::new(State {
                 conn: Conn::Unconnected,
@@ -351,13 +376,9 @@ impl Socket {
         matches!(self.lock().conn, Conn::Listening { .. })
     }
 
-    /// `SO_PEERCRED`.
+    /// `SO_PEERCRED` (a listener's own, from `listen`).
     pub fn peercred(&self) -> Cred {
-        let st = self.lock();
-        match st.conn {
-            Conn::Listening { .. } => Cred::NONE,
-            _ => st.peercred.unwrap_or(Cred::NONE),
-        }
+        self.lock().peercred.unwrap_or(Cred::NONE)
     }
 
     /// `SO_ERROR`: the pending error, cleared.
@@ -374,10 +395,11 @@ impl Socket {
         match (&name, key) {
             (Name::Abstract(a), _) => {
                 let mut table = names().lock().unwrap_or_else(PoisonError::into_inner);
-                if table.abstract_names.get(a).is_some_and(|w| w.strong_count() > 0) {
+                let key = (self.ty, a.clone());
+                if table.abstract_names.get(&key).is_some_and(|w| w.strong_count() > 0) {
                     return Err(EADDRINUSE);
                 }
-                table.abstract_names.insert(a.clone(), Arc::downgrade(self));
+                table.abstract_names.insert(key, Arc::downgrade(self));
             }
             (Name::Path(_), Some(key)) => {
                 names().lock().unwrap_or_else(PoisonError::into_inner).paths.insert(key, Arc::downgrade(self));
@@ -399,10 +421,11 @@ impl Socket {
         for _ in 0..=0xfffff {
             let n = NEXT.fetch_add(1, Ordering::Relaxed) & 0xfffff;
             let name = format!("{n:05x}").into_bytes();
-            if table.abstract_names.get(&name).is_some_and(|w| w.strong_count() > 0) {
+            let key = (self.ty, name.clone());
+            if table.abstract_names.get(&key).is_some_and(|w| w.strong_count() > 0) {
                 continue;
             }
-            table.abstract_names.insert(name.clone(), Arc::downgrade(self));
+            table.abstract_names.insert(key, Arc::downgrade(self));
             st.name = Some(Name::Abstract(name));
             return Ok(());
         }
@@ -448,10 +471,10 @@ impl Socket {
             let passcred = l.opts.passcred;
             let listener_name = l.name.clone();
             let listener_cred = l.peercred;
-            let Conn::Listening { backlog, pending } = &mut l.conn else { return Err(ECONNREFUSED) };
             if l.released {
                 return Err(ECONNREFUSED);
             }
+            let Conn::Listening { backlog, pending } = &mut l.conn else { return Err(ECONNREFUSED) };
             if pending.len() > *backlog {
                 return Err(Errno::EAGAIN);
             }
@@ -538,13 +561,13 @@ impl Socket {
         if data.is_empty() {
             return Ok(0);
         }
-        let inflight = self.inflight.load(Ordering::Relaxed);
+        let inflight = self.inflight.get();
         if inflight >= sndbuf {
             return Err(Errno::EAGAIN);
         }
         let n = (sndbuf - inflight).min(data.len());
         let cred = anc.cred.unwrap_or(if passcred || p.opts.passcred { anc.own } else { Cred::UNKNOWN });
-        self.inflight.fetch_add(n, Ordering::Relaxed);
+        self.inflight.add(n);
         let rights = std::mem::take(&mut anc.rights);
         p.queue.push_back(Message { data: data[..n].to_vec(), read: 0, rights, cred, from, charge: self.inflight.clone() });
         drop(p);
@@ -574,7 +597,7 @@ impl Socket {
         if data.len() + 32 > sndbuf {
             return Err(EMSGSIZE);
         }
-        if self.inflight.load(Ordering::Relaxed) >= sndbuf {
+        if self.inflight.get() >= sndbuf {
             return Err(Errno::EAGAIN);
         }
         let to_self = Arc::ptr_eq(&target, self);
@@ -602,7 +625,7 @@ impl Socket {
             return Err(Errno::EAGAIN);
         }
         let cred = anc.cred.unwrap_or(if passcred || o.opts.passcred { anc.own } else { Cred::UNKNOWN });
-        self.inflight.fetch_add(data.len(), Ordering::Relaxed);
+        self.inflight.add(data.len());
         let rights = std::mem::take(&mut anc.rights);
         o.queue.push_back(Message { data: data.to_vec(), read: 0, rights, cred, from, charge: self.inflight.clone() });
         drop(o);
@@ -733,7 +756,7 @@ impl Socket {
 
     /// `SIOCOUTQ`: bytes sent and not yet read.
     pub fn outq(&self) -> usize {
-        self.inflight.load(Ordering::Relaxed)
+        self.inflight.get()
     }
 
     /// Readiness, as Linux's `unix_poll` and `unix_dgram_poll` report it.
@@ -763,7 +786,7 @@ impl Socket {
             }
             (mask, listening, st.opts.sndbuf, st.dgram_peer.clone())
         };
-        let mut writable = !listening && self.inflight.load(Ordering::Relaxed) * 4 <= sndbuf;
+        let mut writable = !listening && self.inflight.get() * 4 <= sndbuf;
         if let (true, Some(peer), SockType::Dgram) = (writable, &dgram_peer, self.ty) {
             // A socket connected to itself is never full for itself.
             if !std::ptr::eq(Arc::as_ptr(peer), self) {
@@ -778,8 +801,9 @@ impl Socket {
         mask
     }
 
+    /// Moves whenever readiness may have changed: own events, and reads of what it sent.
     pub fn wakeups(&self) -> u64 {
-        self.wakeups.load(Ordering::Relaxed)
+        self.wakeups.load(Ordering::Relaxed).wrapping_add(self.inflight.wakeups.load(Ordering::Relaxed))
     }
 
     /// The last descriptor closed: the peer sees the connection end (and `ECONNRESET` if we
@@ -891,7 +915,8 @@ impl FileOps for SocketFile {
 /// The sentry-wide names.
 #[derive(Default)]
 struct Names {
-    abstract_names: HashMap<Vec<u8>, Weak<Socket>>,
+    /// Abstract names by socket type and bytes: as in Linux, each type has its own.
+    abstract_names: HashMap<(SockType, Vec<u8>), Weak<Socket>>,
     /// Path names by the `(st_dev, st_ino)` of their inode.
     paths: HashMap<(u64, u64), Weak<Socket>>,
 }
@@ -914,9 +939,10 @@ fn live(found: Option<Arc<Socket>>) -> Option<Arc<Socket>> {
     found.filter(|s| !s.lock().released)
 }
 
-/// The socket bound to the abstract name `name`.
-pub fn lookup_abstract(name: &[u8]) -> Option<Arc<Socket>> {
-    let found = names().lock().unwrap_or_else(PoisonError::into_inner).abstract_names.get(name).and_then(Weak::upgrade);
+/// The socket of type `ty` bound to the abstract name `name`.
+pub fn lookup_abstract(ty: SockType, name: &[u8]) -> Option<Arc<Socket>> {
+    let key = (ty, name.to_vec());
+    let found = names().lock().unwrap_or_else(PoisonError::into_inner).abstract_names.get(&key).and_then(Weak::upgrade);
     live(found)
 }
 
@@ -996,22 +1022,24 @@ mod tests {
         let l = Socket::new(SockType::Stream, events.clone(), 1, ME);
         let name = b"unix-test-backlog".to_vec();
         l.bind(Name::Abstract(name.clone()), None).unwrap();
-        assert!(Arc::ptr_eq(&lookup_abstract(&name).unwrap(), &l));
+        assert!(Arc::ptr_eq(&lookup_abstract(SockType::Stream, &name).unwrap(), &l));
+        assert!(lookup_abstract(SockType::Dgram, &name).is_none(), "each type has its own names");
         l.listen(0, ME).unwrap();
         let c1 = Socket::new(SockType::Stream, events.clone(), 2, ME);
         let c2 = Socket::new(SockType::Stream, events.clone(), 3, ME);
         assert_eq!(c1.connect(&l, ME, 10), Ok(()));
-        assert_eq!(c1.connect(&l, ME, 11).err(), Some(EISCONN));
         assert_eq!(c2.connect(&l, ME, 12).err(), Some(Errno::EAGAIN), "backlog 0 holds one");
+        assert_eq!(c1.connect(&l, ME, 11).err(), Some(Errno::EAGAIN), "a full backlog is checked first, as in Linux");
         c1.send(b"early", &mut anc(), None).unwrap();
         let s = l.accept().unwrap();
         assert_eq!(s.name(), Some(Name::Abstract(name.clone())));
         assert_eq!(s.recv(8, false).unwrap().data, b"early");
         assert_eq!(l.accept().err(), Some(Errno::EAGAIN));
+        assert_eq!(c1.connect(&l, ME, 14).err(), Some(EISCONN));
         let dg = Socket::new(SockType::Dgram, events, 4, ME);
         assert_eq!(dg.connect(&l, ME, 13).err(), Some(EPROTOTYPE));
         l.release(false);
-        assert!(lookup_abstract(&name).is_none(), "the name is free again");
+        assert!(lookup_abstract(SockType::Stream, &name).is_none(), "the name is free again");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! In-kernel copies between files: `sendfile` and `copy_file_range`, done with reads and
-//! writes through the files' own operations (a sentry buffer in between).
+//! In-kernel copies between files: `sendfile`, `copy_file_range` and `splice`, done with
+//! reads and writes through the files' own operations (a sentry buffer in between).
 // Registers are reinterpreted between signed and unsigned, and narrowed to `int`, exactly as
 // the kernel ABI does; the casts below are that reinterpretation.
 #![allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
@@ -10,11 +10,13 @@ use super::file::{blocking, write_buf, MAX_RW_COUNT};
 use super::{Args, Support, Table};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::Task;
+use crate::fs::pipe::PipeEnd;
 use crate::vfs::{File, S_IFDIR, S_IFMT, S_IFREG};
 
 pub static HANDLERS: Table = &[
     (nr::SENDFILE, sys_sendfile, Support::Full),
     (nr::COPY_FILE_RANGE, sys_copy_file_range, Support::Full),
+    (nr::SPLICE, sys_splice, Support::Partial("a copy through the sentry; at most 64 KiB per call")),
 ];
 
 /// Bytes moved per step.
@@ -161,4 +163,63 @@ fn sys_copy_file_range(t: &mut Task, a: &Args) -> SysResult {
         *out.offset.lock().unwrap() = out_start + moved;
     }
     Ok(moved)
+}
+
+/// What one `splice` moves at most: a pipe's default capacity.
+const SPLICE_MAX: usize = 64 * 1024;
+
+fn is_pipe(f: &File) -> bool {
+    f.ops.as_any().is_some_and(|a| a.is::<PipeEnd>())
+}
+
+/// splice(2): from or to a pipe (at least one end), at explicit offsets of the other file or
+/// its position. What the input has now is moved, in one step, as Linux moves one pipe's worth.
+fn sys_splice(t: &mut Task, a: &Args) -> SysResult {
+    const SPLICE_F_ALL: u32 = 0xf;
+    const SPLICE_F_NONBLOCK: u32 = 0x2;
+    let (off_in_addr, off_out_addr, len, flags) = (a.u64(1), a.u64(3), a.usize(4), a.u32(5));
+    if flags & !SPLICE_F_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = t.file(a.fd(0))?;
+    let out = t.file(a.fd(2))?;
+    if !input.readable() || !out.writable() {
+        return Err(Errno::EBADF);
+    }
+    let (in_pipe, out_pipe) = (is_pipe(&input), is_pipe(&out));
+    if !in_pipe && !out_pipe {
+        return Err(Errno::EINVAL);
+    }
+    if (in_pipe && off_in_addr != 0) || (out_pipe && off_out_addr != 0) {
+        return Err(Errno::ESPIPE);
+    }
+    if in_pipe && out_pipe && std::ptr::addr_eq(std::sync::Arc::as_ptr(&input.ops), std::sync::Arc::as_ptr(&out.ops)) {
+        return Err(Errno::EINVAL);
+    }
+    if !out_pipe && out.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let off_in = offset_arg(t, off_in_addr)?;
+    let off_out = offset_arg(t, off_out_addr)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let seekable = input.ops.seekable();
+    let start = off_in.unwrap_or_else(|| if seekable { *input.offset.lock().unwrap() } else { 0 });
+    let mut buf = vec![0u8; len.min(SPLICE_MAX)];
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0;
+    let n = if nonblock || seekable { input.ops.read(start, &mut buf)? } else { blocking(t, &input, || input.ops.read(start, &mut buf))? };
+    if n == 0 {
+        return Ok(0);
+    }
+    let w = write_buf(t, &out, off_out, &buf[..n])?;
+    if let Some(o) = off_in {
+        t.mm.write_val(off_in_addr, &((o + w as u64) as i64))?;
+    } else if seekable {
+        *input.offset.lock().unwrap() = start + w as u64;
+    }
+    if let Some(o) = off_out {
+        t.mm.write_val(off_out_addr, &((o + w as u64) as i64))?;
+    }
+    Ok(w as u64)
 }

@@ -19,6 +19,8 @@ use crate::vfs::walk::Walker;
 use crate::mm::{PROT_READ, PROT_WRITE};
 use crate::vfs::{read_full, Dentry, File, FileOps, Owner, NAME_MAX, PATH_MAX, S_IFDIR, S_IFLNK, S_IFMT};
 
+const XATTR: Support = Support::Partial("user., trusted. and security. attributes on tmpfs and the root overlay; host files (volumes, the image) keep none");
+
 pub static HANDLERS: Table = &[
     (nr::READ, sys_read, Support::Full),
     (nr::WRITE, sys_write, Support::Full),
@@ -55,18 +57,18 @@ pub static HANDLERS: Table = &[
     (nr::DUP2, sys_dup2, Support::Full),
     (nr::DUP3, sys_dup3, Support::Full),
     (nr::UMASK, sys_umask, Support::Full),
-    (nr::GETXATTR, sys_getxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::LGETXATTR, sys_lgetxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::FGETXATTR, sys_fgetxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::LISTXATTR, sys_listxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::LLISTXATTR, sys_llistxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::FLISTXATTR, sys_flistxattr, Support::Partial("no file has extended attributes yet")),
-    (nr::SETXATTR, sys_setxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
-    (nr::LSETXATTR, sys_lsetxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
-    (nr::FSETXATTR, sys_fsetxattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
-    (nr::REMOVEXATTR, sys_removexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
-    (nr::LREMOVEXATTR, sys_lremovexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
-    (nr::FREMOVEXATTR, sys_fremovexattr, Support::Partial("no filesystem stores extended attributes yet: EOPNOTSUPP")),
+    (nr::GETXATTR, sys_getxattr, XATTR),
+    (nr::LGETXATTR, sys_lgetxattr, XATTR),
+    (nr::FGETXATTR, sys_fgetxattr, XATTR),
+    (nr::LISTXATTR, sys_listxattr, XATTR),
+    (nr::LLISTXATTR, sys_llistxattr, XATTR),
+    (nr::FLISTXATTR, sys_flistxattr, XATTR),
+    (nr::SETXATTR, sys_setxattr, XATTR),
+    (nr::LSETXATTR, sys_lsetxattr, XATTR),
+    (nr::FSETXATTR, sys_fsetxattr, XATTR),
+    (nr::REMOVEXATTR, sys_removexattr, XATTR),
+    (nr::LREMOVEXATTR, sys_lremovexattr, XATTR),
+    (nr::FREMOVEXATTR, sys_fremovexattr, XATTR),
     (nr::STATFS, sys_statfs, Support::Full),
     (nr::FSTATFS, sys_fstatfs, Support::Full),
     (nr::FADVISE64, sys_fadvise64, Support::Partial("advice is validated and ignored")),
@@ -315,11 +317,17 @@ fn sys_read(t: &mut Task, a: &Args) -> SysResult {
     if let Some(r) = super::events::read_hook(t, &file, a.u64(1), a.usize(2)) {
         return r;
     }
+    if let Some(r) = super::socket::read_hook(t, &file, a.u64(1), a.usize(2)) {
+        return r;
+    }
     read_to_user(t, &file, None, a.u64(1), a.usize(2))
 }
 
 fn sys_write(t: &mut Task, a: &Args) -> SysResult {
     let file = t.file(a.fd(0))?;
+    if let Some(r) = super::socket::write_hook(t, &file, a.u64(1), a.usize(2)) {
+        return r;
+    }
     write_from_user(t, &file, None, a.u64(1), a.usize(2))
 }
 
@@ -544,6 +552,11 @@ fn read_iovecs(t: &Task, addr: u64, count: i32) -> SysResult<Vec<Iovec>> {
 /// readv/preadv: fills each iovec in turn, stopping at the first short transfer.
 fn readv_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
     let file = t.file(a.fd(0))?;
+    if at.is_none() {
+        if let Some(r) = super::socket::vector_hook(t, &file, a.u64(1), a.i32(2), false) {
+            return r;
+        }
+    }
     let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
     let mut done = 0u64;
     for iov in iovs.iter().filter(|v| v.len > 0) {
@@ -565,6 +578,11 @@ fn readv_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
 
 fn writev_common(t: &Task, a: &Args, at: Option<u64>) -> SysResult {
     let file = t.file(a.fd(0))?;
+    if at.is_none() {
+        if let Some(r) = super::socket::vector_hook(t, &file, a.u64(1), a.i32(2), true) {
+            return r;
+        }
+    }
     let iovs = read_iovecs(t, a.u64(1), a.i32(2))?;
     // Gather into one buffer so a stream sees one write, as writev guarantees.
     let total: u64 = iovs.iter().map(|v| v.len).sum();
@@ -1306,36 +1324,80 @@ fn sys_sync(_t: &mut Task, _a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// The file an xattr call names: by path (following links or not) or by descriptor.
-fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
+/// The file an xattr call names: by path (following links or not) or by descriptor (whose
+/// file must have a name: pipes and sockets keep no attributes, `EOPNOTSUPP`).
+fn xattr_target(t: &Task, a: &Args, how: XattrTarget) -> SysResult<Arc<Dentry>> {
     match how {
         XattrTarget::Path { follow } => {
             let path = t.read_path(a.u64(0))?;
-            t.lookup(libc::AT_FDCWD, &path, follow)?;
+            t.lookup(libc::AT_FDCWD, &path, follow)
         }
-        XattrTarget::Fd => {
-            t.file(a.fd(0))?;
-        }
+        XattrTarget::Fd => t.file(a.fd(0))?.dentry.clone().ok_or(Errno::EOPNOTSUPP),
     }
-    Ok(())
 }
 
-/// setxattr family: the file must exist and the name be valid; no filesystem stores
-/// attributes yet.
-fn setxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
-    xattr_named(t, a, how)?;
-    Err(Errno::EOPNOTSUPP)
+/// Longest attribute value (`XATTR_SIZE_MAX`) and list (`XATTR_LIST_MAX`).
+const XATTR_SIZE_MAX: usize = 65536;
+
+/// The namespaces of attribute names the sentry keeps: `user.`, `trusted.` and `security.`;
+/// other names (`system.` ACLs, no namespace) are `EOPNOTSUPP`.
+fn xattr_namespace_ok(name: &[u8]) -> bool {
+    [&b"user."[..], b"trusted.", b"security."].iter().any(|p| name.starts_with(p) && name.len() > p.len())
 }
 
-/// The checks every named-attribute call makes: the file exists, and the name (argument 1)
-/// is readable, not empty and at most 255 bytes (`ERANGE` otherwise).
-fn xattr_named(t: &Task, a: &Args, how: XattrTarget) -> SysResult<()> {
-    xattr_target(t, a, how)?;
+/// The target and the attribute name (argument 1) of a named-attribute call, after Linux's
+/// `xattr_permission` checks: `ERANGE` for an empty or overlong name, `EOPNOTSUPP` outside the
+/// known namespaces, `trusted.` only with `CAP_SYS_ADMIN` (`EPERM` to write, hidden to
+/// read), `user.` only on regular files and directories, and read or write permission.
+fn xattr_named(t: &Task, a: &Args, how: XattrTarget, write: bool) -> SysResult<(Arc<Dentry>, Vec<u8>)> {
+    let d = xattr_target(t, a, how)?;
     let name = t.mm.read_cstring(a.u64(1), 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
     if name.is_empty() {
         return Err(Errno::ERANGE);
     }
-    Ok(())
+    if !xattr_namespace_ok(&name) {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let st = d.inode.stat()?;
+    if name.starts_with(b"trusted.") && !t.creds.capable(cap::SYS_ADMIN) {
+        return Err(if write { Errno::EPERM } else { Errno::ENODATA });
+    }
+    if name.starts_with(b"user.") {
+        let kind = st.mode & S_IFMT;
+        if kind != libc::S_IFREG && kind != S_IFDIR {
+            return Err(if write { Errno::EPERM } else { Errno::ENODATA });
+        }
+        t.may(&st, if write { MAY_WRITE } else { MAY_READ })?;
+    }
+    if write && d.inode.statfs()?.read_only() {
+        return Err(Errno::EROFS);
+    }
+    Ok((d, name))
+}
+
+/// setxattr family: `flags` `XATTR_CREATE` or `XATTR_REPLACE`; values up to 64 KiB.
+fn setxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    let flags = a.i32(4);
+    if flags & !(libc::XATTR_CREATE | libc::XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let size = a.usize(3);
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let (d, name) = xattr_named(t, a, how, true)?;
+    let mut value = vec![0u8; size];
+    t.mm.copy_in(a.u64(2), &mut value)?;
+    d.inode.setxattr(&name, &value, flags)?;
+    crate::fs::inotify::file_event(&d, crate::fs::inotify::IN_ATTRIB);
+    Ok(0)
+}
+
+fn removexattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    let (d, name) = xattr_named(t, a, how, true)?;
+    d.inode.removexattr(&name)?;
+    crate::fs::inotify::file_event(&d, crate::fs::inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 fn sys_setxattr(t: &mut Task, a: &Args) -> SysResult {
@@ -1351,15 +1413,15 @@ fn sys_fsetxattr(t: &mut Task, a: &Args) -> SysResult {
 }
 
 fn sys_removexattr(t: &mut Task, a: &Args) -> SysResult {
-    setxattr_common(t, a, XattrTarget::Path { follow: true })
+    removexattr_common(t, a, XattrTarget::Path { follow: true })
 }
 
 fn sys_lremovexattr(t: &mut Task, a: &Args) -> SysResult {
-    setxattr_common(t, a, XattrTarget::Path { follow: false })
+    removexattr_common(t, a, XattrTarget::Path { follow: false })
 }
 
 fn sys_fremovexattr(t: &mut Task, a: &Args) -> SysResult {
-    setxattr_common(t, a, XattrTarget::Fd)
+    removexattr_common(t, a, XattrTarget::Fd)
 }
 
 #[derive(Clone, Copy)]
@@ -1368,10 +1430,24 @@ enum XattrTarget {
     Fd,
 }
 
-/// getxattr family: the name must be readable; no file has any attribute yet.
+/// Copies `data` to the buffer of arguments 2 (address) and 3 (size), as getxattr and
+/// listxattr do: size 0 asks for the length, a short buffer is `ERANGE`.
+fn xattr_out(t: &Task, addr: u64, size: usize, data: &[u8]) -> SysResult {
+    if size == 0 {
+        return Ok(data.len() as u64);
+    }
+    if data.len() > size {
+        return Err(Errno::ERANGE);
+    }
+    t.mm.copy_out(addr, data)?;
+    Ok(data.len() as u64)
+}
+
+/// getxattr family.
 fn getxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
-    xattr_named(t, a, how)?;
-    Err(Errno::ENODATA)
+    let (d, name) = xattr_named(t, a, how, false)?;
+    let value = d.inode.getxattr(&name)?;
+    xattr_out(t, a.u64(2), a.usize(3), &value)
 }
 
 fn sys_getxattr(t: &mut Task, a: &Args) -> SysResult {
@@ -1386,16 +1462,35 @@ fn sys_fgetxattr(t: &mut Task, a: &Args) -> SysResult {
     getxattr_common(t, a, XattrTarget::Fd)
 }
 
+/// listxattr family: the names, each with its NUL; `trusted.` ones only for
+/// `CAP_SYS_ADMIN`.
+fn listxattr_common(t: &Task, a: &Args, how: XattrTarget) -> SysResult {
+    let d = match xattr_target(t, a, how) {
+        Err(Errno::EOPNOTSUPP) => return Ok(0),
+        r => r?,
+    };
+    let admin = t.creds.capable(cap::SYS_ADMIN);
+    let mut out = Vec::new();
+    for name in d.inode.listxattr()? {
+        if name.starts_with(b"trusted.") && !admin {
+            continue;
+        }
+        out.extend_from_slice(&name);
+        out.push(0);
+    }
+    xattr_out(t, a.u64(1), a.usize(2), &out)
+}
+
 fn sys_listxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_target(t, a, XattrTarget::Path { follow: true }).map(|_| 0)
+    listxattr_common(t, a, XattrTarget::Path { follow: true })
 }
 
 fn sys_llistxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_target(t, a, XattrTarget::Path { follow: false }).map(|_| 0)
+    listxattr_common(t, a, XattrTarget::Path { follow: false })
 }
 
 fn sys_flistxattr(t: &mut Task, a: &Args) -> SysResult {
-    xattr_target(t, a, XattrTarget::Fd).map(|_| 0)
+    listxattr_common(t, a, XattrTarget::Fd)
 }
 
 /// `struct statfs` for a file: its filesystem's figures; a file without a name (a pipe, a

@@ -22,6 +22,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod socket;
 mod time;
 pub mod tty;
 
@@ -82,7 +83,7 @@ pub struct Entry {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (u32, Handler, Support)> {
-    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, inotify::HANDLERS, memfd::HANDLERS, mm::HANDLERS, mount::HANDLERS, poll::HANDLERS, process::HANDLERS, sched::HANDLERS, signal::HANDLERS, time::HANDLERS]
+    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, inotify::HANDLERS, memfd::HANDLERS, mm::HANDLERS, mount::HANDLERS, poll::HANDLERS, process::HANDLERS, sched::HANDLERS, signal::HANDLERS, socket::HANDLERS, time::HANDLERS]
         .into_iter()
         .flatten()
 }

@@ -33,7 +33,8 @@ const MS_REMOUNT: u64 = 32;
 const MS_BIND: u64 = 4096;
 const MS_MOVE: u64 = 8192;
 const MS_REC: u64 = 16384;
-const MS_PROPAGATION: u64 = (1 << 15) | (1 << 17) | (1 << 18) | (1 << 19);
+/// MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED.
+const MS_PROPAGATION: u64 = (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20);
 const MS_MGC_MSK: u64 = 0xffff_0000;
 const MS_MGC_VAL: u64 = 0xc0ed_0000;
 
@@ -181,7 +182,7 @@ fn sys_mount(t: &mut Task, a: &Args) -> SysResult {
 /// `recursive`).
 fn bind(source: &Arc<Dentry>, target: &Arc<Dentry>, recursive: bool) -> SysResult {
     if source.is_dir() != target.is_dir() {
-        return Err(if target.is_dir() { Errno::ENOTDIR } else { Errno::EISDIR });
+        return Err(Errno::ENOTDIR);
     }
     let below = if recursive { mnt::of_tree(source).into_iter().filter(|m| !Arc::ptr_eq(&m.root, source)).collect() } else { Vec::new() };
     mnt::note_shared_trees();

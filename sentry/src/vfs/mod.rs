@@ -239,6 +239,29 @@ pub trait Inode: Send + Sync {
         Err(Errno::EOPNOTSUPP)
     }
 
+    /// The extended attribute `name` (`getxattr`): `ENODATA` when the file has none of that
+    /// name, as for every file of a filesystem that keeps none. The syscall layer has checked
+    /// the name's namespace and the caller's right to it.
+    fn getxattr(&self, _name: &[u8]) -> SysResult<Vec<u8>> {
+        Err(Errno::ENODATA)
+    }
+
+    /// Sets an extended attribute; `flags` is `XATTR_CREATE`, `XATTR_REPLACE` or 0.
+    /// `EOPNOTSUPP` where the filesystem keeps none.
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The names of the file's extended attributes.
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+
+    /// Removes an extended attribute (`ENODATA` if absent).
+    fn removexattr(&self, _name: &[u8]) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Statistics of the filesystem holding this file (`statfs`). The default describes the
     /// sentry's small synthetic filesystems.
     fn statfs(&self) -> SysResult<StatFs> {
@@ -481,6 +504,9 @@ impl Dentry {
     /// `ENOENT`. Reports the removal to inotify.
     pub fn mark_removed(&self) {
         self.removed.store(true, std::sync::atomic::Ordering::Relaxed);
+        if !inotify::active() {
+            return;
+        }
         let (parent, name) = self.place().clone();
         let dir = inotify::is_dir(self.inode.as_ref());
         if let Some(p) = parent {
@@ -489,14 +515,17 @@ impl Dentry {
         self.link_dropped(dir);
     }
 
-    /// A name of this file went: the file reports `IN_ATTRIB`, or `IN_DELETE_SELF` when it
-    /// was the last.
+    /// A name of this file went: a non-directory reports `IN_ATTRIB` (its link count), and
+    /// the file `IN_DELETE_SELF` when it was the last.
     fn link_dropped(&self, dir: bool) {
-        let last = dir || self.inode.stat().map_or(true, |st| st.nlink == 0);
-        if last {
-            inotify::inode_gone(self.inode.as_ref());
-        } else {
+        if !inotify::active() {
+            return;
+        }
+        if !dir {
             inotify::self_event(self.inode.as_ref(), inotify::IN_ATTRIB);
+        }
+        if dir || self.inode.stat().map_or(true, |st| st.nlink == 0) {
+            inotify::inode_gone(self.inode.as_ref());
         }
     }
 
@@ -566,6 +595,9 @@ impl Dentry {
     pub fn insert(self: &Arc<Dentry>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
         let d = Dentry::new(Some(self.clone()), name, inode, false);
         self.children().insert(name.to_vec(), Some(d.clone()));
+        if !inotify::active() {
+            return d;
+        }
         let dir = inotify::is_dir(d.inode.as_ref());
         inotify::entry_event(self, name, dir, inotify::IN_CREATE, 0);
         if !dir && d.inode.stat().is_ok_and(|st| st.nlink > 1) {
@@ -618,9 +650,14 @@ impl Dentry {
             (Some(d), true) => *d.place() = (Some(old_parent.clone()), old_name.to_vec()),
             (Some(d), false) => {
                 d.removed.store(true, std::sync::atomic::Ordering::Relaxed);
-                d.link_dropped(inotify::is_dir(d.inode.as_ref()));
+                if inotify::active() {
+                    d.link_dropped(inotify::is_dir(d.inode.as_ref()));
+                }
             }
             (None, _) => {}
+        }
+        if !inotify::active() {
+            return;
         }
         let moved = |d: &Option<Arc<Dentry>>, parent: &Arc<Dentry>, name: &[u8]| d.clone().or_else(|| parent.child(name).ok());
         let report = |d: Option<Arc<Dentry>>, from: (&Arc<Dentry>, &[u8]), to: (&Arc<Dentry>, &[u8])| {

@@ -233,6 +233,22 @@ impl Inode for ReadOnly {
         Err(Errno::EROFS)
     }
 
+    fn getxattr(&self, name: &[u8]) -> SysResult<Vec<u8>> {
+        self.0.getxattr(name)
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        self.0.listxattr()
+    }
+
+    fn setxattr(&self, _: &[u8], _: &[u8], _: i32) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+
+    fn removexattr(&self, _: &[u8]) -> SysResult<()> {
+        Err(Errno::EROFS)
+    }
+
     fn tmpfile(&self, _: u32, _: Owner, _: bool) -> SysResult<Arc<dyn Inode>> {
         Err(self.refuse())
     }
@@ -246,5 +262,66 @@ impl Inode for ReadOnly {
     /// Itself: the mount code finds the inode under the view.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tmpfs::{Tmpfs, TmpfsOptions};
+    use crate::mm::MemoryFile;
+
+    fn tmpfs_tree() -> Arc<Dentry> {
+        let mf = Arc::new(MemoryFile::new().unwrap());
+        let fs = Tmpfs::new(mf, TmpfsOptions::default());
+        let root = Dentry::root(fs.root());
+        for d in [&b"a"[..], b"b"] {
+            let i = root.inode.mkdir(d, 0o755, Owner::default()).unwrap();
+            root.insert(d, i);
+        }
+        root
+    }
+
+    #[test]
+    fn names_made_through_one_side_of_a_bind_mount_show_through_the_other() {
+        let root = tmpfs_tree();
+        let a = root.child(b"a").unwrap();
+        let bound = root.child(b"b").unwrap().mount(a.inode.clone()).unwrap();
+        note_shared_trees();
+        assert_eq!(bound.child(b"x").err(), Some(Errno::ENOENT), "a negative entry is cached");
+        let i = a.inode.create(b"x", 0o644, Owner::default()).unwrap();
+        a.insert(b"x", i);
+        assert!(bound.child(b"x").is_ok(), "the stale negative entry was checked");
+        bound.inode.unlink(b"x").unwrap();
+        bound.invalidate(b"x");
+        assert_eq!(a.child(b"x").err(), Some(Errno::ENOENT), "the stale positive entry was checked");
+    }
+
+    #[test]
+    fn detach_uncovers_the_mount_point_and_forgets_mounts_below() {
+        let root = tmpfs_tree();
+        let b = root.child(b"b").unwrap();
+        let fs = Tmpfs::new(Arc::new(MemoryFile::new().unwrap()), TmpfsOptions::default());
+        let top = b.mount(fs.root()).unwrap();
+        let inner = top.inode.mkdir(b"in", 0o755, Owner::default()).unwrap();
+        let inner = top.insert(b"in", inner);
+        let deep = inner.mount(Tmpfs::new(Arc::new(MemoryFile::new().unwrap()), TmpfsOptions::default()).root()).unwrap();
+        assert!(Arc::ptr_eq(&root.child(b"b").unwrap(), &top));
+        assert_eq!(submounts(&top).len(), 1);
+        assert_eq!(detach(&inner).err(), Some(Errno::EINVAL), "not a mount's root");
+        detach(&top).unwrap();
+        assert!(!Arc::ptr_eq(&root.child(b"b").unwrap(), &top), "the walk finds the directory again");
+        assert!(find(&top).is_none() && find(&deep).is_none());
+    }
+
+    #[test]
+    fn a_read_only_view_refuses_changes_but_reads() {
+        let root = tmpfs_tree();
+        let ro: Arc<dyn Inode> = Arc::new(ReadOnly(root.inode.clone()));
+        assert_eq!(ro.mkdir(b"c", 0o755, Owner::default()).err(), Some(Errno::EROFS));
+        assert!(ro.lookup(b"a").is_ok());
+        assert_eq!(ro.lookup(b"a").unwrap().create(b"f", 0o644, Owner::default()).err(), Some(Errno::EROFS));
+        assert!(ro.statfs().unwrap().read_only());
+        assert_eq!(ro.open(libc::O_RDWR).err(), Some(Errno::EROFS));
     }
 }

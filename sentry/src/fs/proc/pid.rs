@@ -498,7 +498,8 @@ fn anonymous_name(file: &dyn FileOps) -> Vec<u8> {
             } else {
                 "unknown"
             };
-            format!("anon_inode:[{kind}]")
+            // Linux names inotify's anonymous inode without brackets.
+            if kind == "inotify" { "anon_inode:inotify".into() } else { format!("anon_inode:[{kind}]") }
         }
     };
     name.into_bytes()

@@ -568,3 +568,24 @@ fn tmpfiles_have_no_name_until_linked() {
     assert_eq!(root.link(b"other", &excl).err(), Some(Errno::ENOENT), "O_EXCL tmpfiles stay unnamed");
     assert!(fs.statfs().files >= fs.statfs().ffree);
 }
+
+#[test]
+fn seals_refuse_what_they_seal() {
+    let fs = Tmpfs::new(Arc::new(crate::mm::MemoryFile::new().unwrap()), TmpfsOptions::default());
+    let plain = fs.root().new_memfd(false, false, Owner::default());
+    assert_eq!(plain.seals().unwrap(), F_SEAL_SEAL);
+    assert_eq!(plain.add_seals(F_SEAL_WRITE).err(), Some(Errno::EPERM));
+    let f = fs.root().new_memfd(true, false, Owner::default());
+    assert_eq!(f.write_at(0, b"0123456789").unwrap(), 10);
+    f.add_seals(F_SEAL_SHRINK | F_SEAL_GROW).unwrap();
+    assert_eq!(f.setattr(&SetAttr { size: Some(5), ..SetAttr::default() }).err(), Some(Errno::EPERM));
+    assert_eq!(f.setattr(&SetAttr { size: Some(20), ..SetAttr::default() }).err(), Some(Errno::EPERM));
+    assert_eq!(f.write_at(8, b"abcd").unwrap(), 2, "a write stops at the sealed end");
+    let guard = f.map_guard_shared(true, true).unwrap();
+    assert_eq!(f.add_seals(F_SEAL_WRITE).err(), Some(Errno::EBUSY));
+    drop(guard);
+    f.add_seals(F_SEAL_WRITE).unwrap();
+    assert_eq!(f.write_at(0, b"x").err(), Some(Errno::EPERM));
+    assert_eq!(f.map_guard_shared(true, true).err(), Some(Errno::EPERM));
+    assert!(f.map_guard_shared(false, true).is_ok(), "read-only shared maps are fine");
+}
