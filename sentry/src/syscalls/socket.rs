@@ -27,8 +27,7 @@ use crate::net::{EADDRINUSE, ECONNREFUSED, EDOM, EMSGSIZE, ENOBUFS, ENOPROTOOPT,
 use crate::vfs::{File, S_IFMT, S_IFSOCK};
 
 const FULL_UNIX: Support = Support::Partial("AF_UNIX only: other families give EAFNOSUPPORT");
-const MSG: Support = Support::Partial("AF_UNIX; no MSG_OOB, MSG_ERRQUEUE or SCM_SECURITY");
-const MMSG: Support = Support::Partial("AF_UNIX; the recvmmsg timeout is checked between messages, as Linux does");
+const MSG: Support = Support::Partial("AF_UNIX; no MSG_OOB, MSG_ERRQUEUE or SCM_SECURITY; sockets passed in a cycle of SCM_RIGHTS messages are never collected");
 const SOCKOPT: Support = Support::Partial(
     "SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_OOBINLINE, SO_DONTROUTE; ENOPROTOOPT otherwise",
 );
@@ -47,8 +46,8 @@ pub static HANDLERS: Table = &[
     (nr::RECVFROM, sys_recvfrom, MSG),
     (nr::SENDMSG, sys_sendmsg, MSG),
     (nr::RECVMSG, sys_recvmsg, MSG),
-    (nr::SENDMMSG, sys_sendmmsg, MMSG),
-    (nr::RECVMMSG, sys_recvmmsg, MMSG),
+    (nr::SENDMMSG, sys_sendmmsg, MSG),
+    (nr::RECVMMSG, sys_recvmmsg, Support::Partial("as recvmsg; the timeout is checked between messages, as Linux does")),
     (nr::SHUTDOWN, sys_shutdown, Support::Full),
     (nr::SETSOCKOPT, sys_setsockopt, SOCKOPT),
     (nr::GETSOCKOPT, sys_getsockopt, SOCKOPT),
