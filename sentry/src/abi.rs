@@ -189,3 +189,19 @@ pub struct Sysinfo {
 const _: () = assert!(std::mem::size_of::<Sysinfo>() == 112);
 
 pod!(Stat, StatxTimestamp, Statx, Timespec, Timeval, Iovec, Rlimit, Utsname, Winsize, Termios, SigAction, Sysinfo);
+
+/// `struct flock` of x86_64 (`fcntl` record locks), its padding made explicit.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub pad0: i32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub pad1: i32,
+}
+const _: () = assert!(std::mem::size_of::<Flock>() == 32);
+
+pod!(Flock);

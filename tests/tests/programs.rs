@@ -834,15 +834,98 @@ async def main():
     return line
 print(asyncio.run(main()))
 try:
-    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 except OSError as e:
-    print('AF_INET:', e.strerror)
+    print('AF_PACKET:', e.strerror)
 "#;
     let expected = "b'ping' True True\n\
         b'fds' 2 0 b'through the passed pipe' True\n\
         ('from child', True)\n42\nexit 0\n\
         b'ASYNCIO OVER A UNIX SOCKET\\n'\n\
-        AF_INET: Address family not supported by protocol\n";
+        AF_PACKET: Address family not supported by protocol\n";
+    assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, expected);
+}
+
+// ---- Loopback AF_INET and AF_INET6, inside the sentry ----
+
+#[test]
+fn python_http_server_and_asyncio_over_loopback_tcp() {
+    // An http.server on 127.0.0.1 port 0 answering urllib in the same process (the server runs
+    // in a thread), a forked raw-socket client of a TCP server on ::1, UDP datagrams with
+    // their sender's address, and asyncio TCP echo servers on 0.0.0.0 and ::.
+    let script = r#"
+import asyncio, http.server, os, socket, threading, urllib.request
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ('hello ' + self.path).encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+httpd = http.server.HTTPServer(('127.0.0.1', 0), Hello)
+threading.Thread(target=httpd.serve_forever, daemon=True).start()
+with urllib.request.urlopen('http://127.0.0.1:%d/index' % httpd.server_address[1]) as r:
+    print(r.status, r.read(), flush=True)
+httpd.shutdown()
+httpd.server_close()
+
+srv = socket.create_server(('::1', 0), family=socket.AF_INET6)
+port = srv.getsockname()[1]
+pid = os.fork()
+if pid == 0:
+    c = socket.create_connection(('::1', port))
+    c.sendall(b'from the child')
+    c.shutdown(socket.SHUT_WR)
+    print('child got', c.recv(64), flush=True)
+    os._exit(0)
+conn, addr = srv.accept()
+data = b''
+while chunk := conn.recv(64):
+    data += chunk
+conn.sendall(data.upper())
+conn.close()
+print('parent got', data, addr[0], os.waitpid(pid, 0)[1])
+try:
+    socket.create_connection(('127.0.0.1', port), timeout=5)
+except ConnectionRefusedError as e:
+    print('refused:', e.strerror)
+
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.bind(('127.0.0.1', 0))
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b.sendto(b'one', a.getsockname())
+b.sendto(b'two', a.getsockname())
+m1, frm = a.recvfrom(64)
+print(m1, a.recv(64), frm == ('127.0.0.1', b.getsockname()[1]))
+
+async def main():
+    async def echo(reader, writer):
+        writer.write((await reader.readline()).upper())
+        await writer.drain()
+        writer.close()
+    # One listener per family (the IPv6 one v6-only), each on its own port.
+    server = await asyncio.start_server(echo, host=None, port=0)
+    out = []
+    for s in sorted(server.sockets, key=lambda s: s.family):
+        host = '::1' if s.family == socket.AF_INET6 else '127.0.0.1'
+        reader, writer = await asyncio.open_connection(host, s.getsockname()[1])
+        writer.write(b'asyncio over tcp\n')
+        out.append(await reader.readline())
+        writer.close()
+        await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+    return out
+print(asyncio.run(main()))
+"#;
+    let expected = "200 b'hello /index'\n\
+        child got b'FROM THE CHILD'\n\
+        parent got b'from the child' ::1 0\n\
+        refused: Connection refused\n\
+        b'one' b'two' True\n\
+        [b'ASYNCIO OVER TCP\\n', b'ASYNCIO OVER TCP\\n']\n";
     assert_exit(&sandboxed(&["/usr/bin/python3", "-c", script]), 0, expected);
 }
 

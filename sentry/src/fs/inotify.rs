@@ -400,12 +400,7 @@ impl FileOps for Inotify {
     }
 
     fn ioctl(&self, mm: &MemoryManager, request: u32, arg: u64) -> SysResult<u64> {
-        if u64::from(request) == libc::FIONREAD {
-            let n = i32::try_from(self.pending_bytes()).unwrap_or(i32::MAX);
-            mm.write_val(arg, &n)?;
-            return Ok(0);
-        }
-        Err(Errno::ENOTTY)
+        crate::vfs::fionread_only(mm, request, arg, self.pending_bytes())
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -1,6 +1,7 @@
-//! Networking inside the sentry. Only `AF_UNIX` exists so far ([`unix`]); the other families
-//! answer `EAFNOSUPPORT` at `socket(2)` until the sentry has a network stack.
+//! Networking inside the sentry: `AF_UNIX` ([`unix`]) and loopback-only `AF_INET`/`AF_INET6`
+//! ([`inet`], which reuses the `AF_UNIX` queues). Other families answer `EAFNOSUPPORT`.
 
+pub mod inet;
 pub mod unix;
 
 use crate::errno::Errno;
@@ -18,3 +19,8 @@ pub const ENOTCONN: Errno = Errno(libc::ENOTCONN);
 pub const EMSGSIZE: Errno = Errno(libc::EMSGSIZE);
 pub const ENOBUFS: Errno = Errno(libc::ENOBUFS);
 pub const EDOM: Errno = Errno(libc::EDOM);
+pub const EADDRNOTAVAIL: Errno = Errno(libc::EADDRNOTAVAIL);
+pub const ENETUNREACH: Errno = Errno(libc::ENETUNREACH);
+pub const EINPROGRESS: Errno = Errno(libc::EINPROGRESS);
+pub const ECONNABORTED: Errno = Errno(libc::ECONNABORTED);
+pub const EDESTADDRREQ: Errno = Errno(libc::EDESTADDRREQ);

@@ -1,4 +1,8 @@
-//! `AF_UNIX` sockets: stream, datagram and seqpacket, unnamed, path-bound and abstract.
+//! `AF_UNIX` sockets: stream, datagram and seqpacket, unnamed, path-bound and abstract. The
+//! same queues and readiness serve loopback `AF_INET`/`AF_INET6` sockets (TCP is a stream
+//! socket, UDP a datagram one): their names are [`Name::Inet`], their port table lives in
+//! [`super::inet`], and the few places where TCP and UDP differ from `AF_UNIX` look at
+//! [`Socket::inet`].
 //!
 //! A [`Socket`] owns its receive queue; a sender appends to the queue of the receiver (its
 //! connected peer, or the datagram's destination). Each queued [`Message`] charges its bytes to
@@ -87,6 +91,8 @@ pub enum Name {
     Path(Vec<u8>),
     /// An abstract name: the bytes after the leading NUL, every one significant.
     Abstract(Vec<u8>),
+    /// An `AF_INET`/`AF_INET6` address (IPv4-mapped addresses are kept as IPv4).
+    Inet(std::net::SocketAddr),
 }
 
 impl Name {
@@ -103,6 +109,7 @@ impl Name {
                 v.push(0);
                 v.extend_from_slice(a);
             }
+            Name::Inet(a) => return super::inet::sockaddr(*a, a.is_ipv6()),
         }
         v
     }
@@ -139,7 +146,7 @@ pub struct Ancillary {
 }
 
 /// One send's worth of queued data.
-struct Message {
+pub(super) struct Message {
     data: Vec<u8>,
     /// Bytes of `data` already read (streams read messages piecemeal).
     read: usize,
@@ -219,6 +226,8 @@ pub struct Options {
     pub rcvbuf: usize,
     pub passcred: bool,
     pub reuseaddr: bool,
+    /// `SO_REUSEPORT` (inet sockets only).
+    pub reuseport: bool,
     pub keepalive: bool,
     pub broadcast: bool,
     pub oobinline: bool,
@@ -237,6 +246,7 @@ impl Default for Options {
             rcvbuf: DEFAULT_BUF,
             passcred: false,
             reuseaddr: false,
+            reuseport: false,
             keepalive: false,
             broadcast: false,
             oobinline: false,
@@ -264,9 +274,17 @@ struct State {
     /// `listen`, which connecting sockets get.
     peercred: Option<Cred>,
     opts: Options,
+    /// UDP: the address `connect` chose (the receiver is looked up at each send).
+    inet_peer: Option<Name>,
+    /// TCP: a non-blocking `connect` answered `EINPROGRESS`; the next one reports the outcome.
+    in_progress: bool,
+    /// `IPPROTO_TCP`, `IPPROTO_IP` and `IPPROTO_IPV6` options set by the program.
+    proto_opts: HashMap<(i32, i32), i32>,
 }
 
 pub struct Socket {
+    /// `AF_UNIX`, `AF_INET` or `AF_INET6`.
+    family: i32,
     ty: SockType,
     ino: u64,
     /// Whoever made it (the credentials of writes that come through `FileOps`).
@@ -287,7 +305,12 @@ const POLLRDHUP: u32 = libc::POLLRDHUP as u32;
 
 impl Socket {
     pub fn new(ty: SockType, events: Arc<Events>, ino: u64, creator: Cred) -> Arc<Socket> {
+        Socket::with_family(libc::AF_UNIX, ty, events, ino, creator)
+    }
+
+    pub fn with_family(family: i32, ty: SockType, events: Arc<Events>, ino: u64, creator: Cred) -> Arc<Socket> {
         Arc::new(Socket {
+            family,
             ty,
             ino,
             creator,
@@ -305,6 +328,9 @@ impl Socket {
                 released: false,
                 peercred: None,
                 opts: Options::default(),
+                inet_peer: None,
+                in_progress: false,
+                proto_opts: HashMap::new(),
             }),
         })
     }
@@ -327,6 +353,15 @@ impl Socket {
 
     pub fn ty(&self) -> SockType {
         self.ty
+    }
+
+    pub fn family(&self) -> i32 {
+        self.family
+    }
+
+    /// A TCP or UDP socket.
+    pub fn inet(&self) -> bool {
+        self.family != libc::AF_UNIX
     }
 
     pub fn ino(&self) -> u64 {
@@ -364,6 +399,9 @@ impl Socket {
     pub fn peer_name(&self) -> SysResult<Option<Name>> {
         let peer = {
             let st = self.lock();
+            if let Some(n) = &st.inet_peer {
+                return Ok(Some(n.clone()));
+            }
             match (&st.conn, &st.dgram_peer) {
                 (Conn::Connected(p), _) | (_, Some(p)) => p.clone(),
                 _ => return Err(ENOTCONN),
@@ -386,6 +424,69 @@ impl Socket {
         self.lock().error.take()
     }
 
+    /// Records an asynchronous error (a refused connection, an unreachable UDP port).
+    pub fn set_error(&self, e: Errno) {
+        self.lock().error = Some(e);
+        self.changed();
+    }
+
+    /// Replaces an inet socket's name (`connect` turns a wildcard into the loopback source).
+    pub fn set_name(&self, name: Name) {
+        self.lock().name = Some(name);
+    }
+
+    /// A stream socket with a peer.
+    pub fn connected(&self) -> bool {
+        matches!(self.lock().conn, Conn::Connected(_))
+    }
+
+    /// UDP `connect`: the default destination (`None`: dissolved).
+    pub fn set_inet_peer(&self, peer: Option<Name>) {
+        self.lock().inet_peer = peer;
+        self.changed();
+    }
+
+    pub fn inet_peer(&self) -> Option<Name> {
+        self.lock().inet_peer.clone()
+    }
+
+    /// Notes a non-blocking `connect` that answered `EINPROGRESS` (`on`), or takes the note.
+    pub fn in_progress(&self, on: Option<bool>) -> bool {
+        let mut st = self.lock();
+        match on {
+            Some(v) => std::mem::replace(&mut st.in_progress, v),
+            None => std::mem::take(&mut st.in_progress),
+        }
+    }
+
+    /// A protocol-level option the program set (`None`: never set).
+    pub fn proto_opt(&self, level: i32, name: i32) -> Option<i32> {
+        self.lock().proto_opts.get(&(level, name)).copied()
+    }
+
+    pub fn set_proto_opt(&self, level: i32, name: i32, value: i32) {
+        self.lock().proto_opts.insert((level, name), value);
+    }
+
+    /// TCP `shutdown(SHUT_RD)` of a listener: it stops listening; pending connections are reset.
+    pub fn stop_listening(&self) -> bool {
+        let pending = {
+            let mut st = self.lock();
+            match std::mem::replace(&mut st.conn, Conn::Unconnected) {
+                Conn::Listening { pending, .. } => pending,
+                other => {
+                    st.conn = other;
+                    return false;
+                }
+            }
+        };
+        for s in pending {
+            s.release(true);
+        }
+        self.changed();
+        true
+    }
+
     /// Binds `name`; `key` is the `(dev, ino)` of the inode a path name was given.
     pub fn bind(self: &Arc<Socket>, name: Name, key: Option<(u64, u64)>) -> SysResult<()> {
         let mut st = self.lock();
@@ -405,6 +506,8 @@ impl Socket {
                 names().lock().unwrap_or_else(PoisonError::into_inner).paths.insert(key, Arc::downgrade(self));
             }
             (Name::Path(_), None) => return Err(Errno::EINVAL),
+            // The port table (`inet::bind`) already holds it.
+            (Name::Inet(_), _) => {}
         }
         st.name = Some(name);
         Ok(())
@@ -461,7 +564,9 @@ impl Socket {
     /// Connects a stream or seqpacket socket to `listener`: the server side (inode `ino`,
     /// peer credentials `cred`) waits in the listener's backlog. `EAGAIN` while the backlog
     /// is full.
-    pub fn connect(self: &Arc<Socket>, listener: &Arc<Socket>, cred: Cred, ino: u64) -> SysResult<()> {
+    /// `local` names the server side (an inet listener's wildcard becomes the address connected
+    /// to); `None` gives it the listener's name.
+    pub fn connect(self: &Arc<Socket>, listener: &Arc<Socket>, cred: Cred, ino: u64, local: Option<Name>) -> SysResult<()> {
         if listener.ty != self.ty {
             return Err(EPROTOTYPE);
         }
@@ -471,6 +576,7 @@ impl Socket {
             let passcred = l.opts.passcred;
             let listener_name = l.name.clone();
             let listener_cred = l.peercred;
+            let proto_opts = l.proto_opts.clone();
             if l.released {
                 return Err(ECONNREFUSED);
             }
@@ -483,11 +589,13 @@ impl Socket {
                 Conn::Connected(_) => return Err(EISCONN),
                 Conn::Listening { .. } => return Err(Errno::EINVAL),
             }
-            let server = Socket::new(self.ty, self.events.clone(), ino, listener.creator);
+            let server = Socket::with_family(listener.family, self.ty, self.events.clone(), ino, listener.creator);
             {
                 let mut s = server.lock();
                 s.conn = Conn::Connected(self.clone());
-                s.name = listener_name;
+                s.name = local.or(listener_name);
+                // Accepted TCP sockets inherit the listener's options (TCP_NODELAY…).
+                s.proto_opts = proto_opts;
                 s.peercred = Some(cred);
                 s.opts.passcred = passcred;
             }
@@ -548,14 +656,26 @@ impl Socket {
     fn send_stream(self: &Arc<Socket>, data: &[u8], anc: &mut Ancillary) -> SysResult<usize> {
         let (peer, sndbuf, from, passcred) = {
             let st = self.lock();
-            let Conn::Connected(peer) = &st.conn else { return Err(ENOTCONN) };
+            // TCP without a connection answers EPIPE (`sk_stream_wait_connect`).
+            let Conn::Connected(peer) = &st.conn else { return Err(if self.inet() { Errno::EPIPE } else { ENOTCONN }) };
             if st.shut_wr {
                 return Err(Errno::EPIPE);
             }
             (peer.clone(), st.opts.sndbuf, st.name.clone(), st.opts.passcred)
         };
         let mut p = peer.lock();
-        if p.released || p.shut_rd {
+        if self.inet() && p.released {
+            // TCP: the closed peer answers the data with a reset, which ends the connection;
+            // the send itself succeeded.
+            drop(p);
+            let mut st = self.lock();
+            st.shut_rd = true;
+            st.shut_wr = true;
+            drop(st);
+            self.changed();
+            return Ok(data.len());
+        }
+        if p.released || (p.shut_rd && !self.inet()) {
             return Err(Errno::EPIPE);
         }
         if data.is_empty() {
@@ -633,6 +753,26 @@ impl Socket {
         Ok(data.len())
     }
 
+    /// UDP: queues `data` from the address `from` on `target` as loopback delivery does. A
+    /// receiver connected to another address, a closed one, one with a full receive buffer or
+    /// none at all drops it silently; the sender is never charged (loopback hands the packet
+    /// over at once).
+    pub fn send_udp(&self, data: &[u8], from: Name, target: Option<&Arc<Socket>>) -> SysResult<usize> {
+        if self.lock().shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let Some(target) = target else { return Ok(data.len()) };
+        let mut o = target.lock();
+        let accepts = o.inet_peer.as_ref().is_none_or(|p| *p == from);
+        let queued: usize = o.queue.iter().map(|m| m.data.len()).sum();
+        if !o.released && accepts && queued < o.opts.rcvbuf {
+            o.queue.push_back(Message { data: data.to_vec(), read: 0, rights: Vec::new(), cred: Cred::UNKNOWN, from: Some(from), charge: Arc::default() });
+            drop(o);
+            target.changed();
+        }
+        Ok(data.len())
+    }
+
     /// Receives up to `max` bytes: from a stream, across queued messages (stopping after one
     /// that carries rights, and at a change of sender credentials when `SO_PASSCRED` is on);
     /// otherwise one message. An empty result at the end of the stream (or after
@@ -641,7 +781,7 @@ impl Socket {
         let mut st = self.lock();
         match (self.ty, &st.conn) {
             (SockType::Stream, Conn::Connected(_)) | (SockType::SeqPacket, Conn::Connected(_)) | (SockType::Dgram, _) => {}
-            (SockType::Stream, _) => return Err(Errno::EINVAL),
+            (SockType::Stream, _) => return Err(if self.inet() { ENOTCONN } else { Errno::EINVAL }),
             (SockType::SeqPacket, _) => return Err(ENOTCONN),
         }
         if st.queue.is_empty() {
@@ -720,6 +860,9 @@ impl Socket {
             libc::SHUT_RDWR => (true, true),
             _ => return Err(Errno::EINVAL),
         };
+        if self.inet() {
+            return self.shutdown_inet(rd, wr);
+        }
         let peer = {
             let mut st = self.lock();
             st.shut_rd |= rd;
@@ -739,6 +882,36 @@ impl Socket {
             p.changed();
         }
         Ok(())
+    }
+
+    /// `inet_shutdown`: a TCP listener shut for reading stops listening; only `SHUT_WR` reaches
+    /// the peer (a FIN); an unconnected socket answers `ENOTCONN` (its flags are set anyway).
+    fn shutdown_inet(&self, rd: bool, wr: bool) -> SysResult<()> {
+        if self.listening() {
+            if rd {
+                self.stop_listening();
+            }
+            return Ok(());
+        }
+        let (peer, connected) = {
+            let mut st = self.lock();
+            st.shut_rd |= rd;
+            st.shut_wr |= wr;
+            match &st.conn {
+                Conn::Connected(p) => (Some(p.clone()), true),
+                _ => (None, st.inet_peer.is_some()),
+            }
+        };
+        self.changed();
+        if let (Some(p), true) = (peer, wr) {
+            p.lock().shut_rd = true;
+            p.changed();
+        }
+        if connected {
+            Ok(())
+        } else {
+            Err(ENOTCONN)
+        }
     }
 
     /// `FIONREAD`/`SIOCINQ`: unread bytes of a stream or seqpacket socket, the first
@@ -810,7 +983,11 @@ impl Socket {
     /// leave data unread, or were never accepted), pending connections are refused, queued
     /// messages and their rights are dropped, the name is freed.
     pub fn release(self: &Arc<Socket>, embryo: bool) {
-        unregister(self);
+        if self.inet() {
+            super::inet::unregister(self);
+        } else {
+            unregister(self);
+        }
         let (queue, pending, peer, dgram_peer) = {
             let mut st = self.lock();
             st.released = true;
@@ -827,9 +1004,13 @@ impl Socket {
         if let Some(p) = &peer {
             {
                 let mut ps = p.lock();
+                let reset = !queue.is_empty() || embryo;
                 ps.shut_rd = true;
-                ps.shut_wr = true;
-                if !queue.is_empty() || embryo {
+                // A TCP peer that got a FIN may still write (and meets the reset then).
+                if reset || !self.inet() {
+                    ps.shut_wr = true;
+                }
+                if reset {
                     ps.error = Some(ECONNRESET);
                 }
             }
@@ -1027,17 +1208,17 @@ mod tests {
         l.listen(0, ME).unwrap();
         let c1 = Socket::new(SockType::Stream, events.clone(), 2, ME);
         let c2 = Socket::new(SockType::Stream, events.clone(), 3, ME);
-        assert_eq!(c1.connect(&l, ME, 10), Ok(()));
-        assert_eq!(c2.connect(&l, ME, 12).err(), Some(Errno::EAGAIN), "backlog 0 holds one");
-        assert_eq!(c1.connect(&l, ME, 11).err(), Some(Errno::EAGAIN), "a full backlog is checked first, as in Linux");
+        assert_eq!(c1.connect(&l, ME, 10, None), Ok(()));
+        assert_eq!(c2.connect(&l, ME, 12, None).err(), Some(Errno::EAGAIN), "backlog 0 holds one");
+        assert_eq!(c1.connect(&l, ME, 11, None).err(), Some(Errno::EAGAIN), "a full backlog is checked first, as in Linux");
         c1.send(b"early", &mut anc(), None).unwrap();
         let s = l.accept().unwrap();
         assert_eq!(s.name(), Some(Name::Abstract(name.clone())));
         assert_eq!(s.recv(8, false).unwrap().data, b"early");
         assert_eq!(l.accept().err(), Some(Errno::EAGAIN));
-        assert_eq!(c1.connect(&l, ME, 14).err(), Some(EISCONN));
+        assert_eq!(c1.connect(&l, ME, 14, None).err(), Some(EISCONN));
         let dg = Socket::new(SockType::Dgram, events, 4, ME);
-        assert_eq!(dg.connect(&l, ME, 13).err(), Some(EPROTOTYPE));
+        assert_eq!(dg.connect(&l, ME, 13, None).err(), Some(EPROTOTYPE));
         l.release(false);
         assert!(lookup_abstract(SockType::Stream, &name).is_none(), "the name is free again");
     }

@@ -52,7 +52,7 @@ pub static HANDLERS: Table = &[
     (nr::CHDIR, sys_chdir, Support::Full),
     (nr::FCHDIR, sys_fchdir, Support::Full),
     (nr::IOCTL, sys_ioctl, Support::Partial("terminal queries on host streams, FIONBIO, FIOCLEX")),
-    (nr::FCNTL, sys_fcntl, Support::Partial("record locks always succeed; seals on tmpfs files and memfds")),
+    (nr::FCNTL, sys_fcntl, Support::Partial("seals on tmpfs files and memfds; F_NOTIFY (dnotify) is accepted and never signals")),
     (nr::DUP, sys_dup, Support::Full),
     (nr::DUP2, sys_dup2, Support::Full),
     (nr::DUP3, sys_dup3, Support::Full),
@@ -1242,6 +1242,10 @@ fn sys_ioctl(t: &mut Task, a: &Args) -> SysResult {
     }
 }
 
+/// `fcntl` commands the libc crate does not name.
+const F_NOTIFY: i32 = 1026;
+const DN_MULTISHOT: u32 = 0x8000_0000;
+
 fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
     let fd = a.fd(0);
     let file = t.file(fd)?;
@@ -1262,13 +1266,15 @@ fn sys_fcntl(t: &mut Task, a: &Args) -> SysResult {
             file.set_status_flags(a.i32(2));
             Ok(0)
         }
-        libc::F_GETLK | libc::F_OFD_GETLK => {
-            // No other process can hold a lock yet: report the range unlocked.
-            t.mm.write_val(a.u64(2), &(libc::F_UNLCK as u16))?;
-            Ok(0)
+        cmd @ (libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW) => {
+            super::lock::fcntl_lock(t, &file, cmd, a.u64(2))
         }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
-            let _type: u16 = t.mm.read_val(a.u64(2))?;
+        F_NOTIFY => {
+            // dnotify: accepted on directories (clearing is accepted anywhere); no event is
+            // ever sent.
+            if a.u32(2) & !DN_MULTISHOT != 0 && file.ops.stat()?.mode & S_IFMT != S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
             Ok(0)
         }
         libc::F_GETOWN => Ok(0),

@@ -15,6 +15,7 @@ mod namei;
 pub mod futex;
 mod identity;
 mod inotify;
+mod lock;
 mod memfd;
 mod mm;
 mod mount;
@@ -83,7 +84,7 @@ pub struct Entry {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (u32, Handler, Support)> {
-    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, inotify::HANDLERS, memfd::HANDLERS, mm::HANDLERS, mount::HANDLERS, poll::HANDLERS, process::HANDLERS, sched::HANDLERS, signal::HANDLERS, socket::HANDLERS, time::HANDLERS]
+    [attr::HANDLERS, copy::HANDLERS, namei::HANDLERS, events::HANDLERS, file::HANDLERS, futex::HANDLERS, identity::HANDLERS, inotify::HANDLERS, lock::HANDLERS, memfd::HANDLERS, mm::HANDLERS, mount::HANDLERS, poll::HANDLERS, process::HANDLERS, sched::HANDLERS, signal::HANDLERS, socket::HANDLERS, time::HANDLERS]
         .into_iter()
         .flatten()
 }

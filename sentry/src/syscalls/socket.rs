@@ -1,5 +1,6 @@
-//! Socket system calls. Only `AF_UNIX` exists (`net::unix`); `socket(2)` of any other family
-//! answers `EAFNOSUPPORT`.
+//! Socket system calls: `AF_UNIX` (`net::unix`) and loopback `AF_INET`/`AF_INET6` TCP and UDP
+//! (`net::inet`, on the same socket machinery); `socket(2)` of any other family answers
+//! `EAFNOSUPPORT`.
 //!
 //! This layer decodes addresses, message headers and control messages, resolves names to
 //! sockets (path names through the file tree), and blocks: the socket operations answer
@@ -22,14 +23,20 @@ use crate::abi::{Iovec, Timeval};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::signal::{SigInfo, ERESTARTSYS};
 use crate::kernel::task::{cap, Task};
+use crate::net::inet::{self, IPPROTO_IPV6, IPV6_V6ONLY};
 use crate::net::unix::{self, Ancillary, Cred, Name, SockType, Socket, SocketFile, MAX_BUF, MIN_RCVBUF, MIN_SNDBUF, SCM_MAX_FD, SOMAXCONN};
-use crate::net::{EADDRINUSE, ECONNREFUSED, EDOM, EMSGSIZE, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, EPROTOTYPE, ESOCKTNOSUPPORT};
+use crate::net::{
+    EADDRINUSE, ECONNREFUSED, EDESTADDRREQ, EDOM, EINPROGRESS, EISCONN, EMSGSIZE, ENETUNREACH, ENOBUFS, ENOPROTOOPT, EPROTONOSUPPORT, EPROTOTYPE,
+    ESOCKTNOSUPPORT,
+};
 use crate::vfs::{File, S_IFMT, S_IFSOCK};
 
-const FULL_UNIX: Support = Support::Partial("AF_UNIX only: other families give EAFNOSUPPORT");
+const FULL_UNIX: Support = Support::Partial(
+    "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP over loopback only (no other interface; SOCK_RAW gives EPERM; socketpair of inet gives EOPNOTSUPP); other families give EAFNOSUPPORT",
+);
 const MSG: Support = Support::Partial("AF_UNIX; no MSG_OOB, MSG_ERRQUEUE or SCM_SECURITY; sockets passed in a cycle of SCM_RIGHTS messages are never collected");
 const SOCKOPT: Support = Support::Partial(
-    "SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_OOBINLINE, SO_DONTROUTE; ENOPROTOOPT otherwise",
+    "SOL_SOCKET: SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ERROR, SO_ACCEPTCONN, SO_SNDBUF, SO_RCVBUF, SO_PASSCRED, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO, SO_LINGER, SO_REUSEADDR, SO_REUSEPORT (inet), SO_KEEPALIVE, SO_BROADCAST, SO_OOBINLINE, SO_DONTROUTE; IPPROTO_TCP: the integer options, recorded and read back (no TCP_INFO, TCP_CONGESTION); IPPROTO_IP: IP_TOS, IP_TTL and a few flags; IPPROTO_IPV6: IPV6_V6ONLY, hop limits, IPV6_TCLASS and a few flags; ENOPROTOOPT otherwise",
 );
 
 pub static HANDLERS: Table = &[
@@ -130,6 +137,9 @@ fn new_socket_file(t: &mut Task, sock: Arc<Socket>, flags: i32) -> SysResult<i32
 
 /// Checks `socket(2)`'s and `socketpair(2)`'s arguments; returns the type and its flags.
 fn socket_args(family: i32, ty: i32, protocol: i32) -> SysResult<(SockType, i32)> {
+    if family == libc::AF_INET || family == libc::AF_INET6 {
+        return inet_args(ty, protocol);
+    }
     let flags = ty & !SOCK_TYPE_MASK;
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
@@ -151,14 +161,40 @@ fn socket_args(family: i32, ty: i32, protocol: i32) -> SysResult<(SockType, i32)
     Ok((kind, flags))
 }
 
+/// `inet_create`: TCP is the stream protocol (0 or `IPPROTO_TCP`), UDP the datagram one (0 or
+/// `IPPROTO_UDP`); raw sockets are refused (`EPERM`, as for a process without `CAP_NET_RAW`:
+/// the sentry has no IP layer to give them).
+fn inet_args(ty: i32, protocol: i32) -> SysResult<(SockType, i32)> {
+    let flags = ty & !SOCK_TYPE_MASK;
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let base = ty & SOCK_TYPE_MASK;
+    if base >= SOCK_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let kind = match (base, protocol) {
+        (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) => SockType::Stream,
+        (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => SockType::Dgram,
+        (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(EPROTONOSUPPORT),
+        (libc::SOCK_RAW, _) => return Err(Errno::EPERM),
+        _ => return Err(ESOCKTNOSUPPORT),
+    };
+    Ok((kind, flags))
+}
+
 fn sys_socket(t: &mut Task, a: &Args) -> SysResult {
-    let (kind, flags) = socket_args(a.i32(0), a.i32(1), a.i32(2))?;
-    let sock = Socket::new(kind, t.kernel.events.clone(), t.kernel.next_ino(), peer_cred(t));
+    let family = a.i32(0);
+    let (kind, flags) = socket_args(family, a.i32(1), a.i32(2))?;
+    let sock = Socket::with_family(family, kind, t.kernel.events.clone(), t.kernel.next_ino(), peer_cred(t));
     Ok(new_socket_file(t, sock, flags)? as u64)
 }
 
 fn sys_socketpair(t: &mut Task, a: &Args) -> SysResult {
     let (kind, flags) = socket_args(a.i32(0), a.i32(1), a.i32(2))?;
+    if a.i32(0) != libc::AF_UNIX {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let inos = (t.kernel.next_ino(), t.kernel.next_ino());
     let (x, y) = Socket::pair(kind, &t.kernel.events, inos, peer_cred(t));
     let fx = new_socket_file(t, x, flags)?;
@@ -237,6 +273,7 @@ fn parse_name(raw: &[u8]) -> SysResult<Name> {
 fn find(t: &Task, name: &Name, kind: SockType) -> SysResult<Arc<Socket>> {
     let sock = match name {
         Name::Abstract(a) => unix::lookup_abstract(kind, a).ok_or(ECONNREFUSED)?,
+        Name::Inet(_) => return Err(Errno::EINVAL),
         Name::Path(p) => {
             let d = t.lookup(libc::AT_FDCWD, p, true)?;
             let st = d.inode.stat()?;
@@ -256,11 +293,22 @@ fn find(t: &Task, name: &Name, kind: SockType) -> SysResult<Arc<Socket>> {
 fn sys_bind(t: &mut Task, a: &Args) -> SysResult {
     let (_, sock) = socket_of(t, a.fd(0))?;
     let raw = copy_addr(t, a.u64(1), a.i32(2))?;
+    if sock.inet() {
+        let addr = match inet::parse(sock.family(), &raw)? {
+            // `inet_bind` takes AF_UNSPEC for INADDR_ANY (old programs), nothing else.
+            inet::Addr::Unspec { any: true } if sock.family() == libc::AF_INET => inet::unbound(libc::AF_INET),
+            inet::Addr::Inet(a) if sock.family() == libc::AF_INET || raw_family(&raw) == libc::AF_INET6 => a,
+            _ => return Err(Errno::EAFNOSUPPORT),
+        };
+        inet::bind(&sock, addr)?;
+        return Ok(0);
+    }
     match parse_unix(&raw)? {
         Addr::Family(f) if i32::from(f) == libc::AF_UNIX => sock.autobind()?,
         Addr::Family(_) => return Err(Errno::EINVAL),
         Addr::Unix(name @ Name::Abstract(_)) => sock.bind(name, None)?,
         Addr::Unix(Name::Path(path)) => bind_path(t, &sock, path)?,
+        Addr::Unix(Name::Inet(_)) => return Err(Errno::EINVAL),
     }
     Ok(0)
 }
@@ -300,6 +348,16 @@ fn sys_listen(t: &mut Task, a: &Args) -> SysResult {
     }
     // A negative backlog is a huge unsigned one: clamped.
     let backlog = (a.u32(1) as usize).min(SOMAXCONN);
+    if sock.inet() {
+        if sock.connected() {
+            return Err(Errno::EINVAL);
+        }
+        // TCP listens on an ephemeral port when unbound.
+        if sock.name().is_none() {
+            inet::bind(&sock, inet::unbound(sock.family()))?;
+        }
+        inet::listen(&sock)?;
+    }
     sock.listen(backlog, peer_cred(t))?;
     Ok(0)
 }
@@ -313,9 +371,99 @@ fn autobind_for_creds(sock: &Arc<Socket>) -> SysResult<()> {
     Ok(())
 }
 
+/// The `sa_family` of a raw address (0 when too short).
+fn raw_family(raw: &[u8]) -> i32 {
+    if raw.len() < 2 {
+        return 0;
+    }
+    i32::from(u16::from_ne_bytes([raw[0], raw[1]]))
+}
+
+/// Decodes a destination for an inet socket: `EAFNOSUPPORT` for another family; a v6-only
+/// socket cannot reach IPv4 (`ENETUNREACH`); anything not loopback is unreachable.
+fn inet_dest(sock: &Socket, raw: &[u8]) -> SysResult<std::net::SocketAddr> {
+    let inet::Addr::Inet(dest) = inet::parse(sock.family(), raw)? else { return Err(Errno::EAFNOSUPPORT) };
+    if dest.is_ipv4() && sock.family() == libc::AF_INET6 && sock.proto_opt(IPPROTO_IPV6, IPV6_V6ONLY).unwrap_or(0) != 0 {
+        return Err(ENETUNREACH);
+    }
+    inet::destination(dest)
+}
+
+/// Gives an inet socket about to talk to `dest` its source address: an ephemeral port on
+/// loopback when unbound; a wildcard name becomes the loopback address.
+fn inet_source(sock: &Arc<Socket>, dest: std::net::SocketAddr) -> SysResult<std::net::SocketAddr> {
+    let src = inet::source_for(dest);
+    match sock.name() {
+        Some(Name::Inet(a)) if a.ip().is_unspecified() => {
+            let a = std::net::SocketAddr::new(src, a.port());
+            sock.set_name(Name::Inet(a));
+            Ok(a)
+        }
+        Some(Name::Inet(a)) => Ok(a),
+        _ => {
+            inet::bind(sock, std::net::SocketAddr::new(src, 0))?;
+            match sock.name() {
+                Some(Name::Inet(a)) => Ok(a),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+    }
+}
+
+/// `connect` of a TCP or UDP socket. A non-blocking TCP connect answers `EINPROGRESS` even
+/// though the loopback connection is made (or refused) at once, as Linux does; the next
+/// `connect` reports the outcome and the one after that `EISCONN`.
+fn connect_inet(t: &mut Task, file: &File, sock: &Arc<Socket>, raw: &[u8]) -> SysResult {
+    if raw.len() >= 2 && raw_family(raw) == libc::AF_UNSPEC {
+        // Dissolves a UDP association; a TCP disconnect is not modelled.
+        if sock.ty() == SockType::Dgram {
+            sock.set_inet_peer(None);
+        }
+        return Ok(0);
+    }
+    if sock.ty() == SockType::Dgram {
+        let dest = inet_dest(sock, raw)?;
+        inet_source(sock, dest)?;
+        sock.set_inet_peer(Some(Name::Inet(dest)));
+        return Ok(0);
+    }
+    if sock.in_progress(None) {
+        if sock.connected() {
+            return Ok(0);
+        }
+        return Err(sock.take_error().unwrap_or(crate::net::ECONNABORTED));
+    }
+    if sock.connected() || sock.listening() {
+        return Err(EISCONN);
+    }
+    let dest = inet_dest(sock, raw)?;
+    inet_source(sock, dest)?;
+    let nonblock = file.flags() & libc::O_NONBLOCK != 0;
+    let Some(listener) = inet::lookup(SockType::Stream, dest) else {
+        if nonblock {
+            sock.set_error(ECONNREFUSED);
+            sock.in_progress(Some(true));
+            return Err(EINPROGRESS);
+        }
+        return Err(ECONNREFUSED);
+    };
+    let ino = t.kernel.next_ino();
+    let cred = peer_cred(t);
+    let local = Name::Inet(dest);
+    block(t, nonblock, sock.options().sndtimeo, || sock.connect(&listener, cred, ino, Some(local.clone())))?;
+    if nonblock {
+        sock.in_progress(Some(true));
+        return Err(EINPROGRESS);
+    }
+    Ok(0)
+}
+
 fn sys_connect(t: &mut Task, a: &Args) -> SysResult {
     let (file, sock) = socket_of(t, a.fd(0))?;
     let raw = copy_addr(t, a.u64(1), a.i32(2))?;
+    if sock.inet() {
+        return connect_inet(t, &file, &sock, &raw);
+    }
     if sock.ty() == SockType::Dgram {
         if raw.len() < 2 {
             return Err(Errno::EINVAL);
@@ -338,7 +486,7 @@ fn sys_connect(t: &mut Task, a: &Args) -> SysResult {
     let cred = peer_cred(t);
     block(t, nonblock, sock.options().sndtimeo, || {
         // A listener closed while we waited refuses; a new one under the name would not be it.
-        sock.connect(&target, cred, ino)
+        sock.connect(&target, cred, ino, None)
     })?;
     Ok(0)
 }
@@ -354,10 +502,11 @@ fn accept_common(t: &mut Task, a: &Args, flags: i32) -> SysResult {
     let nonblock = file.flags() & libc::O_NONBLOCK != 0;
     let new = block(t, nonblock, sock.options().rcvtimeo, || sock.accept())?;
     let peer = new.peer_name().ok().flatten();
+    let family = new.family();
     // Closed again (and the connection with it) if the address cannot be written.
     let wrapped = SocketFile::new(new);
     if a.u64(1) != 0 {
-        write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(peer.as_ref()))?;
+        write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(family, peer.as_ref()))?;
     }
     let status = if flags & libc::SOCK_NONBLOCK != 0 { libc::O_NONBLOCK } else { 0 };
     let file = File::new(Arc::new(wrapped), None, libc::O_RDWR | status);
@@ -373,8 +522,16 @@ fn sys_accept4(t: &mut Task, a: &Args) -> SysResult {
     accept_common(t, a, a.i32(3))
 }
 
-fn sockaddr_of(name: Option<&Name>) -> Vec<u8> {
-    name.map_or_else(unix::unnamed_sockaddr, Name::sockaddr)
+/// The address a socket of `family` reports for `name` (`None`: unnamed; for inet, the
+/// wildcard and port 0).
+fn sockaddr_of(family: i32, name: Option<&Name>) -> Vec<u8> {
+    let v6 = family == libc::AF_INET6;
+    match name {
+        Some(Name::Inet(a)) => inet::sockaddr(*a, v6),
+        Some(n) => n.sockaddr(),
+        None if family == libc::AF_UNIX => unix::unnamed_sockaddr(),
+        None => inet::sockaddr(inet::unbound(family), v6),
+    }
 }
 
 /// Writes an address to `addr` with its length at `len_addr` (`move_addr_to_user`): as
@@ -392,14 +549,17 @@ fn write_addr(t: &Task, addr: u64, len_addr: u64, sa: &[u8]) -> SysResult<()> {
 
 fn sys_getsockname(t: &mut Task, a: &Args) -> SysResult {
     let (_, sock) = socket_of(t, a.fd(0))?;
-    write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(sock.name().as_ref()))?;
+    write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(sock.family(), sock.name().as_ref()))?;
     Ok(0)
 }
 
 fn sys_getpeername(t: &mut Task, a: &Args) -> SysResult {
     let (_, sock) = socket_of(t, a.fd(0))?;
     let peer = sock.peer_name()?;
-    write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(peer.as_ref()))?;
+    if sock.inet() && peer.is_none() {
+        return Err(crate::net::ENOTCONN);
+    }
+    write_addr(t, a.u64(1), a.u64(2), &sockaddr_of(sock.family(), peer.as_ref()))?;
     Ok(0)
 }
 
@@ -472,7 +632,8 @@ fn scatter(t: &Task, iovs: &[Iovec], data: &[u8]) -> usize {
 /// A message to send: data, destination and control.
 struct Outgoing {
     iovs: Vec<Iovec>,
-    to: Option<Name>,
+    /// The destination `sockaddr` as given (decoded by the socket's family).
+    to: Option<Vec<u8>>,
     anc: Ancillary,
 }
 
@@ -486,9 +647,17 @@ fn send_common(t: &Task, file: &File, sock: &Arc<Socket>, mut msg: Outgoing, fla
     let nonblock = file.flags() & libc::O_NONBLOCK != 0 || flags & libc::MSG_DONTWAIT != 0;
     let timeout = sock.options().sndtimeo;
     let total = total_len(&msg.iovs);
+    // TCP ignores a destination, as Linux's tcp_sendmsg does.
+    let to = match &msg.to {
+        Some(raw) if !sock.inet() => Some(parse_name(raw)?),
+        _ => None,
+    };
+    if sock.inet() && sock.ty() == SockType::Dgram {
+        return send_udp(t, sock, &msg, total);
+    }
     let r = match sock.ty() {
         SockType::Stream => {
-            if msg.to.is_some() {
+            if to.is_some() {
                 return Err(if sock.peer_name().is_ok() { crate::net::EISCONN } else { Errno::EOPNOTSUPP });
             }
             let mut sent = 0;
@@ -521,7 +690,7 @@ fn send_common(t: &Task, file: &File, sock: &Arc<Socket>, mut msg: Outgoing, fla
             }
         }
         kind => {
-            let to = match (&msg.to, kind) {
+            let to = match (&to, kind) {
                 (Some(name), SockType::Dgram) => {
                     autobind_for_creds(sock)?;
                     Some(find(t, name, SockType::Dgram)?)
@@ -545,6 +714,46 @@ fn send_common(t: &Task, file: &File, sock: &Arc<Socket>, mut msg: Outgoing, fla
         t.thread.send(SigInfo::user(libc::SIGPIPE, t.pid(), t.creds.uid));
     }
     r
+}
+
+/// A UDP send: to the given address or the connected one (`EDESTADDRREQ` without either),
+/// from the socket's address (an ephemeral port if unbound). A datagram nobody receives is
+/// dropped; on a connected socket the next call then reports `ECONNREFUSED`, as Linux does
+/// when the ICMP port-unreachable comes back.
+fn send_udp(t: &Task, sock: &Arc<Socket>, msg: &Outgoing, total: usize) -> SysResult<usize> {
+    if let Some(e) = sock.take_error() {
+        return Err(e);
+    }
+    let (dest, connected) = match &msg.to {
+        Some(raw) => (inet_dest(sock, raw)?, false),
+        None => match sock.inet_peer() {
+            Some(Name::Inet(a)) => (a, true),
+            _ => return Err(EDESTADDRREQ),
+        },
+    };
+    if dest.port() == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let max = if dest.is_ipv4() { inet::UDP_MAX_V4 } else { inet::UDP_MAX_V6 };
+    if total > max {
+        return Err(EMSGSIZE);
+    }
+    if sock.name().is_none() {
+        inet::bind(sock, inet::unbound(sock.family()))?;
+    }
+    let mut from = match sock.name() {
+        Some(Name::Inet(a)) => a,
+        _ => return Err(Errno::EINVAL),
+    };
+    if from.ip().is_unspecified() {
+        from.set_ip(inet::source_for(dest));
+    }
+    let data = gather(t, &msg.iovs, 0, total)?;
+    let target = inet::lookup(SockType::Dgram, dest);
+    if target.is_none() && connected {
+        sock.set_error(ECONNREFUSED);
+    }
+    sock.send_udp(&data, Name::Inet(from), target.as_ref())
 }
 
 /// What a receive reports besides the data.
@@ -597,7 +806,7 @@ fn recv_common(t: &Task, file: &File, sock: &Arc<Socket>, iovs: &[Iovec], flags:
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        if done == 0 {
+        if done == 0 && !sock.inet() {
             (out.from, out.cred) = (r.from.clone(), r.cred);
         }
         let sub = skip_iovecs(iovs, done);
@@ -722,7 +931,10 @@ fn sendmsg_one(t: &Task, file: &File, sock: &Arc<Socket>, addr: u64, flags: i32)
     }
     let to = if h.name != 0 && h.namelen > 0 {
         let raw = copy_addr(t, h.name, h.namelen.min(SOCKADDR_STORAGE_LEN as i32))?;
-        Some(parse_name(&raw)?)
+        if !sock.inet() {
+            parse_name(&raw)?;
+        }
+        Some(raw)
     } else {
         None
     };
@@ -804,7 +1016,7 @@ fn recvmsg_one(t: &Task, file: &File, sock: &Arc<Socket>, addr: u64, flags: i32)
     let iovs = read_iovecs(t, h.iov, usize::try_from(h.iovlen).unwrap_or(usize::MAX), EMSGSIZE)?;
     let r = recv_common(t, file, sock, &iovs, flags)?;
     let mut out_flags = r.flags;
-    let sa = r.from.as_ref().map(Name::sockaddr).unwrap_or_default();
+    let sa = r.from.as_ref().map(|n| sockaddr_of(sock.family(), Some(n))).unwrap_or_default();
     if h.name != 0 {
         let n = sa.len().min(h.namelen as usize);
         t.mm.copy_out(h.name, &sa[..n])?;
@@ -839,7 +1051,10 @@ fn sys_sendto(t: &mut Task, a: &Args) -> SysResult {
     let iovs = vec![Iovec { base: a.u64(1), len: a.usize(2).min(super::file::MAX_RW_COUNT) as u64 }];
     let to = if a.u64(4) != 0 && a.i32(5) != 0 {
         let raw = copy_addr(t, a.u64(4), a.i32(5))?;
-        Some(parse_name(&raw)?)
+        if !sock.inet() {
+            parse_name(&raw)?;
+        }
+        Some(raw)
     } else {
         None
     };
@@ -852,7 +1067,7 @@ fn sys_recvfrom(t: &mut Task, a: &Args) -> SysResult {
     let iovs = vec![Iovec { base: a.u64(1), len: a.usize(2).min(super::file::MAX_RW_COUNT) as u64 }];
     let r = recv_common(t, &file, &sock, &iovs, a.i32(3))?;
     if a.u64(4) != 0 && a.u64(5) != 0 {
-        let sa = r.from.as_ref().map(Name::sockaddr).unwrap_or_default();
+        let sa = r.from.as_ref().map(|n| sockaddr_of(sock.family(), Some(n))).unwrap_or_default();
         write_addr(t, a.u64(4), a.u64(5), &sa)?;
     }
     Ok(r.ret as u64)
@@ -949,9 +1164,111 @@ fn opt_timeout(t: &Task, addr: u64, len: i32) -> SysResult<Option<Duration>> {
     Ok(Some(Duration::new(tv.sec as u64, tv.usec as u32 * 1000)))
 }
 
+/// The integer options of `IPPROTO_TCP`, `IPPROTO_IP` and `IPPROTO_IPV6` the sentry records,
+/// with what Linux reports before they are set; `None` for an option it does not know
+/// (`ENOPROTOOPT`).
+fn proto_opt_default(sock: &Socket, level: i32, name: i32) -> Option<i32> {
+    let v6 = sock.family() == libc::AF_INET6;
+    match level {
+        libc::IPPROTO_TCP if sock.ty() == SockType::Stream => match name {
+            libc::TCP_MAXSEG => Some(536),
+            libc::TCP_KEEPIDLE => Some(7200),
+            libc::TCP_KEEPINTVL => Some(75),
+            libc::TCP_KEEPCNT => Some(9),
+            libc::TCP_SYNCNT => Some(6),
+            libc::TCP_LINGER2 => Some(60),
+            libc::TCP_QUICKACK => Some(1),
+            libc::TCP_NOTSENT_LOWAT => Some(-1),
+            libc::TCP_NODELAY
+            | libc::TCP_CORK
+            | libc::TCP_DEFER_ACCEPT
+            | libc::TCP_WINDOW_CLAMP
+            | libc::TCP_USER_TIMEOUT
+            | libc::TCP_FASTOPEN
+            | libc::TCP_FASTOPEN_CONNECT
+            | libc::TCP_THIN_LINEAR_TIMEOUTS => Some(0),
+            _ => None,
+        },
+        // IPv6 sockets take the IPv4 options too (for mapped traffic).
+        libc::IPPROTO_IP => match name {
+            libc::IP_TTL => Some(64),
+            libc::IP_MTU_DISCOVER | libc::IP_MULTICAST_TTL | libc::IP_MULTICAST_LOOP => Some(1),
+            libc::IP_TOS
+            | libc::IP_RECVERR
+            | libc::IP_PKTINFO
+            | libc::IP_RECVTTL
+            | libc::IP_RECVTOS
+            | libc::IP_FREEBIND
+            | libc::IP_BIND_ADDRESS_NO_PORT => Some(0),
+            _ => None,
+        },
+        IPPROTO_IPV6 if v6 => match name {
+            libc::IPV6_UNICAST_HOPS => Some(64),
+            libc::IPV6_MULTICAST_HOPS | libc::IPV6_MULTICAST_LOOP => Some(1),
+            IPV6_V6ONLY
+            | libc::IPV6_RECVPKTINFO
+            | libc::IPV6_TCLASS
+            | libc::IPV6_RECVTCLASS
+            | libc::IPV6_RECVERR
+            | libc::IPV6_MTU_DISCOVER
+            | libc::IPV6_RECVHOPLIMIT => Some(0),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Options that read back as 0 or 1 whatever was set.
+fn is_flag(level: i32, name: i32) -> bool {
+    match level {
+        libc::IPPROTO_IP => matches!(
+            name,
+            libc::IP_RECVERR | libc::IP_PKTINFO | libc::IP_RECVTTL | libc::IP_RECVTOS | libc::IP_FREEBIND | libc::IP_BIND_ADDRESS_NO_PORT | libc::IP_MULTICAST_LOOP
+        ),
+        IPPROTO_IPV6 => matches!(
+            name,
+            IPV6_V6ONLY | libc::IPV6_RECVPKTINFO | libc::IPV6_RECVTCLASS | libc::IPV6_RECVERR | libc::IPV6_MULTICAST_LOOP | libc::IPV6_RECVHOPLIMIT
+        ),
+        _ => false,
+    }
+}
+
+/// `setsockopt` of `IPPROTO_TCP`, `IPPROTO_IP` or `IPPROTO_IPV6` on an inet socket: the value
+/// is checked as Linux checks it and recorded.
+fn set_proto_opt(t: &Task, sock: &Socket, level: i32, name: i32, val: u64, len: i32) -> SysResult<()> {
+    proto_opt_default(sock, level, name).ok_or(ENOPROTOOPT)?;
+    let v = opt_int(t, val, len)?;
+    let v = match (level, name) {
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY | libc::TCP_CORK | libc::TCP_QUICKACK) => i32::from(v != 0),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE | libc::TCP_KEEPINTVL) if !(1..=32767).contains(&v) => return Err(Errno::EINVAL),
+        (libc::IPPROTO_TCP, libc::TCP_KEEPCNT | libc::TCP_SYNCNT) if !(1..=127).contains(&v) => return Err(Errno::EINVAL),
+        (libc::IPPROTO_IP, libc::IP_TTL) if v == -1 => 64,
+        (libc::IPPROTO_IP, libc::IP_TTL) if !(1..=255).contains(&v) => return Err(Errno::EINVAL),
+        // The ECN bits belong to TCP.
+        (libc::IPPROTO_IP, libc::IP_TOS) if sock.ty() == SockType::Stream => v & !3 & 0xff,
+        (libc::IPPROTO_IP, libc::IP_TOS) => v & 0xff,
+        (IPPROTO_IPV6, IPV6_V6ONLY) if sock.name().is_some() => return Err(Errno::EINVAL),
+        (IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS | libc::IPV6_MULTICAST_HOPS) if v == -1 => proto_opt_default(sock, level, name).unwrap_or(64),
+        (IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS | libc::IPV6_MULTICAST_HOPS) if !(0..=255).contains(&v) => return Err(Errno::EINVAL),
+        (IPPROTO_IPV6, libc::IPV6_TCLASS) if v == -1 => 0,
+        (IPPROTO_IPV6, libc::IPV6_TCLASS) if !(0..=255).contains(&v) => return Err(Errno::EINVAL),
+        _ if is_flag(level, name) => i32::from(v != 0),
+        _ => v,
+    };
+    sock.set_proto_opt(level, name, v);
+    Ok(())
+}
+
 fn sys_setsockopt(t: &mut Task, a: &Args) -> SysResult {
     let (_, sock) = socket_of(t, a.fd(0))?;
     let (level, name, val, len) = (a.i32(1), a.i32(2), a.u64(3), a.i32(4));
+    if level != libc::SOL_SOCKET && sock.inet() {
+        if len < 0 {
+            return Err(Errno::EINVAL);
+        }
+        set_proto_opt(t, &sock, level, name, val, len)?;
+        return Ok(0);
+    }
     if level != libc::SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -959,6 +1276,10 @@ fn sys_setsockopt(t: &mut Task, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     match name {
+        libc::SO_REUSEPORT if sock.inet() => {
+            let on = opt_int(t, val, len)? != 0;
+            sock.set_options(|o| o.reuseport = on);
+        }
         libc::SO_SNDBUF | libc::SO_RCVBUF | libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE => {
             let v = opt_int(t, val, len)?;
             let forced = matches!(name, libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE);
@@ -1007,11 +1328,20 @@ fn sys_setsockopt(t: &mut Task, a: &Args) -> SysResult {
 fn sys_getsockopt(t: &mut Task, a: &Args) -> SysResult {
     let (_, sock) = socket_of(t, a.fd(0))?;
     let (level, name, val, len_addr) = (a.i32(1), a.i32(2), a.u64(3), a.u64(4));
-    if level != libc::SOL_SOCKET {
+    if level != libc::SOL_SOCKET && !sock.inet() {
         return Err(Errno::EOPNOTSUPP);
     }
     let len: i32 = t.mm.read_val(len_addr)?;
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    if level != libc::SOL_SOCKET {
+        let dflt = proto_opt_default(&sock, level, name).ok_or(ENOPROTOOPT)?;
+        let v = sock.proto_opt(level, name).unwrap_or(dflt);
+        let bytes = v.to_ne_bytes();
+        let n = len.min(bytes.len());
+        t.mm.copy_out(val, &bytes[..n])?;
+        t.mm.write_val(len_addr, &(n as u32))?;
+        return Ok(0);
+    }
     let o = sock.options();
     let int = |v: i32| v.to_ne_bytes().to_vec();
     let timeval = |d: Option<Duration>| {
@@ -1022,8 +1352,10 @@ fn sys_getsockopt(t: &mut Task, a: &Args) -> SysResult {
     };
     let bytes = match name {
         libc::SO_TYPE => int(sock.ty().raw()),
-        libc::SO_DOMAIN => int(libc::AF_UNIX),
+        libc::SO_DOMAIN => int(sock.family()),
+        libc::SO_PROTOCOL if sock.inet() => int(if sock.ty() == SockType::Stream { libc::IPPROTO_TCP } else { libc::IPPROTO_UDP }),
         libc::SO_PROTOCOL => int(0),
+        libc::SO_REUSEPORT if sock.inet() => int(i32::from(o.reuseport)),
         libc::SO_ERROR => int(sock.take_error().map_or(0, |e| e.0)),
         libc::SO_ACCEPTCONN => int(i32::from(sock.listening())),
         libc::SO_SNDBUF => int(o.sndbuf as i32),
@@ -1043,7 +1375,8 @@ fn sys_getsockopt(t: &mut Task, a: &Args) -> SysResult {
             v
         }
         libc::SO_PEERCRED => {
-            let c = sock.peercred();
+            // Only AF_UNIX knows who is at the other end.
+            let c = if sock.inet() { Cred::NONE } else { sock.peercred() };
             let mut v = int(c.pid);
             v.extend_from_slice(&c.uid.to_ne_bytes());
             v.extend_from_slice(&c.gid.to_ne_bytes());

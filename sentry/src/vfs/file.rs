@@ -1,9 +1,9 @@
 //! Open file descriptions and the per-process descriptor table.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Dentry, FileOps};
+use super::{lock, Dentry, FileOps};
 use crate::errno::{Errno, SysResult};
 use crate::fs::inotify;
 
@@ -59,8 +59,10 @@ impl File {
 }
 
 impl Drop for File {
-    /// The last descriptor of this open file went: inotify's close event.
+    /// The last descriptor of this open file went: its `flock` and OFD locks go, and
+    /// inotify's close event.
     fn drop(&mut self) {
+        lock::file_closed(self);
         if let (Some(d), false) = (&self.dentry, self.flags() & libc::O_PATH != 0) {
             let mask = if self.writable() { inotify::IN_CLOSE_WRITE } else { inotify::IN_CLOSE_NOWRITE };
             inotify::file_event(d, mask);
@@ -75,15 +77,47 @@ struct Slot {
 }
 
 /// A process's file descriptors.
-#[derive(Clone, Default)]
 pub struct FdTable {
     slots: Vec<Option<Slot>>,
+    /// The owner of the POSIX record locks taken through this table (Linux's `files_struct`).
+    owner: u64,
+}
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
+impl Default for FdTable {
+    fn default() -> FdTable {
+        FdTable { slots: Vec::new(), owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed) }
+    }
+}
+
+impl Clone for FdTable {
+    /// A copy (`fork`) is a new lock owner: a child inherits no POSIX locks.
+    fn clone(&self) -> FdTable {
+        FdTable { slots: self.slots.clone(), owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed) }
+    }
+}
+
+impl Drop for FdTable {
+    fn drop(&mut self) {
+        lock::owner_gone(self.owner);
+    }
 }
 
 /// Default `RLIMIT_NOFILE`.
 pub const DEFAULT_NOFILE: u64 = 1024;
 
 impl FdTable {
+    /// The owner id of POSIX locks taken through this table.
+    pub fn lock_owner(&self) -> u64 {
+        self.owner
+    }
+
+    /// A descriptor of `file` closed: the table's POSIX locks on the file go.
+    fn closed(&self, file: &File) {
+        lock::fd_closed(self.owner, file);
+    }
+
     pub fn get(&self, fd: i32) -> SysResult<Arc<File>> {
         usize::try_from(fd)
             .ok()
@@ -123,6 +157,9 @@ impl FdTable {
         }
         let old = self.slots.get_mut(i).and_then(|s| s.take()).map(|s| s.file);
         self.put(i, Slot { file, cloexec });
+        if let Some(old) = &old {
+            self.closed(old);
+        }
         Ok(old)
     }
 
@@ -135,14 +172,18 @@ impl FdTable {
 
     pub fn remove(&mut self, fd: i32) -> SysResult<Arc<File>> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.slots.get_mut(i).and_then(|s| s.take()).map(|s| s.file).ok_or(Errno::EBADF)
+        let file = self.slots.get_mut(i).and_then(|s| s.take()).map(|s| s.file).ok_or(Errno::EBADF)?;
+        self.closed(&file);
+        Ok(file)
     }
 
     /// Closes every descriptor marked close-on-exec.
     pub fn close_on_exec(&mut self) {
-        for s in self.slots.iter_mut() {
-            if s.as_ref().is_some_and(|s| s.cloexec) {
-                *s = None;
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|s| s.cloexec) {
+                if let Some(s) = self.slots[i].take() {
+                    self.closed(&s.file);
+                }
             }
         }
     }

@@ -16,6 +16,7 @@
 //! Lock order: a dentry's `children` lock is never held while calling into an inode.
 
 pub mod file;
+pub mod lock;
 pub mod mount;
 pub mod walk;
 
@@ -697,6 +698,16 @@ impl Dentry {
 }
 
 /// Fills a `Stat` for synthetic files.
+/// `ioctl` of a file whose only request is `FIONREAD` (how many bytes a read would get now,
+/// `available`); `ENOTTY` for any other.
+pub fn fionread_only(mm: &MemoryManager, request: u32, arg: u64, available: usize) -> SysResult<u64> {
+    if u64::from(request) != libc::FIONREAD {
+        return Err(Errno::ENOTTY);
+    }
+    mm.write_val(arg, &i32::try_from(available).unwrap_or(i32::MAX))?;
+    Ok(0)
+}
+
 /// Reads `buf.len()` bytes of `file` from `offset`, or up to its end. An error after some
 /// bytes ends the read with their count, as a short read.
 pub fn read_full(file: &dyn FileOps, offset: u64, buf: &mut [u8]) -> SysResult<usize> {

@@ -326,6 +326,7 @@ pub fn procfs() -> Arc<DynDir> {
     });
     let version = fs.fixed_text(|| format!("Linux version {} (sandbox@sandbox) (sandbox sentry) {}\n", crate::kernel::RELEASE, crate::kernel::VERSION));
     let filesystems = fs.fixed_text(|| FILESYSTEMS.to_string());
+    let locks = fs.text(|_| Ok(crate::vfs::lock::proc_text()));
     let swaps = fs.fixed_text(|| "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n".to_string());
     let self_link = Symlink::new(dev, || Ok(caller()?.pid().to_string().into_bytes())).build();
     let thread_self = Symlink::new(dev, || {
@@ -337,6 +338,7 @@ pub fn procfs() -> Arc<DynDir> {
         ("cpuinfo", cpuinfo),
         ("filesystems", filesystems),
         ("loadavg", loadavg),
+        ("locks", locks),
         ("meminfo", meminfo),
         ("mounts", Symlink::fixed(dev, "self/mounts")),
         ("net", Symlink::fixed(dev, "self/net")),
