@@ -7,7 +7,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::proto::{self, Reply, Request, MAX_MSG, MAX_WALK_NAMES, VERSION};
+use crate::proto::{self, Header, Reply, Request, MAX_MSG, MAX_WALK_NAMES, OP_CLUNK, REPLY, VERSION};
 use crate::{transport, Attr, Dirent, Errno, Fid, SetAttr, Statfs, WalkReply};
 
 const EIO: Errno = Errno(libc::EIO);
@@ -30,7 +30,13 @@ pub struct Client {
 struct Inner {
     sock: OwnedFd,
     buf: Vec<u8>,
+    /// Clunks sent whose replies have not been read yet (see [`Client::clunk`]).
+    unanswered_clunks: usize,
 }
+
+/// Most clunk replies left unread at once: the replies wait in the socket's receive queue,
+/// which must never fill up while the gofer still has requests to answer.
+const MAX_UNANSWERED_CLUNKS: usize = 32;
 
 impl Client {
     /// Wraps a connected `SOCK_SEQPACKET` socket.
@@ -39,6 +45,7 @@ impl Client {
             inner: Mutex::new(Inner {
                 sock,
                 buf: vec![0; MAX_MSG],
+                unanswered_clunks: 0,
             }),
         }
     }
@@ -293,34 +300,31 @@ impl Client {
     }
 
     /// Releases a fid; errors ignored.
+    ///
+    /// Nothing waits for the reply: it is read, and dropped, before the reply of the next
+    /// request (the gofer answers in order), so releasing a fid costs a send, not a round trip.
     pub fn clunk(&self, fid: Fid) {
-        if let Err(e) = self.call(&Request::Clunk { fid }) {
-            tracing::debug!(fid, errno = e.0, "gofer clunk failed");
+        let Ok(msg) = encode(&Request::Clunk { fid }) else { return };
+        let mut inner = self.lock();
+        if inner.unanswered_clunks >= MAX_UNANSWERED_CLUNKS {
+            if let Err(e) = inner.drain_clunk_replies() {
+                tracing::debug!(errno = e.0, "gofer: reading clunk replies failed");
+            }
+        }
+        if inner.send(&msg).is_ok() {
+            inner.unanswered_clunks += 1;
         }
     }
 
     /// Sends one request and waits for its reply, under the lock.
     fn call(&self, req: &Request) -> Result<(Reply, Vec<OwnedFd>), Errno> {
-        let mut msg = req.encode()?;
-        // SAFETY: sched_getcpu has no preconditions.
-        if let Ok(cpu) = u32::try_from(unsafe { libc::sched_getcpu() }) {
-            proto::set_request_cpu(&mut msg, cpu);
-        }
-        let mut guard = self.lock();
-        let Inner { sock, buf } = &mut *guard;
-        transport::send(sock.as_fd(), &msg, None).map_err(|e| {
-            tracing::warn!(error = %e, "gofer: send failed");
-            EIO
-        })?;
-        let got = transport::recv(sock.as_fd(), buf).map_err(|e| {
-            tracing::warn!(error = %e, "gofer: receive failed");
-            EIO
-        })?;
-        if got.len == 0 || got.truncated {
-            return Err(EIO);
-        }
-        let reply = Reply::decode(req.op(), buf.get(..got.len).ok_or(EIO)?, got.fds.len())?;
-        Ok((reply, got.fds))
+        let msg = encode(req)?;
+        let mut inner = self.lock();
+        inner.send(&msg)?;
+        inner.drain_clunk_replies()?;
+        let (len, fds) = inner.recv()?;
+        let reply = Reply::decode(req.op(), inner.buf.get(..len).ok_or(EIO)?, fds.len())?;
+        Ok((reply, fds))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -329,5 +333,50 @@ impl Client {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A request's record, marked with the CPU of the calling thread.
+fn encode(req: &Request) -> Result<Vec<u8>, Errno> {
+    let mut msg = req.encode()?;
+    // SAFETY: sched_getcpu has no preconditions.
+    if let Ok(cpu) = u32::try_from(unsafe { libc::sched_getcpu() }) {
+        proto::set_request_cpu(&mut msg, cpu);
+    }
+    Ok(msg)
+}
+
+impl Inner {
+    fn send(&mut self, msg: &[u8]) -> Result<(), Errno> {
+        transport::send(self.sock.as_fd(), msg, None).map_err(|e| {
+            tracing::warn!(error = %e, "gofer: send failed");
+            EIO
+        })
+    }
+
+    /// Receives one reply into `buf`: its length and the fds it carried.
+    fn recv(&mut self) -> Result<(usize, Vec<OwnedFd>), Errno> {
+        let got = transport::recv(self.sock.as_fd(), &mut self.buf).map_err(|e| {
+            tracing::warn!(error = %e, "gofer: receive failed");
+            EIO
+        })?;
+        if got.len == 0 || got.truncated {
+            return Err(EIO);
+        }
+        Ok((got.len, got.fds))
+    }
+
+    /// Reads the replies of the clunks sent so far. A failed clunk only means the fid was
+    /// already gone; anything but a clunk reply means the stream is out of step.
+    fn drain_clunk_replies(&mut self) -> Result<(), Errno> {
+        while self.unanswered_clunks > 0 {
+            self.unanswered_clunks -= 1;
+            let (len, fds) = self.recv()?;
+            let header = Header::parse(self.buf.get(..len).ok_or(EIO)?).ok_or(EIO)?;
+            if header.op != OP_CLUNK | REPLY || !fds.is_empty() {
+                return Err(EIO);
+            }
+        }
+        Ok(())
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! `op` is one of the `OP_*` codes; a reply carries the request's op with [`REPLY`] set. `status`
 //! is 0 in successful replies and the errno in an error reply (whose payload is empty); in a
-//! request it is the client thread's CPU plus one, or 0 (see [`request_cpu`]). `nfds` is the number of descriptors passed with the record as `SCM_RIGHTS`; only the
-//! replies to `Open` and `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
+//! request it is the client thread's CPU plus one, or 0 (see [`request_cpu`]). `nfds` is the
+//! number of descriptors passed with the record as `SCM_RIGHTS`; only the replies to `Open` and
+//! `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
 //! a list is `u32 count + items`. A decoder accepts a message only if it is consumed exactly.
 //!
 //! Nothing here does I/O: [`Request`] and [`Reply`] encode to and decode from byte slices, and
@@ -635,7 +636,6 @@ pub fn check_name(name: &[u8]) -> Result<(), Errno> {
     }
 }
 
-/// Splits a message into its header and a reader over exactly `len` payload bytes.
 /// Marks an encoded request as sent from CPU `cpu`. The gofer moves to the CPU its requests
 /// come from: the client then wakes it, and it wakes the client, on the same CPU, a plain
 /// context switch instead of a cross-CPU wake-up (a VM exit under virtualisation), which makes
@@ -651,6 +651,7 @@ pub fn request_cpu(msg: &[u8]) -> Option<u32> {
     Header::parse(msg)?.status.checked_sub(1).filter(|&c| c <= MAX_CPU)
 }
 
+/// Splits a message into its header and a reader over exactly `len` payload bytes.
 fn split(msg: &[u8]) -> Option<(Header, Reader<'_>)> {
     let h = Header::parse(msg)?;
     let payload = &msg[HEADER_LEN..];

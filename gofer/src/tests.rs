@@ -1192,3 +1192,16 @@ fn client_reports_eio_when_server_gone() {
     assert_eq!(c.attach(), Err(Errno(libc::EIO)));
     peer.join().unwrap();
 }
+
+#[test]
+fn a_request_names_the_cpu_it_was_sent_from() {
+    let req = Request::Stat { fid: 7 };
+    let mut msg = req.encode().unwrap();
+    assert_eq!(proto::request_cpu(&msg), None);
+    proto::set_request_cpu(&mut msg, 3);
+    assert_eq!(proto::request_cpu(&msg), Some(3));
+    assert_eq!(Request::decode(&msg, 0), Ok(req));
+    // A CPU past the limit is not written.
+    proto::set_request_cpu(&mut msg, MAX_CPU + 1);
+    assert_eq!(proto::request_cpu(&msg), Some(3));
+}

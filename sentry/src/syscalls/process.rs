@@ -25,7 +25,7 @@ pub static HANDLERS: Table = &[
     (nr::EXECVE, sys_execve, Support::Partial("from a thread other than the first, the thread keeps its id")),
     (nr::EXECVEAT, sys_execveat, Support::Partial("from a thread other than the first, the thread keeps its id")),
     (nr::FORK, sys_fork, Support::Partial("memory is copied eagerly, not copy-on-write")),
-    (nr::VFORK, sys_vfork, Support::Partial("the child gets a copy of the memory")),
+    (nr::VFORK, sys_vfork, Support::Full),
     (nr::CLONE, sys_clone, Support::Partial("no namespaces")),
     (nr::CLONE3, sys_clone3, Support::Partial("no namespaces")),
     (nr::WAIT4, sys_wait4, Support::Partial(RUSAGE_NOTE)),
