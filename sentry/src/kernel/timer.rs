@@ -87,14 +87,8 @@ impl Timers {
         if !w.processes.iter().any(|q| std::ptr::eq(q.as_ptr(), Arc::as_ptr(p))) {
             w.processes.push(Arc::downgrade(p));
         }
-        if !w.started {
-            w.started = true;
-            let timers = self.clone();
-            if std::thread::Builder::new().name("cpu-timers".into()).spawn(move || timers.serve_cpu()).is_err() {
-                w.started = false;
-                tracing::error!("cannot start the CPU timer thread");
-            }
-        }
+        let timers = self.clone();
+        start_once(&mut w.started, "cpu-timers", move || timers.serve_cpu());
         drop(w);
         self.cpu_changed.notify_all();
     }
@@ -163,14 +157,8 @@ impl Timers {
             t.interval = new.interval.filter(|i| !i.is_zero());
             t.overruns = 0;
         }
-        if !st.service_started {
-            st.service_started = true;
-            let timers = self.clone();
-            if std::thread::Builder::new().name("timers".into()).spawn(move || timers.serve()).is_err() {
-                st.service_started = false;
-                tracing::error!("cannot start the timer thread");
-            }
-        }
+        let timers = self.clone();
+        start_once(&mut st.service_started, "timers", move || timers.serve());
         drop(st);
         self.changed.notify_all();
         old
@@ -238,5 +226,16 @@ fn fire(target: &Target, info: SigInfo) {
             }
         }
         Target::Nothing => {}
+    }
+}
+
+/// Starts the service thread `name` running `body`, unless `started` says it runs already.
+fn start_once(started: &mut bool, name: &str, body: impl FnOnce() + Send + 'static) {
+    if *started {
+        return;
+    }
+    *started = std::thread::Builder::new().name(name.into()).spawn(body).is_ok();
+    if !*started {
+        tracing::error!("cannot start the {name} thread");
     }
 }
