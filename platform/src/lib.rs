@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 pub mod ptrace;
 mod stub;
+pub mod systrap;
 
 /// General-purpose registers of an x86_64 thread, in the kernel's ptrace layout.
 pub type Regs = libc::user_regs_struct;

@@ -23,7 +23,7 @@ use crate::{AddressSpace, Context, CpuState, CpuTimes, Error, Event, FpState, In
 
 const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
 /// The host signal that kicks a running stub back to its tracer; never generated otherwise.
-const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
+pub(crate) const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 
 /// The ptrace platform. `memfd` is the sentry's memory file; every stub keeps it open under
 /// the same descriptor number.
@@ -61,11 +61,11 @@ impl Platform for Ptrace {
     }
 
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        Ok(Arc::new(Stub::new(self.memfd)?))
+        Ok(Arc::new(Stub::new(self.memfd, &[self.memfd])?))
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        Box::new(PtraceContext { interrupt: Arc::new(PtraceInterrupt::default()) })
+        Box::new(PtraceContext { interrupt: Arc::new(SignalInterrupt::default()) })
     }
 }
 
@@ -99,6 +99,8 @@ pub struct Stub {
     pidfd: Option<OwnedFd>,
     memfd: i32,
     dead: AtomicBool,
+    /// Set once the stub runs untraced (see [`Stub::detach`]): it is no longer ours to kill.
+    detached: bool,
     /// Stub thread tid by the host tid of the sentry thread that traces it.
     threads: Mutex<HashMap<i32, i32>>,
     /// Set when the address space is dropped, for a leader tracer waiting to let go.
@@ -113,15 +115,26 @@ impl Stub {
         self.pid
     }
 
-    fn new(memfd: i32) -> Result<Stub> {
-        let pid = stub::fork_stub(memfd)?;
+    /// A new stub, stopped and stripped, keeping descriptors `keep` (in increasing order) of
+    /// which `memfd` is the memory file.
+    pub(crate) fn new(memfd: i32, keep: &[i32]) -> Result<Stub> {
+        let pid = stub::fork_stub(keep)?;
         let mut threads = HashMap::new();
         threads.insert(sentry_tid(), pid);
         // SAFETY: pidfd_open on our own child; the result is a new descriptor we own.
         let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
         // SAFETY: a non-negative result is a fresh descriptor.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(i32::try_from(pidfd).unwrap_or(-1)) });
-        let stub = Stub { pid, pidfd, memfd, dead: AtomicBool::new(false), threads: Mutex::new(threads), dropped: Arc::default(), cpu: Mutex::default() };
+        let stub = Stub {
+            pid,
+            pidfd,
+            memfd,
+            dead: AtomicBool::new(false),
+            detached: false,
+            threads: Mutex::new(threads),
+            dropped: Arc::default(),
+            cpu: Mutex::default(),
+        };
         let status = stub.wait(pid)?;
         if !libc::WIFSTOPPED(status) || libc::WSTOPSIG(status) != libc::SIGSTOP {
             return Err(stub.lost(format!("unexpected first stop, status {status:#x}")));
@@ -200,7 +213,7 @@ impl Stub {
         Ok(status)
     }
 
-    fn get_regs(&self, tid: i32, regs: &mut Regs) -> Result<()> {
+    pub(crate) fn get_regs(&self, tid: i32, regs: &mut Regs) -> Result<()> {
         // SAFETY: regs is a valid, writable user_regs_struct.
         if unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, regs as *mut Regs) } != 0 {
             return Err(self.lost(format!("PTRACE_GETREGS: {}", std::io::Error::last_os_error())));
@@ -208,7 +221,7 @@ impl Stub {
         Ok(())
     }
 
-    fn set_regs(&self, tid: i32, regs: &Regs) -> Result<()> {
+    pub(crate) fn set_regs(&self, tid: i32, regs: &Regs) -> Result<()> {
         // SAFETY: regs is a valid user_regs_struct; the kernel only reads it.
         if unsafe { libc::ptrace(libc::PTRACE_SETREGS, tid, 0, regs as *const Regs) } != 0 {
             return Err(self.lost(format!("PTRACE_SETREGS: {}", std::io::Error::last_os_error())));
@@ -279,12 +292,24 @@ impl Stub {
         self.call(tid, STUB_BASE, STUB_RETURN, nr, args)
     }
 
-    fn inject_checked(&self, tid: i32, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<()> {
+    pub(crate) fn inject_checked(&self, tid: i32, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<()> {
         let r = self.inject(tid, nr, args)?;
         if (-4095..0).contains(&r) {
             return Err(Error::Host { what, errno: i32::try_from(-r).unwrap_or(libc::EIO) });
         }
         Ok(())
+    }
+
+    /// Lets the stub leader run untraced from `regs`; gives back its pid and pidfd, which the
+    /// caller now owns (the leader stays bound to this thread by its parent-death signal).
+    pub(crate) fn detach(mut self, regs: &Regs) -> Result<(i32, Option<OwnedFd>)> {
+        self.set_regs(self.pid, regs)?;
+        // SAFETY: detaches our stopped tracee with no signal; no memory is passed.
+        if unsafe { libc::ptrace(libc::PTRACE_DETACH, self.pid, 0, 0) } != 0 {
+            return Err(self.lost(format!("PTRACE_DETACH: {}", std::io::Error::last_os_error())));
+        }
+        self.detached = true;
+        Ok((self.pid, self.pidfd.take()))
     }
 
     /// Ends stub thread `tid` (not the leader) and reaps it.
@@ -309,7 +334,7 @@ impl Stub {
 /// Every event is a hand-off between the two; on one CPU it is a plain context switch, across
 /// CPUs it costs a wake-up IPI (a VM exit under virtualisation), which makes the round trip
 /// about twice as slow.
-fn share_cpu_with_tracer(tid: i32) {
+pub(crate) fn share_cpu_with_tracer(tid: i32) {
     // SAFETY: sched_getcpu has no preconditions.
     let cpu = unsafe { libc::sched_getcpu() };
     let Ok(cpu) = usize::try_from(cpu) else { return };
@@ -327,6 +352,9 @@ fn share_cpu_with_tracer(tid: i32) {
 
 impl Drop for Stub {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         match &self.pidfd {
             // SAFETY: signals our own stub through its pidfd; no memory is involved.
             Some(fd) => unsafe {
@@ -429,11 +457,16 @@ impl AddressSpace for Stub {
 
     /// The stub process's CPU clocks: every stub thread's time, past and present.
     fn cpu_time(&self) -> CpuTimes {
-        let sample = [CPUCLOCK_SCHED, CPUCLOCK_VIRT, CPUCLOCK_PROF].map(|kind| process_clock(self.pid, kind));
-        let mut prev = self.cpu.lock().unwrap();
-        *prev = split_cpu_time(sample[0], sample[1], sample[2], *prev);
-        *prev
+        stub_cpu_time(self.pid, &self.cpu)
     }
+}
+
+/// The CPU time of stub process `pid`, never less than `prev`, which it updates.
+pub(crate) fn stub_cpu_time(pid: i32, prev: &Mutex<CpuTimes>) -> CpuTimes {
+    let sample = [CPUCLOCK_SCHED, CPUCLOCK_VIRT, CPUCLOCK_PROF].map(|kind| process_clock(pid, kind));
+    let mut prev = prev.lock().unwrap();
+    *prev = split_cpu_time(sample[0], sample[1], sample[2], *prev);
+    *prev
 }
 
 /// The kinds of a process's CPU clocks: user and system time in scheduler ticks, user time
@@ -485,14 +518,14 @@ pub(crate) fn split_cpu_time(total: Duration, user_ticks: Duration, all_ticks: D
 /// Interrupts a context: a flag checked before every resume, and a host signal that stops the
 /// stub thread if it is running.
 #[derive(Default)]
-struct PtraceInterrupt {
-    requested: AtomicBool,
+pub(crate) struct SignalInterrupt {
+    pub(crate) requested: AtomicBool,
     /// The stub process and thread the context is running, 0 when none.
-    running_pid: AtomicI32,
-    running_tid: AtomicI32,
+    pub(crate) running_pid: AtomicI32,
+    pub(crate) running_tid: AtomicI32,
 }
 
-impl Interrupt for PtraceInterrupt {
+impl Interrupt for SignalInterrupt {
     fn interrupt(&self) {
         self.requested.store(true, Ordering::SeqCst);
         let tid = self.running_tid.load(Ordering::SeqCst);
@@ -506,7 +539,7 @@ impl Interrupt for PtraceInterrupt {
 
 /// Runs application threads in [`Stub`]s. The stub thread is the address space's.
 struct PtraceContext {
-    interrupt: Arc<PtraceInterrupt>,
+    interrupt: Arc<SignalInterrupt>,
 }
 
 fn stub_of(space: &Arc<dyn AddressSpace>) -> &Stub {

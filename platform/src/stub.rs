@@ -34,6 +34,9 @@ pub const SPAWN_ENTRY: u64 = STUB_BASE + 0x10;
 /// Where `rip` stands in the parent after the spawning routine.
 pub const SPAWN_RETURN: u64 = STUB_BASE + 0x21;
 
+/// Offset in the stub page of the systrap platform's code.
+pub const SYSTRAP_CODE: u64 = 0x100;
+
 /// The code page's contents.
 const STUB_CODE: [u8; 0x21] = [
     0x0f, 0x05, // 0x00: syscall
@@ -47,6 +50,9 @@ const STUB_CODE: [u8; 0x21] = [
     0xeb, 0xf7, // 0x1e: jmp 0x17
     0xcc, // 0x20: int3 (the parent)
 ];
+
+/// At most this many descriptors stay open in a new stub.
+const MAX_KEPT: usize = 4;
 
 fn host_err(what: &'static str) -> Error {
     Error::Host { what, errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0) }
@@ -77,6 +83,12 @@ pub fn install_stub_page() -> Result<()> {
     unsafe {
         std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), got.cast::<u8>(), STUB_CODE.len());
     }
+    let systrap = crate::systrap::stub_code_bytes();
+    assert!(SYSTRAP_CODE as usize + systrap.len() <= STUB_LEN, "the systrap code fits the stub page");
+    // SAFETY: as above; the assertion keeps the copy inside the page, after the ptrace code.
+    unsafe {
+        std::ptr::copy_nonoverlapping(systrap.as_ptr(), got.cast::<u8>().add(SYSTRAP_CODE as usize), systrap.len());
+    }
     // SAFETY: changes the protection of the page mapped above only.
     if unsafe { libc::mprotect(got, STUB_LEN, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
         return Err(host_err("protecting the stub page"));
@@ -84,9 +96,15 @@ pub fn install_stub_page() -> Result<()> {
     Ok(())
 }
 
-/// Forks a new stub that keeps only `keep_fd` open, has asked to be traced by the calling
-/// thread and stopped itself with SIGSTOP (not yet waited for). Returns its pid.
-pub fn fork_stub(keep_fd: i32) -> Result<i32> {
+/// Forks a new stub that keeps only the descriptors in `keep` open (in increasing order), has
+/// asked to be traced by the calling thread and stopped itself with SIGSTOP (not yet waited
+/// for). Returns its pid.
+pub fn fork_stub(keep: &[i32]) -> Result<i32> {
+    debug_assert!(keep.windows(2).all(|w| w[0] < w[1]) && keep.iter().all(|&fd| fd >= 0));
+    let mut kept = [u32::MAX; MAX_KEPT];
+    for (slot, &fd) in kept.iter_mut().zip(keep) {
+        *slot = fd.unsigned_abs();
+    }
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: a raw fork; the child below only makes raw system calls and never returns.
@@ -96,7 +114,7 @@ pub fn fork_stub(keep_fd: i32) -> Result<i32> {
     }
     if pid == 0 {
         // SAFETY: in the child: only async-signal-safe raw system calls, then stop forever.
-        unsafe { stub_child(parent, keep_fd) }
+        unsafe { stub_child(parent, &kept[..keep.len().min(MAX_KEPT)]) }
     }
     Ok(i32::try_from(pid).expect("pid fits in i32"))
 }
@@ -105,7 +123,7 @@ pub fn fork_stub(keep_fd: i32) -> Result<i32> {
 ///
 /// # Safety
 /// Must run only in a freshly forked child. It never returns.
-unsafe fn stub_child(parent: i32, keep_fd: i32) -> ! {
+unsafe fn stub_child(parent: i32, keep: &[u32]) -> ! {
     // Die with the thread that created us, and never see terminal signals meant for the
     // sandbox's own process group.
     libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
@@ -113,11 +131,15 @@ unsafe fn stub_child(parent: i32, keep_fd: i32) -> ! {
         libc::syscall(libc::SYS_exit_group, 1);
     }
     libc::syscall(libc::SYS_setsid);
-    let fd = libc::c_uint::try_from(keep_fd).unwrap_or(0);
-    if fd > 0 {
-        libc::syscall(libc::SYS_close_range, 0, fd - 1, 0);
+    // Close every descriptor but the kept ones: the gaps below, between and above them.
+    let mut first: u32 = 0;
+    for &fd in keep {
+        if fd > first {
+            libc::syscall(libc::SYS_close_range, first, fd - 1, 0);
+        }
+        first = fd + 1;
     }
-    libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
+    libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0);
     libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
     loop {
         libc::syscall(libc::SYS_kill, libc::syscall(libc::SYS_getpid), libc::SIGSTOP);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::ptrace::Ptrace;
 use crate::stub::{STUB_BASE, STUB_SIZE};
+use crate::systrap::Systrap;
 use crate::{AddressSpace, CpuState, Event, Platform};
 
 const CODE_AT: u64 = 0x40_0000;
@@ -23,7 +24,13 @@ fn memfd_with(code: &[u8]) -> i32 {
 }
 
 fn pid_of(space: &Arc<dyn AddressSpace>) -> i32 {
-    space.as_any().downcast_ref::<crate::ptrace::Stub>().unwrap().pid()
+    let any = space.as_any();
+    any.downcast_ref::<crate::ptrace::Stub>().map(|s| s.pid()).or_else(|| any.downcast_ref::<crate::systrap::TrapStub>().map(|s| s.pid())).unwrap()
+}
+
+/// Each platform, over a memory file holding `code`.
+fn platforms(code: &[u8]) -> Vec<Box<dyn Platform>> {
+    vec![Box::new(Ptrace::new(memfd_with(code)).unwrap()), Box::new(Systrap::new(memfd_with(code)).unwrap())]
 }
 
 fn start_at(rip: u64) -> CpuState {
@@ -37,14 +44,22 @@ fn start_at(rip: u64) -> CpuState {
 
 #[test]
 fn a_new_stub_holds_only_the_stub_page() {
-    let platform = Ptrace::new(memfd_with(&[])).unwrap();
-    let space = platform.new_address_space().unwrap();
-    let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid_of(&space))).unwrap();
-    let ranges: Vec<&str> = maps.lines().filter(|l| !l.contains("[vsyscall]")).collect();
-    let stub = format!("{:x}-{:x} r-xp", STUB_BASE, STUB_BASE + STUB_SIZE);
-    assert_eq!(ranges.len(), 1, "{maps}");
-    assert!(ranges[0].starts_with(&stub), "{maps}");
-    assert_eq!(platform.max_user_address(), STUB_BASE);
+    for platform in platforms(&[]) {
+        let space = platform.new_address_space().unwrap();
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid_of(&space))).unwrap();
+        // systrap's per-thread slots sit above the stub page, out of the application's reach.
+        let mut ranges: Vec<&str> = maps.lines().filter(|l| !l.contains("[vsyscall]")).collect();
+        if platform.name() == "systrap" {
+            let slots = ranges.pop().unwrap();
+            assert!(slots.ends_with("/memfd:sandbox-stub-context (deleted)"), "{maps}");
+            let start = u64::from_str_radix(slots.split('-').next().unwrap(), 16).unwrap();
+            assert!(start >= STUB_BASE + STUB_SIZE, "{maps}");
+        }
+        let stub = format!("{:x}-{:x} r-xp", STUB_BASE, STUB_BASE + STUB_SIZE);
+        assert_eq!(ranges.len(), 1, "{maps}");
+        assert!(ranges[0].starts_with(&stub), "{maps}");
+        assert_eq!(platform.max_user_address(), STUB_BASE);
+    }
 }
 
 #[test]
@@ -54,50 +69,53 @@ fn syscalls_and_faults_come_back_as_events() {
         0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05, //
         0x48, 0xc7, 0xc0, 0x10, 0, 0, 0, 0xff, 0xe0, // mov rax, 0x10; jmp rax
     ];
-    let platform = Ptrace::new(memfd_with(&code)).unwrap();
-    let space = platform.new_address_space().unwrap();
-    space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
-    let mut ctx = platform.new_context();
-    let mut state = start_at(CODE_AT);
+    for platform in platforms(&code) {
+        let space = platform.new_address_space().unwrap();
+        space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
+        let mut ctx = platform.new_context();
+        let mut state = start_at(CODE_AT);
 
-    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
-    assert_eq!(state.regs.orig_rax, 39);
-    state.regs.rax = 1234;
-    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
-    assert_eq!((state.regs.orig_rax, state.regs.rdi), (60, 1234), "the answer reached the application");
-    // The host never ran exit: the stub keeps going, into a jump to an unmapped page.
-    let event = ctx.switch(&space, &mut state).unwrap();
-    assert_eq!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, addr: 0x10 });
+        assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+        assert_eq!(state.regs.orig_rax, 39);
+        state.regs.rax = 1234;
+        assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+        assert_eq!((state.regs.orig_rax, state.regs.rdi), (60, 1234), "the answer reached the application");
+        // The host never ran exit: the stub keeps going, into a jump to an unmapped page.
+        let event = ctx.switch(&space, &mut state).unwrap();
+        assert_eq!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, addr: 0x10 });
+    }
 }
 
 #[test]
 fn protection_changes_reach_the_stub() {
     // mov eax, 39; syscall
-    let platform = Ptrace::new(memfd_with(&[0xb8, 39, 0, 0, 0, 0x0f, 0x05])).unwrap();
-    let space = platform.new_address_space().unwrap();
-    space.map(CODE_AT, 4096, libc::PROT_READ, 0).unwrap();
-    let mut ctx = platform.new_context();
-    let mut state = start_at(CODE_AT);
-    let event = ctx.switch(&space, &mut state).unwrap();
-    assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_ACCERR, .. }), "{event:?}");
-    space.protect(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
-    let mut state = start_at(CODE_AT);
-    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
-    space.unmap(CODE_AT, 4096).unwrap();
-    let mut state = start_at(CODE_AT);
-    let event = ctx.switch(&space, &mut state).unwrap();
-    assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, .. }), "{event:?}");
+    for platform in platforms(&[0xb8, 39, 0, 0, 0, 0x0f, 0x05]) {
+        let space = platform.new_address_space().unwrap();
+        space.map(CODE_AT, 4096, libc::PROT_READ, 0).unwrap();
+        let mut ctx = platform.new_context();
+        let mut state = start_at(CODE_AT);
+        let event = ctx.switch(&space, &mut state).unwrap();
+        assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_ACCERR, .. }), "{event:?}");
+        space.protect(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
+        let mut state = start_at(CODE_AT);
+        assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+        space.unmap(CODE_AT, 4096).unwrap();
+        let mut state = start_at(CODE_AT);
+        let event = ctx.switch(&space, &mut state).unwrap();
+        assert!(matches!(event, Event::Fault { signo: libc::SIGSEGV, code: SEGV_MAPERR, .. }), "{event:?}");
+    }
 }
 
 #[test]
 fn dropping_an_address_space_kills_its_stub() {
-    let platform = Ptrace::new(memfd_with(&[])).unwrap();
-    let space = platform.new_address_space().unwrap();
-    let pid = pid_of(&space);
-    drop(space);
-    // SAFETY: kill with signal 0 only checks for existence.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    assert!(!alive, "stub {pid} outlived its address space");
+    for platform in platforms(&[]) {
+        let space = platform.new_address_space().unwrap();
+        let pid = pid_of(&space);
+        drop(space);
+        // SAFETY: kill with signal 0 only checks for existence.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        assert!(!alive, "stub {pid} outlived its address space");
+    }
 }
 
 #[test]
@@ -105,18 +123,19 @@ fn an_address_space_counts_the_cpu_time_its_code_uses() {
     // A loop of 2^27 decrements, then getpid: tens of milliseconds of user time.
     // mov ecx, 0x8000000; dec ecx; jnz -4; mov eax, 39; syscall
     let code = [0xb9, 0, 0, 0, 8, 0xff, 0xc9, 0x75, 0xfc, 0xb8, 39, 0, 0, 0, 0x0f, 0x05];
-    let platform = Ptrace::new(memfd_with(&code)).unwrap();
-    let space = platform.new_address_space().unwrap();
-    space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
-    let before = space.cpu_time();
-    let mut ctx = platform.new_context();
-    let mut state = start_at(CODE_AT);
-    let start = std::time::Instant::now();
-    assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
-    let wall = start.elapsed();
-    let used = space.cpu_time().total() - before.total();
-    assert!(used >= std::time::Duration::from_millis(5), "the loop used {used:?}");
-    assert!(used <= wall + std::time::Duration::from_millis(5), "{used:?} of CPU in {wall:?}");
+    for platform in platforms(&code) {
+        let space = platform.new_address_space().unwrap();
+        space.map(CODE_AT, 4096, libc::PROT_READ | libc::PROT_EXEC, 0).unwrap();
+        let before = space.cpu_time();
+        let mut ctx = platform.new_context();
+        let mut state = start_at(CODE_AT);
+        let start = std::time::Instant::now();
+        assert_eq!(ctx.switch(&space, &mut state).unwrap(), Event::Syscall);
+        let wall = start.elapsed();
+        let used = space.cpu_time().total() - before.total();
+        assert!(used >= std::time::Duration::from_millis(5), "the loop used {used:?}");
+        assert!(used <= wall + std::time::Duration::from_millis(5), "{used:?} of CPU in {wall:?}");
+    }
 }
 
 #[test]

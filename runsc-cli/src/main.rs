@@ -37,8 +37,8 @@ struct Cli {
     /// Accepted for runc compatibility.
     #[arg(long)]
     rootless: Option<String>,
-    /// Platform that runs container workloads' threads (only `ptrace` exists so far).
-    #[arg(long, value_name = "NAME", default_value = "ptrace", value_parser = ["ptrace"])]
+    /// Platform that runs container workloads' threads: `systrap` or `ptrace` (see `run --help`).
+    #[arg(long, value_name = "NAME", default_value = "systrap", value_parser = sentry::PlatformKind::NAMES)]
     platform: String,
     /// Write each container sentry's debug log to DIR/ID.log (OCI runtime commands).
     #[arg(long, value_name = "DIR")]
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(command_line());
     logging::init(cli.debug, cli.log.as_deref(), cli.log_format);
     let logs = logging::Settings { debug: cli.debug, log: cli.log.clone(), format: cli.log_format };
-    let g = oci::Global { root: cli.root, logs: logs.clone(), strace: cli.strace, debug_log: cli.debug_log };
+    let g = oci::Global { root: cli.root, logs: logs.clone(), strace: cli.strace, debug_log: cli.debug_log, platform: cli.platform };
     let done = |r: Result<(), String>| oci::report(r.map(|()| 0), &logs);
     let code = match cli.command {
         Command::OciRun(args) => oci::report(oci::lifecycle::run(&g, args), &logs),

@@ -45,6 +45,41 @@ pub struct SandboxConfig {
     pub tree: TreeConfig,
     /// The system call policy the workload's calls are checked against (OCI `linux.seccomp`).
     pub policy: Option<Arc<policy::Policy>>,
+    /// What runs the workload's threads.
+    pub platform: PlatformKind,
+}
+
+/// The platforms that can run a sandbox's threads (`--platform`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// Stubs under `PTRACE_SYSEMU`: every system call is a ptrace stop.
+    Ptrace,
+    /// Stubs under a seccomp filter that traps system calls into a handler in the stub.
+    #[default]
+    Systrap,
+}
+
+impl PlatformKind {
+    /// The names `--platform` takes.
+    pub const NAMES: [&'static str; 2] = ["systrap", "ptrace"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformKind::Ptrace => "ptrace",
+            PlatformKind::Systrap => "systrap",
+        }
+    }
+}
+
+impl std::str::FromStr for PlatformKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ptrace" => Ok(PlatformKind::Ptrace),
+            "systrap" => Ok(PlatformKind::Systrap),
+            _ => Err(format!("unknown platform {s:?} (known: systrap, ptrace)")),
+        }
+    }
 }
 
 /// What the file tree holds besides the root and the sentry's own `/dev`, `/proc`, `/sys`,
@@ -281,11 +316,16 @@ impl Sandbox {
     /// for the sandbox are blocked from here on (see [`Sandbox::forward_host_signals`]).
     pub fn start(cfg: SandboxConfig) -> Result<Sandbox, BootError> {
         host_signals::block();
-        platform::ptrace::Ptrace::prepare().map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
+        let setup = |e: platform::Error| BootError::Setup(format!("starting the {} platform: {e}", cfg.platform.name()));
+        // The stub page goes in before the memory file's large mapping can take its place.
+        platform::ptrace::Ptrace::prepare().map_err(setup)?;
         let memfile = Arc::new(mm::MemoryFile::new().map_err(|e| BootError::Setup(format!("creating the memory file: {e}")))?);
-        let platform = platform::ptrace::Ptrace::new(memfile.fd()).map_err(|e| BootError::Setup(format!("starting the ptrace platform: {e}")))?;
+        let platform: Arc<dyn platform::Platform> = match cfg.platform {
+            PlatformKind::Ptrace => Arc::new(platform::ptrace::Ptrace::new(memfile.fd()).map_err(setup)?),
+            PlatformKind::Systrap => Arc::new(platform::systrap::Systrap::new(memfile.fd()).map_err(setup)?),
+        };
         let root = build_tree(cfg.gofer, &memfile, &cfg.tree)?;
-        let mut kernel = Kernel::new(Arc::new(platform), memfile, root, cfg.hostname.into_bytes(), cfg.strace);
+        let mut kernel = Kernel::new(platform, memfile, root, cfg.hostname.into_bytes(), cfg.strace);
         kernel.policy = cfg.policy;
         let kernel = Arc::new(kernel);
         Ok(Sandbox { kernel })

@@ -16,6 +16,9 @@ pub struct BootArgs {
     /// Print every system call of the workload to stderr.
     #[arg(long)]
     strace: bool,
+    /// Platform that runs the workload's threads.
+    #[arg(long, default_value = "systrap")]
+    platform: sentry::PlatformKind,
     /// Environment of the program, KEY=VALUE.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -59,7 +62,7 @@ pub fn main(args: BootArgs) -> i32 {
     #[allow(unsafe_code)]
     let gofer = unsafe { OwnedFd::from_raw_fd(args.gofer_fd) };
     let tree = sentry::TreeConfig { volumes: args.volumes, ..Default::default() };
-    let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree, policy: None };
+    let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree, policy: None, platform: args.platform };
     let init = sentry::ProcessSpec::new(args.command, args.env, [dup_stdio(0), dup_stdio(1), dup_stdio(2)]);
     let gofer_control = cfg.gofer.try_clone().ok();
     if let Err(e) = super::confine::confine_sentry(true) {

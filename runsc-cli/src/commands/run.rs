@@ -22,8 +22,10 @@ use crate::logging::Settings;
 /// is not found, 126 when it cannot be executed, 125 when the sandbox fails).
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Platform that runs the program's threads. Only `ptrace` exists so far.
-    #[arg(long, default_value = "ptrace", value_parser = ["ptrace"])]
+    /// Platform that runs the program's threads: `systrap` (system calls trap into a handler
+    /// in the program's own process, through a seccomp filter) or `ptrace` (every system call
+    /// is a ptrace stop; slower, for hosts without seccomp).
+    #[arg(long, default_value = "systrap", value_parser = sentry::PlatformKind::NAMES)]
     platform: String,
     /// Directory to use as the root filesystem (never written: changes stay in memory).
     #[arg(long, default_value = "/", value_name = "DIR")]
@@ -226,6 +228,7 @@ pub fn main(args: RunArgs, logs: &Settings) -> i32 {
     }
     let mut boot = Command::new("/proc/self/exe");
     boot.args(logs.to_args()).arg("boot").arg("--gofer-fd").arg(fd.to_string()).arg("--hostname").arg(&args.hostname);
+    boot.arg("--platform").arg(&args.platform);
     // The gofer serves each volume as the mount named by its guest path.
     for v in &volumes {
         boot.arg("--volume").arg(v.boot_arg());

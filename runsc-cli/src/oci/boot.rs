@@ -32,6 +32,9 @@ pub struct ContainerBootArgs {
     sync_fd: i32,
     #[arg(long)]
     strace: bool,
+    /// Platform that runs the workload's threads.
+    #[arg(long, default_value = "systrap")]
+    platform: sentry::PlatformKind,
 }
 
 pub fn main(args: ContainerBootArgs, logs: &Settings) -> i32 {
@@ -112,6 +115,7 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
         gofer: sentry_end,
         hostname: spec.hostname.clone().unwrap_or_else(|| "sandbox".into()),
         strace: args.strace,
+        platform: args.platform,
         tree: sentry::TreeConfig {
             volumes: layout.volumes.iter().map(|v| sentry::Volume { guest: v.guest.clone(), read_only: v.read_only }).collect(),
             tmpfs: layout.tmpfs,

@@ -195,6 +195,7 @@ fn spawn_sentry(g: &Global, bundle: &Path, dir: &Path, cgroup: &Cgroup, console:
     if g.strace {
         cmd.arg("--strace");
     }
+    cmd.arg("--platform").arg(&g.platform);
     let tty = console.as_ref().map(AsRawFd::as_raw_fd);
     if let Some(t) = &console {
         let f = || t.try_clone().map(Stdio::from).map_err(|e| format!("terminal: {e}"));

@@ -30,6 +30,8 @@ pub struct Global {
     pub strace: bool,
     /// A directory for each container sentry's own debug log (`--debug-log`).
     pub debug_log: Option<PathBuf>,
+    /// The platform container sentries use (`--platform`).
+    pub platform: String,
 }
 
 /// Reports a failed command the way runc does, and gives its exit status: the message on

@@ -882,7 +882,7 @@ pub fn features() -> serde_json::Value {
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
         },
-        "annotations": { "io.github.sandbox.platform": "ptrace" },
+        "annotations": { "io.github.sandbox.platform": "systrap" },
     })
 }
 
@@ -1271,7 +1271,7 @@ mod tests {
         for off in ["apparmor", "selinux", "intelRdt"] {
             assert_eq!(linux[off]["enabled"], false, "{off}");
         }
-        assert_eq!(f["annotations"]["io.github.sandbox.platform"], "ptrace");
+        assert_eq!(f["annotations"]["io.github.sandbox.platform"], "systrap");
     }
 
     #[test]

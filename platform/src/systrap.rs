@@ -1,0 +1,953 @@
+//! The systrap platform: application threads run in stub processes under a seccomp filter
+//! that turns every system call made outside the stub page into a `SIGSYS`.
+//!
+//! No ptrace stop is on the fast path. Each stub thread owns a *slot* in a context file
+//! shared with the sentry. The stub's handler for `SIGSYS`, the fault signals and the
+//! interrupt signal runs on the slot's alternate stack. It records where the kernel put the
+//! signal frame, marks the slot [`STATE_STUB`] and sleeps on a futex in it. The sentry reads
+//! and writes the application's registers in that frame, then marks the slot [`STATE_RUN`];
+//! the handler returns and `rt_sigreturn` resumes the application with the new registers. A
+//! slot marked [`STATE_CALL`] makes the parked handler run one host system call for the
+//! sentry instead (mapping memory, making a thread) and park again.
+//!
+//! A stub is made as for ptrace, stripped of the sentry by injected calls, then given its
+//! handlers and filter and let go. The filter lets the stub page make only the calls the
+//! handler needs; an application that jumps into the page can make those calls and no other,
+//! and the slots, like the rest of its address space, are its own to corrupt: the sentry
+//! checks every address it takes from a slot.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::ptrace::{self, share_cpu_with_tracer, SignalInterrupt, INTERRUPT_SIGNAL};
+use crate::stub::{STUB_BASE, STUB_SIZE, SYSTRAP_CODE};
+use crate::{AddressSpace, Context, CpuState, CpuTimes, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
+
+/// Size and alignment of one stub thread's slot: the handler finds its slot by rounding its
+/// stack pointer down to this.
+const SLOT_SIZE: u64 = 0x1_0000;
+/// Slots per address space: one per stub thread, more than the sandbox's task limit.
+const MAX_SLOTS: usize = 2048;
+/// Where the context file is mapped in every stub, above the stub page.
+const CONTEXT_BASE: u64 = STUB_BASE + 0x10_0000;
+const CONTEXT_LEN: u64 = SLOT_SIZE * MAX_SLOTS as u64;
+/// Top of the stack a new stub thread starts on (offset in its slot).
+const ENTRY_STACK_TOP: u64 = 0x2000;
+/// The alternate signal stack: the rest of the slot.
+const ALT_STACK: u64 = 0x2000;
+
+// Offsets in a slot's header, shared with the stub code.
+const OFF_STATE: u64 = 0x00; // u32 futex word
+const OFF_SIGNO: u64 = 0x04; // u32: the signal that entered the handler
+const OFF_SIGINFO: u64 = 0x08; // stub address of its siginfo
+const OFF_UCONTEXT: u64 = 0x10; // stub address of its ucontext
+const OFF_NR: u64 = 0x18; // a call for the handler to make: number, six arguments, result
+const OFF_ARGS: u64 = 0x20;
+const OFF_RESULT: u64 = 0x50;
+const OFF_FS_BASE: u64 = 0x58;
+const OFF_GS_BASE: u64 = 0x60;
+const OFF_TID: u64 = 0x68; // u32: the thread's tid, cleared by the kernel when it exits
+const OFF_ALTSTACK: u64 = 0x70; // stack_t for sigaltstack
+const OFF_NO_SIGNALS: u64 = 0x88; // an empty signal mask
+/// Scratch space for the structures of the set-up calls (slot 0 only).
+const OFF_SETUP: u64 = 0x100;
+
+/// The stub thread is parked in its handler: the sentry may look at it.
+const STATE_STUB: u32 = 1;
+/// The sentry lets the application run.
+const STATE_RUN: u32 = 2;
+/// The sentry asks the parked handler to make the call in the slot.
+const STATE_CALL: u32 = 3;
+
+/// `si_code` of a `SIGSYS` raised by a seccomp filter.
+const SYS_SECCOMP: i32 = 1;
+
+// The stub code, copied to the stub page at SYSTRAP_CODE. It is position-independent: it
+// finds its slot from the stack pointer and jumps only within itself.
+std::arch::global_asm!(
+    ".pushsection .text.sandbox_systrap, \"ax\", @progbits",
+    ".globl sandbox_systrap_begin",
+    "sandbox_systrap_begin:",
+    // The handler: rdi = signal, rsi = siginfo, rdx = ucontext, on the slot's alternate stack.
+    ".globl sandbox_systrap_handler",
+    "sandbox_systrap_handler:",
+    "mov rbx, rsp",
+    "and rbx, {slot_mask}",
+    "mov dword ptr [rbx + {signo}], edi",
+    "mov qword ptr [rbx + {siginfo}], rsi",
+    "mov qword ptr [rbx + {ucontext}], rdx",
+    "rdfsbase rax",
+    "mov qword ptr [rbx + {fs_base}], rax",
+    "rdgsbase rax",
+    "mov qword ptr [rbx + {gs_base}], rax",
+    // Park: tell the sentry, then sleep while the slot says so.
+    "2:",
+    "mov dword ptr [rbx + {state}], {stub}",
+    "mov rdi, rbx",
+    "mov esi, 1", // FUTEX_WAKE (shared: the sentry is another process)
+    "mov edx, 1",
+    "mov eax, 202",
+    "syscall",
+    "3:",
+    "mov eax, dword ptr [rbx + {state}]",
+    "cmp eax, {stub}",
+    "jne 4f",
+    "mov rdi, rbx",
+    "xor esi, esi", // FUTEX_WAIT
+    "mov edx, {stub}",
+    "xor r10d, r10d",
+    "mov eax, 202",
+    "syscall",
+    "jmp 3b",
+    "4:",
+    "cmp eax, {call}",
+    "jne 5f",
+    "mov rax, qword ptr [rbx + {nr}]",
+    "mov rdi, qword ptr [rbx + {args}]",
+    "mov rsi, qword ptr [rbx + {args} + 8]",
+    "mov rdx, qword ptr [rbx + {args} + 16]",
+    "mov r10, qword ptr [rbx + {args} + 24]",
+    "mov r8, qword ptr [rbx + {args} + 32]",
+    "mov r9, qword ptr [rbx + {args} + 40]",
+    "syscall",
+    // A thread made by clone comes back on its own slot's entry stack.
+    "mov rcx, rsp",
+    "and rcx, {slot_mask}",
+    "cmp rcx, rbx",
+    "jne sandbox_systrap_thread_entry",
+    "mov qword ptr [rbx + {result}], rax",
+    "jmp 2b",
+    // Run: the sentry has written the application's registers into the frame.
+    "5:",
+    "mov rax, qword ptr [rbx + {fs_base}]",
+    "wrfsbase rax",
+    "mov rax, qword ptr [rbx + {gs_base}]",
+    "wrgsbase rax",
+    "ret",
+    ".globl sandbox_systrap_restorer",
+    "sandbox_systrap_restorer:",
+    "mov eax, 15", // rt_sigreturn
+    "syscall",
+    "ud2",
+    // A new stub thread, on its slot's entry stack: take the slot's alternate stack, unblock
+    // every signal, and enter the handler to park.
+    ".globl sandbox_systrap_thread_entry",
+    "sandbox_systrap_thread_entry:",
+    "mov rbx, rsp",
+    "and rbx, {slot_mask}",
+    "lea rdi, [rbx + {altstack}]",
+    "xor esi, esi",
+    "mov eax, 131", // sigaltstack
+    "syscall",
+    "mov edi, 2", // SIG_SETMASK
+    "lea rsi, [rbx + {no_signals}]",
+    "xor edx, edx",
+    "mov r10d, 8",
+    "mov eax, 14", // rt_sigprocmask
+    "syscall",
+    "6:",
+    "mov eax, 39", // getpid
+    "syscall",
+    "mov r12, rax",
+    "mov eax, 186", // gettid
+    "syscall",
+    "mov rsi, rax",
+    "mov rdi, r12",
+    "mov edx, {enter_signal}",
+    "mov eax, 234", // tgkill
+    "syscall",
+    "jmp 6b",
+    ".globl sandbox_systrap_end",
+    "sandbox_systrap_end:",
+    ".popsection",
+    slot_mask = const -(SLOT_SIZE as i64),
+    state = const OFF_STATE,
+    signo = const OFF_SIGNO,
+    siginfo = const OFF_SIGINFO,
+    ucontext = const OFF_UCONTEXT,
+    nr = const OFF_NR,
+    args = const OFF_ARGS,
+    result = const OFF_RESULT,
+    fs_base = const OFF_FS_BASE,
+    gs_base = const OFF_GS_BASE,
+    altstack = const OFF_ALTSTACK,
+    no_signals = const OFF_NO_SIGNALS,
+    stub = const STATE_STUB,
+    call = const STATE_CALL,
+    enter_signal = const INTERRUPT_SIGNAL,
+);
+
+unsafe extern "C" {
+    static sandbox_systrap_begin: u8;
+    static sandbox_systrap_handler: u8;
+    static sandbox_systrap_restorer: u8;
+    static sandbox_systrap_thread_entry: u8;
+    static sandbox_systrap_end: u8;
+}
+
+/// The stub code's bytes and the offsets of its entry points in it.
+struct StubCode {
+    bytes: &'static [u8],
+    handler: u64,
+    restorer: u64,
+    thread_entry: u64,
+}
+
+fn stub_code() -> StubCode {
+    let begin = &raw const sandbox_systrap_begin as usize;
+    let end = &raw const sandbox_systrap_end as usize;
+    let offset = |p: *const u8| (p as usize - begin) as u64;
+    // SAFETY: the two symbols bound one block of code in this binary's text.
+    let bytes = unsafe { std::slice::from_raw_parts(begin as *const u8, end - begin) };
+    StubCode {
+        bytes,
+        handler: offset(&raw const sandbox_systrap_handler),
+        restorer: offset(&raw const sandbox_systrap_restorer),
+        thread_entry: offset(&raw const sandbox_systrap_thread_entry),
+    }
+}
+
+/// The bytes to copy into the stub page at [`SYSTRAP_CODE`].
+pub(crate) fn stub_code_bytes() -> &'static [u8] {
+    stub_code().bytes
+}
+
+fn entry(offset: u64) -> u64 {
+    STUB_BASE + SYSTRAP_CODE + offset
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn host(what: &'static str) -> Error {
+    Error::Host { what, errno: errno() }
+}
+
+/// The systrap platform. `memfd` is the sentry's memory file, as for ptrace.
+pub struct Systrap {
+    memfd: i32,
+}
+
+impl Systrap {
+    /// Checks that the host supports what the stubs need; prepares the stub page.
+    pub fn new(memfd: i32) -> Result<Systrap> {
+        // The handler saves and restores the thread pointer with rdfsbase/wrfsbase.
+        const HWCAP2_FSGSBASE: u64 = 1 << 1;
+        // SAFETY: getauxval has no preconditions.
+        if unsafe { libc::getauxval(libc::AT_HWCAP2) } & HWCAP2_FSGSBASE == 0 {
+            return Err(Error::Host { what: "systrap needs the FSGSBASE instructions", errno: libc::ENOSYS });
+        }
+        ptrace::Ptrace::prepare()?;
+        Ok(Systrap { memfd })
+    }
+}
+
+impl Platform for Systrap {
+    fn name(&self) -> &'static str {
+        "systrap"
+    }
+
+    fn max_user_address(&self) -> u64 {
+        STUB_BASE
+    }
+
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
+        Ok(Arc::new(TrapStub::new(self.memfd)?))
+    }
+
+    fn new_context(&self) -> Box<dyn Context> {
+        Box::new(SystrapContext { interrupt: Arc::new(SignalInterrupt::default()) })
+    }
+}
+
+/// The sentry's mapping of a stub's context file.
+struct ContextFile {
+    base: *mut u8,
+}
+
+// SAFETY: the mapping lives as long as the ContextFile; every access goes through atomics or
+// volatile reads and writes, since the stub shares the memory.
+unsafe impl Send for ContextFile {}
+// SAFETY: as above.
+unsafe impl Sync for ContextFile {}
+
+impl ContextFile {
+    fn new() -> Result<(ContextFile, OwnedFd)> {
+        // SAFETY: creates a new descriptor, owned below.
+        let fd = unsafe { libc::memfd_create(c"sandbox-stub-context".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(host("creating a stub context file"));
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let len = libc::off_t::try_from(CONTEXT_LEN).unwrap_or(libc::off_t::MAX);
+        // SAFETY: sizes the file behind our own descriptor.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
+            return Err(host("sizing a stub context file"));
+        }
+        // SAFETY: a new shared mapping of the whole file, at an address of the kernel's choice.
+        let base = unsafe {
+            libc::mmap(std::ptr::null_mut(), CONTEXT_LEN as usize, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+        };
+        if base == libc::MAP_FAILED {
+            return Err(host("mapping a stub context file"));
+        }
+        Ok((ContextFile { base: base.cast() }, fd))
+    }
+
+    /// The sentry's pointer to `len` bytes at `offset` in `slot`.
+    fn at(&self, slot: usize, offset: u64, len: u64) -> *mut u8 {
+        assert!(slot < MAX_SLOTS && offset + len <= SLOT_SIZE);
+        // SAFETY: the offset lies within the mapping, by the assertion.
+        unsafe { self.base.add(slot * SLOT_SIZE as usize + offset as usize) }
+    }
+
+    fn state(&self, slot: usize) -> &AtomicU32 {
+        // SAFETY: the word is 4-aligned, inside the mapping, and lives as long as self.
+        unsafe { AtomicU32::from_ptr(self.at(slot, OFF_STATE, 4).cast()) }
+    }
+
+    fn get(&self, slot: usize, offset: u64) -> u64 {
+        // SAFETY: an aligned in-bounds word; volatile since the stub may write it.
+        unsafe { self.at(slot, offset, 8).cast::<u64>().read_volatile() }
+    }
+
+    fn set(&self, slot: usize, offset: u64, value: u64) {
+        // SAFETY: an aligned in-bounds word; volatile since the stub may read it.
+        unsafe { self.at(slot, offset, 8).cast::<u64>().write_volatile(value) }
+    }
+
+    fn get_u32(&self, slot: usize, offset: u64) -> u32 {
+        // SAFETY: an aligned in-bounds word; volatile since the stub may write it.
+        unsafe { self.at(slot, offset, 4).cast::<u32>().read_volatile() }
+    }
+
+    /// The sentry's pointer to `len` bytes at stub address `addr`, if they lie in the alternate
+    /// stack of `slot` (where the kernel puts signal frames). The address comes from memory the
+    /// application can write.
+    fn frame(&self, slot: usize, addr: u64, len: u64) -> Option<*mut u8> {
+        let start = slot_address(slot) + ALT_STACK;
+        let end = slot_address(slot) + SLOT_SIZE;
+        let offset = addr.checked_sub(slot_address(slot))?;
+        (addr >= start && addr.checked_add(len)? <= end && addr % 8 == 0).then(|| self.at(slot, offset, len))
+    }
+
+    fn write_bytes(&self, slot: usize, offset: u64, bytes: &[u8]) {
+        let dst = self.at(slot, offset, bytes.len() as u64);
+        // SAFETY: dst has room for bytes (checked by `at`); the stub is not using this area.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
+    }
+
+    /// Prepares the header of a slot for a new thread.
+    fn init_slot(&self, slot: usize) {
+        self.state(slot).store(0, Ordering::SeqCst);
+        for offset in (OFF_SIGNO..OFF_SETUP).step_by(8) {
+            self.set(slot, offset, 0);
+        }
+        self.set(slot, OFF_ALTSTACK, slot_address(slot) + ALT_STACK);
+        self.set(slot, OFF_ALTSTACK + 16, SLOT_SIZE - ALT_STACK);
+    }
+}
+
+impl Drop for ContextFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in new.
+        unsafe { libc::munmap(self.base.cast(), CONTEXT_LEN as usize) };
+    }
+}
+
+/// The stub address of slot `slot`.
+fn slot_address(slot: usize) -> u64 {
+    CONTEXT_BASE + slot as u64 * SLOT_SIZE
+}
+
+/// Which slot each sentry thread runs, and which are free.
+#[derive(Default)]
+struct Slots {
+    by_sentry_thread: HashMap<i32, usize>,
+    /// Host tid of each slot's stub thread.
+    tids: HashMap<usize, i32>,
+    free: Vec<usize>,
+    next: usize,
+}
+
+/// A stub process run by the systrap platform.
+pub struct TrapStub {
+    pid: i32,
+    pidfd: Option<OwnedFd>,
+    memfd: i32,
+    context: ContextFile,
+    dead: AtomicBool,
+    slots: Mutex<Slots>,
+    /// Set when the address space is dropped, for the creating thread waiting to let go.
+    dropped: Arc<(Mutex<bool>, Condvar)>,
+    cpu: Mutex<CpuTimes>,
+}
+
+thread_local! {
+    static SENTRY_TID: i32 = {
+        // SAFETY: gettid has no preconditions.
+        unsafe { libc::gettid() }
+    };
+}
+
+fn sentry_tid() -> i32 {
+    SENTRY_TID.with(|t| *t)
+}
+
+/// One classic BPF instruction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+/// The stub's seccomp filter: every call from outside the stub page traps; from the page,
+/// only the calls the stub code makes pass, and anything else kills the stub.
+fn stub_filter() -> Vec<SockFilter> {
+    const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const ALLOWED: [libc::c_long; 11] = [
+        libc::SYS_futex,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mprotect,
+        libc::SYS_clone,
+        libc::SYS_exit,
+        libc::SYS_getpid,
+        libc::SYS_gettid,
+        libc::SYS_sigaltstack,
+        libc::SYS_rt_sigprocmask,
+    ];
+    let ld = |k: u32| SockFilter { code: LD_ABS, jt: 0, jf: 0, k };
+    let ret = |k: u32| SockFilter { code: RET, jt: 0, jf: 0, k };
+    let start = STUB_BASE as u32;
+    let end = (STUB_BASE + STUB_SIZE) as u32;
+    // Jumps are relative; the three returns end the program: KILL, TRAP, ALLOW.
+    let mut p = Vec::new();
+    let to_end = |p: &Vec<SockFilter>, back: usize, len: usize| u8::try_from(len - p.len() - 1 - back).expect("short filter");
+    let len = 8 + ALLOWED.len() + 3 + 3;
+    let (kill, trap, allow) = (3, 2, 1);
+    p.push(ld(4)); // arch
+    let jf = to_end(&p, trap, len);
+    p.push(SockFilter { code: JEQ, jt: 0, jf, k: AUDIT_ARCH_X86_64 });
+    p.push(ld(12)); // instruction pointer, high half
+    let jf = to_end(&p, trap, len);
+    p.push(SockFilter { code: JEQ, jt: 0, jf, k: (STUB_BASE >> 32) as u32 });
+    p.push(ld(8)); // instruction pointer, low half
+    let jf = to_end(&p, trap, len);
+    p.push(SockFilter { code: JGE, jt: 0, jf, k: start });
+    let jt = to_end(&p, trap, len);
+    p.push(SockFilter { code: JGE, jt, jf: 0, k: end });
+    p.push(ld(0)); // number
+    for nr in ALLOWED {
+        let jt = to_end(&p, allow, len);
+        p.push(SockFilter { code: JEQ, jt, jf: 0, k: nr as u32 });
+    }
+    // tgkill only with the signal that enters the handler.
+    let jf = to_end(&p, kill, len);
+    p.push(SockFilter { code: JEQ, jt: 0, jf, k: libc::SYS_tgkill as u32 });
+    p.push(ld(16 + 2 * 8)); // args[2], low half
+    let jt = to_end(&p, allow, len);
+    p.push(SockFilter { code: JEQ, jt, jf: 0, k: INTERRUPT_SIGNAL as u32 });
+    p.push(ret(libc::SECCOMP_RET_KILL_PROCESS));
+    p.push(ret(libc::SECCOMP_RET_TRAP));
+    p.push(ret(libc::SECCOMP_RET_ALLOW));
+    assert_eq!(p.len(), len);
+    p
+}
+
+fn as_bytes<T: Copy>(items: &[T]) -> &[u8] {
+    // SAFETY: plain-data values viewed as their bytes, for copying into the context file.
+    unsafe { std::slice::from_raw_parts(items.as_ptr().cast(), std::mem::size_of_val(items)) }
+}
+
+impl TrapStub {
+    fn new(memfd: i32) -> Result<TrapStub> {
+        let (context, context_fd) = ContextFile::new()?;
+        context.init_slot(0);
+        let mut keep = [memfd, context_fd.as_raw_fd()];
+        keep.sort_unstable();
+        let traced = ptrace::Stub::new(memfd, &keep)?;
+        let pid = traced.pid();
+        let fd = u64::from(context_fd.as_raw_fd().unsigned_abs());
+        let shared = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        traced.inject_checked(pid, "mapping the context file in a stub", libc::SYS_mmap, [CONTEXT_BASE, CONTEXT_LEN, rw, shared, fd, 0])?;
+        traced.inject_checked(pid, "closing the context file in a stub", libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+
+        let code = stub_code();
+        let setup = slot_address(0) + OFF_SETUP;
+        // struct kernel_sigaction: handler, flags, restorer, mask (the interrupt signal waits).
+        const SA_RESTORER: u64 = 0x0400_0000;
+        let flags = (libc::SA_SIGINFO | libc::SA_ONSTACK) as u64 | SA_RESTORER;
+        let mask = 1u64 << (INTERRUPT_SIGNAL - 1);
+        context.write_bytes(0, OFF_SETUP, as_bytes(&[entry(code.handler), flags, entry(code.restorer), mask]));
+        for signo in [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL] {
+            traced.inject_checked(pid, "installing a stub signal handler", libc::SYS_rt_sigaction, [signo as u64, setup, 0, 8, 0, 0])?;
+        }
+        traced.inject_checked(pid, "setting no_new_privs in a stub", libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
+        let filter = stub_filter();
+        let program_at = setup + 0x40;
+        context.write_bytes(0, OFF_SETUP + 0x40, as_bytes(&[filter.len() as u64, program_at + 16]));
+        context.write_bytes(0, OFF_SETUP + 0x50, as_bytes(&filter));
+        // Without SPEC_ALLOW the kernel would force speculative-store-bypass mitigation on the
+        // application's code, which native programs do not pay for.
+        const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u64 = 1 << 2;
+        let set_filter = |flags| traced.inject_checked(pid, "installing the stub's seccomp filter", libc::SYS_seccomp, [1, flags, program_at, 0, 0, 0]);
+        set_filter(SECCOMP_FILTER_FLAG_SPEC_ALLOW).or_else(|_| set_filter(0))?;
+
+        let mut regs = unsafe_zeroed_regs();
+        traced.get_regs(pid, &mut regs)?;
+        regs.rip = entry(code.thread_entry);
+        regs.rsp = slot_address(0) + ENTRY_STACK_TOP;
+        regs.orig_rax = u64::MAX;
+        let (pid, pidfd) = traced.detach(&regs)?;
+        let mut slots = Slots { next: 1, ..Slots::default() };
+        slots.by_sentry_thread.insert(sentry_tid(), 0);
+        slots.tids.insert(0, pid);
+        let stub = TrapStub {
+            pid,
+            pidfd,
+            memfd,
+            context,
+            dead: AtomicBool::new(false),
+            slots: Mutex::new(slots),
+            dropped: Arc::default(),
+            cpu: Mutex::default(),
+        };
+        stub.wait_parked(0)?;
+        Ok(stub)
+    }
+
+    /// The host pid of the stub process.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn lost(&self, detail: String) -> Error {
+        self.dead.store(true, Ordering::Relaxed);
+        Error::StubLost { pid: self.pid, detail }
+    }
+
+    /// The slot of the stub thread the calling sentry thread runs.
+    fn current(&self) -> Result<usize> {
+        self.slots
+            .lock()
+            .unwrap()
+            .by_sentry_thread
+            .get(&sentry_tid())
+            .copied()
+            .ok_or_else(|| Error::StubLost { pid: self.pid, detail: "no stub thread for this sentry thread".into() })
+    }
+
+    fn tid_of(&self, slot: usize) -> i32 {
+        self.slots.lock().unwrap().tids.get(&slot).copied().unwrap_or(0)
+    }
+
+    /// Whether the stub process has ended.
+    fn exited(&self) -> bool {
+        let Some(fd) = &self.pidfd else {
+            // SAFETY: kill with signal 0 only checks for existence.
+            return unsafe { libc::kill(self.pid, 0) } != 0;
+        };
+        let mut poll = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, no wait.
+        unsafe { libc::poll(&mut poll, 1, 0) == 1 }
+    }
+
+    /// Waits until `word` no longer holds `value`, checking now and then that the stub lives.
+    fn wait_while(&self, word: &AtomicU32, value: u32) -> Result<()> {
+        let timeout = libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+        while word.load(Ordering::Acquire) == value {
+            // SAFETY: a shared futex wait on a word of our mapping; the timeout is valid.
+            let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, value, &timeout as *const libc::timespec, 0, 0) };
+            if r != 0 && errno() == libc::ETIMEDOUT && self.exited() {
+                return Err(self.lost("the stub process ended".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the stub thread of `slot` is parked in its handler.
+    fn wait_parked(&self, slot: usize) -> Result<()> {
+        let state = self.context.state(slot);
+        loop {
+            let now = state.load(Ordering::Acquire);
+            if now == STATE_STUB {
+                return Ok(());
+            }
+            self.wait_while(state, now)?;
+        }
+    }
+
+    /// Gives the parked stub thread of `slot` the state `to` and waits until it parks again.
+    fn hand_over(&self, slot: usize, to: u32) -> Result<()> {
+        let state = self.context.state(slot);
+        state.store(to, Ordering::Release);
+        // SAFETY: a shared futex wake on a word of our mapping.
+        unsafe { libc::syscall(libc::SYS_futex, state.as_ptr(), libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        self.wait_parked(slot)
+    }
+
+    /// Makes the parked stub thread of `slot` run one host system call; gives back its result.
+    fn call(&self, slot: usize, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        self.context.set(slot, OFF_NR, nr.cast_unsigned());
+        for (i, arg) in args.iter().enumerate() {
+            self.context.set(slot, OFF_ARGS + 8 * i as u64, *arg);
+        }
+        self.hand_over(slot, STATE_CALL)?;
+        Ok(self.context.get(slot, OFF_RESULT).cast_signed())
+    }
+
+    fn call_checked(&self, what: &'static str, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        let r = self.call(self.current()?, nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(Error::Host { what, errno: i32::try_from(-r).unwrap_or(libc::EIO) });
+        }
+        Ok(r)
+    }
+
+    /// The signal frame of the parked thread of `slot`: its ucontext, in the sentry.
+    fn ucontext(&self, slot: usize) -> Result<*mut u8> {
+        let addr = self.context.get(slot, OFF_UCONTEXT);
+        self.context.frame(slot, addr, UC_SIZE).ok_or_else(|| self.lost(format!("bad signal frame address {addr:#x}")))
+    }
+
+    /// The x87/SSE area of the parked thread of `slot`.
+    fn fpstate(&self, slot: usize) -> Result<*mut u8> {
+        let uc = self.ucontext(slot)?;
+        // SAFETY: uc points at a whole ucontext (checked by `ucontext`).
+        let addr = unsafe { uc.add(UC_FPSTATE).cast::<u64>().read_volatile() };
+        self.context.frame(slot, addr, XSAVE_HEADER_END).ok_or_else(|| self.lost(format!("bad FPU state address {addr:#x}")))
+    }
+}
+
+fn unsafe_zeroed_regs() -> Regs {
+    // SAFETY: user_regs_struct is plain integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+// The kernel's ucontext on x86_64: flags, link, stack_t, then the sigcontext (general
+// registers in the order below, then the FPU state pointer), then the signal mask.
+const UC_GREGS: usize = 40;
+const UC_FPSTATE: usize = UC_GREGS + 23 * 8;
+const UC_SIGMASK: usize = UC_GREGS + 256;
+const UC_SIZE: u64 = UC_SIGMASK as u64 + 8;
+/// The legacy area and the XSAVE header after it.
+const XSAVE_HEADER_END: u64 = 512 + 64;
+/// Where the kernel's software bytes begin in the legacy area: they must stay as they are.
+const FP_SW_BYTES: usize = 464;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+
+// Indices of the sigcontext's general registers.
+const GREG_EFL: usize = 17;
+const GREG_CSGSFS: usize = 18;
+
+/// The registers of `regs` in sigcontext order (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx,
+/// rsp, rip).
+fn gregs_of(regs: &mut Regs) -> [&mut u64; 17] {
+    [
+        &mut regs.r8,
+        &mut regs.r9,
+        &mut regs.r10,
+        &mut regs.r11,
+        &mut regs.r12,
+        &mut regs.r13,
+        &mut regs.r14,
+        &mut regs.r15,
+        &mut regs.rdi,
+        &mut regs.rsi,
+        &mut regs.rbp,
+        &mut regs.rbx,
+        &mut regs.rdx,
+        &mut regs.rax,
+        &mut regs.rcx,
+        &mut regs.rsp,
+        &mut regs.rip,
+    ]
+}
+
+/// Reads the registers saved in the signal frame at `uc`.
+///
+/// # Safety
+/// `uc` must point at a whole ucontext in the context file.
+unsafe fn read_frame(uc: *const u8, regs: &mut Regs) {
+    let greg = |i: usize| uc.add(UC_GREGS + 8 * i).cast::<u64>().read_volatile();
+    for (i, r) in gregs_of(regs).into_iter().enumerate() {
+        *r = greg(i);
+    }
+    regs.eflags = greg(GREG_EFL);
+    let segments = greg(GREG_CSGSFS);
+    regs.cs = segments & 0xffff;
+    regs.ss = segments >> 48;
+}
+
+/// Writes `regs` into the signal frame at `uc`, with every signal unblocked on return.
+///
+/// # Safety
+/// As for [`read_frame`].
+unsafe fn write_frame(uc: *mut u8, regs: &Regs) {
+    let mut regs = *regs;
+    let set = |i: usize, v: u64| uc.add(UC_GREGS + 8 * i).cast::<u64>().write_volatile(v);
+    for (i, r) in gregs_of(&mut regs).into_iter().enumerate() {
+        set(i, *r);
+    }
+    set(GREG_EFL, regs.eflags);
+    uc.add(UC_SIGMASK).cast::<u64>().write_volatile(0);
+}
+
+impl Drop for TrapStub {
+    fn drop(&mut self) {
+        match &self.pidfd {
+            // SAFETY: signals our own stub through its pidfd; no memory is involved.
+            Some(fd) => unsafe {
+                libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<libc::siginfo_t>(), 0);
+            },
+            // SAFETY: as above, by pid.
+            None => unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+            },
+        }
+        // SAFETY: reaps our own child (no longer traced); a null status pointer is allowed.
+        unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
+        let (done, cv) = &*self.dropped;
+        *done.lock().unwrap() = true;
+        cv.notify_all();
+    }
+}
+
+fn prot_arg(prot: Prot) -> u64 {
+    u64::from(prot.unsigned_abs())
+}
+
+impl AddressSpace for TrapStub {
+    fn map(&self, addr: u64, len: u64, prot: Prot, offset: u64) -> Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let fd = u64::from(self.memfd.unsigned_abs());
+        self.call_checked("mapping memory in a stub", libc::SYS_mmap, [addr, len, prot_arg(prot), flags, fd, offset]).map(drop)
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.call_checked("unmapping memory in a stub", libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(drop)
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        self.call_checked("protecting memory in a stub", libc::SYS_mprotect, [addr, len, prot_arg(prot), 0, 0, 0]).map(drop)
+    }
+
+    fn new_thread(&self) -> Result<u64> {
+        let current = self.current()?;
+        let slot = {
+            let mut slots = self.slots.lock().unwrap();
+            match slots.free.pop() {
+                Some(slot) => slot,
+                None if slots.next < MAX_SLOTS => {
+                    slots.next += 1;
+                    slots.next - 1
+                }
+                None => return Err(Error::Host { what: "creating a stub thread", errno: libc::EAGAIN }),
+            }
+        };
+        self.context.init_slot(slot);
+        let flags = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM
+            | libc::CLONE_CHILD_SETTID
+            | libc::CLONE_CHILD_CLEARTID) as u64;
+        let stack = slot_address(slot) + ENTRY_STACK_TOP;
+        let tid_word = slot_address(slot) + OFF_TID;
+        let r = self.call(current, libc::SYS_clone, [flags, stack, 0, tid_word, 0, 0])?;
+        let mut slots = self.slots.lock().unwrap();
+        match i32::try_from(r) {
+            Ok(tid) if tid > 0 => {
+                slots.tids.insert(slot, tid);
+                Ok(slot as u64)
+            }
+            _ => {
+                slots.free.push(slot);
+                Err(Error::Host { what: "creating a stub thread", errno: i32::try_from(-r).unwrap_or(libc::EIO) })
+            }
+        }
+    }
+
+    fn adopt_thread(&self, token: u64) -> Result<()> {
+        let slot = usize::try_from(token).ok().filter(|&s| s < MAX_SLOTS).ok_or_else(|| self.lost(format!("bad thread token {token}")))?;
+        self.wait_parked(slot)?;
+        share_cpu_with_tracer(self.tid_of(slot));
+        self.slots.lock().unwrap().by_sentry_thread.insert(sentry_tid(), slot);
+        Ok(())
+    }
+
+    fn release_thread(&self) {
+        let Ok(slot) = self.current() else { return };
+        if slot == 0 {
+            return;
+        }
+        self.slots.lock().unwrap().by_sentry_thread.remove(&sentry_tid());
+        self.context.set(slot, OFF_NR, libc::SYS_exit.cast_unsigned());
+        self.context.set(slot, OFF_ARGS, 0);
+        let state = self.context.state(slot);
+        state.store(STATE_CALL, Ordering::Release);
+        // SAFETY: a shared futex wake on a word of our mapping.
+        unsafe { libc::syscall(libc::SYS_futex, state.as_ptr(), libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        // The kernel clears the tid word when the thread is gone; only then may the slot and
+        // its stacks serve another thread.
+        // SAFETY: the word is 4-aligned, inside the mapping, and lives as long as self.
+        let tid_word = unsafe { AtomicU32::from_ptr(self.context.at(slot, OFF_TID, 4).cast()) };
+        loop {
+            let tid = self.context.get_u32(slot, OFF_TID);
+            if tid == 0 {
+                break;
+            }
+            if self.wait_while(tid_word, tid).is_err() {
+                return;
+            }
+        }
+        let mut slots = self.slots.lock().unwrap();
+        slots.tids.remove(&slot);
+        slots.free.push(slot);
+    }
+
+    fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        // The stub dies with the thread that made it (its parent-death signal): that thread
+        // must stay until the address space is dropped.
+        if self.current().ok() != Some(0) {
+            return None;
+        }
+        let dropped = self.dropped.clone();
+        Some(Box::new(move || {
+            let (done, cv) = &*dropped;
+            let mut d = done.lock().unwrap();
+            while !*d {
+                d = cv.wait(d).unwrap();
+            }
+        }))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn cpu_time(&self) -> CpuTimes {
+        ptrace::stub_cpu_time(self.pid, &self.cpu)
+    }
+}
+
+/// Runs application threads in [`TrapStub`]s.
+struct SystrapContext {
+    interrupt: Arc<SignalInterrupt>,
+}
+
+fn stub_of(space: &Arc<dyn AddressSpace>) -> &TrapStub {
+    space.as_any().downcast_ref::<TrapStub>().expect("systrap context in a systrap address space")
+}
+
+impl SystrapContext {
+    fn run(&self, stub: &TrapStub, slot: usize, state: &mut CpuState) -> Result<Event> {
+        loop {
+            if self.interrupt.requested.swap(false, Ordering::SeqCst) {
+                return Ok(Event::Interrupted);
+            }
+            stub.hand_over(slot, STATE_RUN)?;
+            let uc = stub.ucontext(slot)?;
+            // SAFETY: uc points at a whole ucontext in the context file.
+            unsafe { read_frame(uc, &mut state.regs) };
+            state.regs.fs_base = stub.context.get(slot, OFF_FS_BASE);
+            state.regs.gs_base = stub.context.get(slot, OFF_GS_BASE);
+            let signo = stub.context.get_u32(slot, OFF_SIGNO) as i32;
+            let info_addr = stub.context.get(slot, OFF_SIGINFO);
+            let info = stub.context.frame(slot, info_addr, 32).ok_or_else(|| stub.lost(format!("bad siginfo address {info_addr:#x}")))?;
+            // SAFETY: info points at 32 bytes of a siginfo: signo, errno, code, then the
+            // fault address or the system call's address.
+            let (code, addr) = unsafe { (info.add(8).cast::<i32>().read_volatile(), info.add(16).cast::<u64>().read_volatile()) };
+            match signo {
+                libc::SIGSYS if code == SYS_SECCOMP => {
+                    state.regs.orig_rax = state.regs.rax;
+                    state.regs.rax = (-libc::ENOSYS) as u64;
+                    return Ok(Event::Syscall);
+                }
+                libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP => {
+                    return Ok(Event::Fault { signo, code, addr });
+                }
+                // The interrupt kick, or a signal from outside: the flag above decides.
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// The x87/SSE state of a thread after `execve`.
+fn reset_fpu(fp: *mut u8) {
+    // SAFETY: fp points at an XSAVE legacy area and header (checked by `fpstate`).
+    unsafe {
+        std::ptr::write_bytes(fp, 0, 32);
+        std::ptr::write_bytes(fp.add(32), 0, FP_SW_BYTES - 32 - 48);
+        fp.cast::<u16>().write_volatile(0x37f); // x87 control word
+        fp.add(24).cast::<u32>().write_volatile(0x1f80); // MXCSR
+        fp.add(28).cast::<u32>().write_volatile(0xffff); // MXCSR mask
+        // In XSAVE format, the header says which components to load; leaving only x87 and
+        // SSE makes the others (AVX...) start in their initial state.
+        if fp.add(FP_SW_BYTES).cast::<u32>().read_volatile() == FP_XSTATE_MAGIC1 {
+            fp.add(512).cast::<u64>().write_volatile(0x3);
+        }
+    }
+}
+
+impl Context for SystrapContext {
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, state: &mut CpuState) -> Result<Event> {
+        let stub = stub_of(space);
+        if stub.dead.load(Ordering::Relaxed) {
+            return Err(Error::StubLost { pid: stub.pid, detail: "already lost".into() });
+        }
+        let slot = stub.current()?;
+        if state.reset_fpu {
+            reset_fpu(stub.fpstate(slot)?);
+            state.reset_fpu = false;
+        }
+        let uc = stub.ucontext(slot)?;
+        // SAFETY: uc points at a whole ucontext in the context file.
+        unsafe { write_frame(uc, &state.regs) };
+        stub.context.set(slot, OFF_FS_BASE, state.regs.fs_base);
+        stub.context.set(slot, OFF_GS_BASE, state.regs.gs_base);
+        self.interrupt.running_pid.store(stub.pid, Ordering::SeqCst);
+        self.interrupt.running_tid.store(stub.tid_of(slot), Ordering::SeqCst);
+        let event = self.run(stub, slot, state);
+        self.interrupt.running_tid.store(0, Ordering::SeqCst);
+        event
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupt> {
+        self.interrupt.clone()
+    }
+
+    fn fpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<FpState> {
+        let stub = stub_of(space);
+        let fp = stub.fpstate(stub.current()?)?;
+        let mut out: FpState = [0; 512];
+        // SAFETY: fp points at a 512-byte legacy area (checked by `fpstate`).
+        unsafe { std::ptr::copy_nonoverlapping(fp, out.as_mut_ptr(), out.len()) };
+        Ok(out)
+    }
+
+    fn set_fpu(&mut self, space: &Arc<dyn AddressSpace>, fpu: &FpState) -> Result<()> {
+        let stub = stub_of(space);
+        let fp = stub.fpstate(stub.current()?)?;
+        // SAFETY: as above; the kernel's software bytes at the end stay as they are.
+        unsafe { std::ptr::copy_nonoverlapping(fpu.as_ptr(), fp, FP_SW_BYTES) };
+        Ok(())
+    }
+}
