@@ -181,6 +181,11 @@ pub trait Context: Send {
     fn fpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<FpState>;
     /// Replaces the floating-point state the thread has in `space`.
     fn set_fpu(&mut self, space: &Arc<dyn AddressSpace>, fpu: &FpState) -> Result<()>;
+    /// The host CPU and NUMA node the thread's stub thread runs on, when it need not be the
+    /// calling sentry thread's (ptrace keeps the two on one CPU).
+    fn host_cpu(&mut self, _space: &Arc<dyn AddressSpace>) -> Result<Option<(u32, u32)>> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

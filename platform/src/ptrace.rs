@@ -61,7 +61,7 @@ impl Platform for Ptrace {
     }
 
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        Ok(Arc::new(Stub::new(self.memfd, &[self.memfd])?))
+        Ok(Arc::new(Stub::new(self.memfd, &[self.memfd], true)?))
     }
 
     fn new_context(&self) -> Box<dyn Context> {
@@ -116,8 +116,8 @@ impl Stub {
     }
 
     /// A new stub, stopped and stripped, keeping descriptors `keep` (in increasing order) of
-    /// which `memfd` is the memory file.
-    pub(crate) fn new(memfd: i32, keep: &[i32]) -> Result<Stub> {
+    /// which `memfd` is the memory file; with `pin`, on the calling thread's CPU.
+    pub(crate) fn new(memfd: i32, keep: &[i32], pin: bool) -> Result<Stub> {
         let pid = stub::fork_stub(keep)?;
         let mut threads = HashMap::new();
         threads.insert(sentry_tid(), pid);
@@ -144,7 +144,9 @@ impl Stub {
         if unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) } != 0 {
             return Err(host("PTRACE_SETOPTIONS on a new stub"));
         }
-        share_cpu_with_tracer(pid);
+        if pin {
+            share_cpu_with_tracer(pid);
+        }
         stub.unregister_rseq(pid)?;
         // Strip the inherited copy of the sentry: everything below and above the stub page.
         stub.inject(pid, libc::SYS_munmap, [0, STUB_BASE, 0, 0, 0, 0])?;

@@ -84,10 +84,11 @@ pub fn install_stub_page() -> Result<()> {
         std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), got.cast::<u8>(), STUB_CODE.len());
     }
     let systrap = crate::systrap::stub_code_bytes();
-    assert!(SYSTRAP_CODE as usize + systrap.len() <= STUB_LEN, "the systrap code fits the stub page");
+    let at = usize::try_from(SYSTRAP_CODE).expect("a small offset");
+    assert!(at + systrap.len() <= STUB_LEN, "the systrap code fits the stub page");
     // SAFETY: as above; the assertion keeps the copy inside the page, after the ptrace code.
     unsafe {
-        std::ptr::copy_nonoverlapping(systrap.as_ptr(), got.cast::<u8>().add(SYSTRAP_CODE as usize), systrap.len());
+        std::ptr::copy_nonoverlapping(systrap.as_ptr(), got.cast::<u8>().add(at), systrap.len());
     }
     // SAFETY: changes the protection of the page mapped above only.
     if unsafe { libc::mprotect(got, STUB_LEN, libc::PROT_READ | libc::PROT_EXEC) } != 0 {

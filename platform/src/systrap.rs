@@ -16,12 +16,17 @@
 //! and the slots, like the rest of its address space, are its own to corrupt: the sentry
 //! checks every address it takes from a slot.
 
+// The casts here take known-small layout constants to usize (this file is x86_64 only),
+// syscall numbers and addresses to the 32-bit halves the filter compares, and negative errnos
+// to register values.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::ptrace::{self, share_cpu_with_tracer, SignalInterrupt, INTERRUPT_SIGNAL};
+use crate::ptrace::{self, SignalInterrupt, INTERRUPT_SIGNAL};
 use crate::stub::{STUB_BASE, STUB_SIZE, SYSTRAP_CODE};
 use crate::{AddressSpace, Context, CpuState, CpuTimes, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
 
@@ -51,6 +56,8 @@ const OFF_GS_BASE: u64 = 0x60;
 const OFF_TID: u64 = 0x68; // u32: the thread's tid, cleared by the kernel when it exits
 const OFF_ALTSTACK: u64 = 0x70; // stack_t for sigaltstack
 const OFF_NO_SIGNALS: u64 = 0x88; // an empty signal mask
+const OFF_SPIN: u64 = 0x90; // u32: how long the handler polls before sleeping
+const OFF_CPU: u64 = 0x98; // two u32, where getcpu answers
 /// Scratch space for the structures of the set-up calls (slot 0 only).
 const OFF_SETUP: u64 = 0x100;
 
@@ -60,6 +67,14 @@ const STATE_STUB: u32 = 1;
 const STATE_RUN: u32 = 2;
 /// The sentry asks the parked handler to make the call in the slot.
 const STATE_CALL: u32 = 3;
+
+/// Added to a state by the side that waits for it to change once it goes to sleep on the
+/// futex: the other side then has to wake it.
+const SLEEPER: u32 = 0x100;
+const STATE_MASK: u32 = 0xff;
+/// How long each side polls the slot before sleeping, in `pause` instructions (tens of
+/// nanoseconds each). A wake-up costs microseconds, more across CPUs under virtualisation.
+const SPIN: u32 = 400;
 
 /// `si_code` of a `SIGSYS` raised by a seccomp filter.
 const SYS_SECCOMP: i32 = 1;
@@ -82,25 +97,46 @@ std::arch::global_asm!(
     "mov qword ptr [rbx + {fs_base}], rax",
     "rdgsbase rax",
     "mov qword ptr [rbx + {gs_base}], rax",
-    // Park: tell the sentry, then sleep while the slot says so.
+    // Park: tell the sentry (waking it if it sleeps), then wait while the slot says so:
+    // spinning a little, since the answer often comes within microseconds, then asleep.
     "2:",
-    "mov dword ptr [rbx + {state}], {stub}",
+    "mov eax, {stub}",
+    "xchg dword ptr [rbx + {state}], eax",
+    "test eax, {sleeper}",
+    "jz 3f",
     "mov rdi, rbx",
     "mov esi, 1", // FUTEX_WAKE (shared: the sentry is another process)
     "mov edx, 1",
     "mov eax, 202",
     "syscall",
     "3:",
+    "mov ecx, dword ptr [rbx + {spin}]",
+    "7:",
     "mov eax, dword ptr [rbx + {state}]",
+    "and eax, {state_mask}",
     "cmp eax, {stub}",
     "jne 4f",
+    "test ecx, ecx",
+    "jz 9f",
+    "pause",
+    "dec ecx",
+    "jmp 7b",
+    "9:",
+    "mov eax, {stub}",
+    "mov edx, {stub} | {sleeper}",
+    "lock cmpxchg dword ptr [rbx + {state}], edx",
+    "jne 3b",
+    "8:",
     "mov rdi, rbx",
     "xor esi, esi", // FUTEX_WAIT
-    "mov edx, {stub}",
+    "mov edx, {stub} | {sleeper}",
     "xor r10d, r10d",
     "mov eax, 202",
     "syscall",
-    "jmp 3b",
+    "mov eax, dword ptr [rbx + {state}]",
+    "cmp eax, {stub} | {sleeper}",
+    "je 8b",
+    "and eax, {state_mask}",
     "4:",
     "cmp eax, {call}",
     "jne 5f",
@@ -176,6 +212,9 @@ std::arch::global_asm!(
     no_signals = const OFF_NO_SIGNALS,
     stub = const STATE_STUB,
     call = const STATE_CALL,
+    sleeper = const SLEEPER,
+    state_mask = const STATE_MASK,
+    spin = const OFF_SPIN,
     enter_signal = const INTERRUPT_SIGNAL,
 );
 
@@ -229,6 +268,14 @@ fn host(what: &'static str) -> Error {
 /// The systrap platform. `memfd` is the sentry's memory file, as for ptrace.
 pub struct Systrap {
     memfd: i32,
+    activity: Arc<Activity>,
+}
+
+/// How busy the sandbox's threads keep the host's CPUs.
+struct Activity {
+    /// Contexts running application code (inside [`Context::switch`]).
+    running: AtomicUsize,
+    cpus: usize,
 }
 
 impl Systrap {
@@ -241,7 +288,8 @@ impl Systrap {
             return Err(Error::Host { what: "systrap needs the FSGSBASE instructions", errno: libc::ENOSYS });
         }
         ptrace::Ptrace::prepare()?;
-        Ok(Systrap { memfd })
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Systrap { memfd, activity: Arc::new(Activity { running: AtomicUsize::new(0), cpus }) })
     }
 }
 
@@ -255,11 +303,11 @@ impl Platform for Systrap {
     }
 
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        Ok(Arc::new(TrapStub::new(self.memfd)?))
+        Ok(Arc::new(TrapStub::new(self.memfd, self.activity.clone())?))
     }
 
     fn new_context(&self) -> Box<dyn Context> {
-        Box::new(SystrapContext { interrupt: Arc::new(SignalInterrupt::default()) })
+        Box::new(SystrapContext { interrupt: Arc::new(SignalInterrupt::default()), activity: self.activity.clone(), spinning: Spinning::default() })
     }
 }
 
@@ -332,7 +380,7 @@ impl ContextFile {
         let start = slot_address(slot) + ALT_STACK;
         let end = slot_address(slot) + SLOT_SIZE;
         let offset = addr.checked_sub(slot_address(slot))?;
-        (addr >= start && addr.checked_add(len)? <= end && addr % 8 == 0).then(|| self.at(slot, offset, len))
+        (addr >= start && addr.checked_add(len)? <= end && addr.is_multiple_of(8)).then(|| self.at(slot, offset, len))
     }
 
     fn write_bytes(&self, slot: usize, offset: u64, bytes: &[u8]) {
@@ -385,6 +433,7 @@ pub struct TrapStub {
     /// Set when the address space is dropped, for the creating thread waiting to let go.
     dropped: Arc<(Mutex<bool>, Condvar)>,
     cpu: Mutex<CpuTimes>,
+    activity: Arc<Activity>,
 }
 
 thread_local! {
@@ -416,7 +465,7 @@ fn stub_filter() -> Vec<SockFilter> {
     const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
     const RET: u16 = 0x06; // BPF_RET | BPF_K
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    const ALLOWED: [libc::c_long; 11] = [
+    const ALLOWED: [libc::c_long; 12] = [
         libc::SYS_futex,
         libc::SYS_rt_sigreturn,
         libc::SYS_mmap,
@@ -428,6 +477,7 @@ fn stub_filter() -> Vec<SockFilter> {
         libc::SYS_gettid,
         libc::SYS_sigaltstack,
         libc::SYS_rt_sigprocmask,
+        libc::SYS_getcpu,
     ];
     let ld = |k: u32| SockFilter { code: LD_ABS, jt: 0, jf: 0, k };
     let ret = |k: u32| SockFilter { code: RET, jt: 0, jf: 0, k };
@@ -473,12 +523,14 @@ fn as_bytes<T: Copy>(items: &[T]) -> &[u8] {
 }
 
 impl TrapStub {
-    fn new(memfd: i32) -> Result<TrapStub> {
+    fn new(memfd: i32, activity: Arc<Activity>) -> Result<TrapStub> {
         let (context, context_fd) = ContextFile::new()?;
         context.init_slot(0);
         let mut keep = [memfd, context_fd.as_raw_fd()];
         keep.sort_unstable();
-        let traced = ptrace::Stub::new(memfd, &keep)?;
+        // Not pinned to the sentry thread's CPU, unlike ptrace stubs: each side polls while the
+        // other works, which only pays when they run on different CPUs.
+        let traced = ptrace::Stub::new(memfd, &keep, false)?;
         let pid = traced.pid();
         let fd = u64::from(context_fd.as_raw_fd().unsigned_abs());
         let shared = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
@@ -525,8 +577,9 @@ impl TrapStub {
             slots: Mutex::new(slots),
             dropped: Arc::default(),
             cpu: Mutex::default(),
+            activity,
         };
-        stub.wait_parked(0)?;
+        stub.wait_parked(0, 0)?;
         Ok(stub)
     }
 
@@ -566,7 +619,7 @@ impl TrapStub {
         unsafe { libc::poll(&mut poll, 1, 0) == 1 }
     }
 
-    /// Waits until `word` no longer holds `value`, checking now and then that the stub lives.
+    /// Sleeps until `word` no longer holds `value`, checking now and then that the stub lives.
     fn wait_while(&self, word: &AtomicU32, value: u32) -> Result<()> {
         let timeout = libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
         while word.load(Ordering::Acquire) == value {
@@ -579,25 +632,60 @@ impl TrapStub {
         Ok(())
     }
 
-    /// Waits until the stub thread of `slot` is parked in its handler.
-    fn wait_parked(&self, slot: usize) -> Result<()> {
+    /// Waits until the stub thread of `slot` is parked in its handler: polls `spin` times,
+    /// then marks the state as having a sleeper and sleeps. Tells whether polling was enough.
+    fn wait_parked(&self, slot: usize, spin: u32) -> Result<bool> {
         let state = self.context.state(slot);
+        let parked = |s: u32| s & STATE_MASK == STATE_STUB;
+        for _ in 0..spin {
+            if parked(state.load(Ordering::Acquire)) {
+                return Ok(true);
+            }
+            std::hint::spin_loop();
+        }
         loop {
             let now = state.load(Ordering::Acquire);
-            if now == STATE_STUB {
-                return Ok(());
+            if parked(now) {
+                return Ok(false);
             }
-            self.wait_while(state, now)?;
+            if now & SLEEPER == 0 && state.compare_exchange(now, now | SLEEPER, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue;
+            }
+            self.wait_while(state, now | SLEEPER)?;
         }
     }
 
-    /// Gives the parked stub thread of `slot` the state `to` and waits until it parks again.
-    fn hand_over(&self, slot: usize, to: u32) -> Result<()> {
+    /// Gives the state `to` to the parked stub thread of `slot`, waking it if it sleeps.
+    /// Tells whether the stub thread had gone to sleep (rather than still polling).
+    fn release(&self, slot: usize, to: u32, spin: u32) -> bool {
+        self.context.set(slot, OFF_SPIN, u64::from(spin));
         let state = self.context.state(slot);
-        state.store(to, Ordering::Release);
-        // SAFETY: a shared futex wake on a word of our mapping.
-        unsafe { libc::syscall(libc::SYS_futex, state.as_ptr(), libc::FUTEX_WAKE, 1, 0, 0, 0) };
-        self.wait_parked(slot)
+        let slept = state.swap(to, Ordering::AcqRel) & SLEEPER != 0;
+        if slept {
+            // SAFETY: a shared futex wake on a word of our mapping.
+            unsafe { libc::syscall(libc::SYS_futex, state.as_ptr(), libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        }
+        slept
+    }
+
+    /// Whether polling may pay: only while the sandbox has few threads running application
+    /// code. With more, polling takes CPU time from the threads that would make progress.
+    fn few_running(&self) -> bool {
+        self.activity.running.load(Ordering::Relaxed) * 2 <= self.activity.cpus
+    }
+
+    /// Lets the parked stub thread of `slot` run the application until its next event, polling
+    /// on each side as `spinning` advises.
+    fn run_application(&self, slot: usize, spinning: &mut Spinning) -> Result<()> {
+        let few = self.few_running();
+        let stub_spin = if few && spinning.stub.advises() { SPIN } else { 0 };
+        let stub_slept = self.release(slot, STATE_RUN, stub_spin);
+        spinning.stub.learn(spinning.last_stub_spin > 0, !stub_slept);
+        spinning.last_stub_spin = stub_spin;
+        let polled = few && spinning.sentry.advises();
+        let caught = self.wait_parked(slot, if polled { SPIN } else { 0 })?;
+        spinning.sentry.learn(polled, caught);
+        Ok(())
     }
 
     /// Makes the parked stub thread of `slot` run one host system call; gives back its result.
@@ -606,7 +694,8 @@ impl TrapStub {
         for (i, arg) in args.iter().enumerate() {
             self.context.set(slot, OFF_ARGS + 8 * i as u64, *arg);
         }
-        self.hand_over(slot, STATE_CALL)?;
+        self.release(slot, STATE_CALL, 0);
+        self.wait_parked(slot, if self.few_running() { SPIN } else { 0 })?;
         Ok(self.context.get(slot, OFF_RESULT).cast_signed())
     }
 
@@ -786,8 +875,7 @@ impl AddressSpace for TrapStub {
 
     fn adopt_thread(&self, token: u64) -> Result<()> {
         let slot = usize::try_from(token).ok().filter(|&s| s < MAX_SLOTS).ok_or_else(|| self.lost(format!("bad thread token {token}")))?;
-        self.wait_parked(slot)?;
-        share_cpu_with_tracer(self.tid_of(slot));
+        self.wait_parked(slot, 0)?;
         self.slots.lock().unwrap().by_sentry_thread.insert(sentry_tid(), slot);
         Ok(())
     }
@@ -800,10 +888,7 @@ impl AddressSpace for TrapStub {
         self.slots.lock().unwrap().by_sentry_thread.remove(&sentry_tid());
         self.context.set(slot, OFF_NR, libc::SYS_exit.cast_unsigned());
         self.context.set(slot, OFF_ARGS, 0);
-        let state = self.context.state(slot);
-        state.store(STATE_CALL, Ordering::Release);
-        // SAFETY: a shared futex wake on a word of our mapping.
-        unsafe { libc::syscall(libc::SYS_futex, state.as_ptr(), libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        self.release(slot, STATE_CALL, 0);
         // The kernel clears the tid word when the thread is gone; only then may the slot and
         // its stacks serve another thread.
         // SAFETY: the word is 4-aligned, inside the mapping, and lives as long as self.
@@ -850,6 +935,49 @@ impl AddressSpace for TrapStub {
 /// Runs application threads in [`TrapStub`]s.
 struct SystrapContext {
     interrupt: Arc<SignalInterrupt>,
+    activity: Arc<Activity>,
+    spinning: Spinning,
+}
+
+/// When the two sides of a context's thread should poll rather than sleep, learnt from how
+/// polling went: it pays for threads that make quick system calls, and wastes CPU time for
+/// those that block in them or compute between them.
+#[derive(Default)]
+struct Spinning {
+    sentry: Backoff,
+    stub: Backoff,
+    /// What the stub was last told.
+    last_stub_spin: u32,
+}
+
+/// After polling fails, no polling for a number of rounds that doubles with each further
+/// failure (up to 64); one success restores it.
+#[derive(Default)]
+struct Backoff {
+    skip: u32,
+    penalty: u32,
+}
+
+impl Backoff {
+    fn advises(&mut self) -> bool {
+        if self.skip == 0 {
+            return true;
+        }
+        self.skip -= 1;
+        false
+    }
+
+    fn learn(&mut self, polled: bool, caught: bool) {
+        if !polled {
+            return;
+        }
+        if caught {
+            self.penalty = 0;
+        } else {
+            self.penalty = (self.penalty * 2).clamp(1, 64);
+            self.skip = self.penalty;
+        }
+    }
 }
 
 fn stub_of(space: &Arc<dyn AddressSpace>) -> &TrapStub {
@@ -857,12 +985,12 @@ fn stub_of(space: &Arc<dyn AddressSpace>) -> &TrapStub {
 }
 
 impl SystrapContext {
-    fn run(&self, stub: &TrapStub, slot: usize, state: &mut CpuState) -> Result<Event> {
+    fn run(&mut self, stub: &TrapStub, slot: usize, state: &mut CpuState) -> Result<Event> {
         loop {
             if self.interrupt.requested.swap(false, Ordering::SeqCst) {
                 return Ok(Event::Interrupted);
             }
-            stub.hand_over(slot, STATE_RUN)?;
+            stub.run_application(slot, &mut self.spinning)?;
             let uc = stub.ucontext(slot)?;
             // SAFETY: uc points at a whole ucontext in the context file.
             unsafe { read_frame(uc, &mut state.regs) };
@@ -925,7 +1053,9 @@ impl Context for SystrapContext {
         stub.context.set(slot, OFF_GS_BASE, state.regs.gs_base);
         self.interrupt.running_pid.store(stub.pid, Ordering::SeqCst);
         self.interrupt.running_tid.store(stub.tid_of(slot), Ordering::SeqCst);
+        self.activity.running.fetch_add(1, Ordering::Relaxed);
         let event = self.run(stub, slot, state);
+        self.activity.running.fetch_sub(1, Ordering::Relaxed);
         self.interrupt.running_tid.store(0, Ordering::SeqCst);
         event
     }
@@ -949,5 +1079,18 @@ impl Context for SystrapContext {
         // SAFETY: as above; the kernel's software bytes at the end stay as they are.
         unsafe { std::ptr::copy_nonoverlapping(fpu.as_ptr(), fp, FP_SW_BYTES) };
         Ok(())
+    }
+
+    /// Asks the stub thread itself: it runs on whatever CPU the host scheduler picks.
+    fn host_cpu(&mut self, space: &Arc<dyn AddressSpace>) -> Result<Option<(u32, u32)>> {
+        let stub = stub_of(space);
+        let slot = stub.current()?;
+        let at = slot_address(slot) + OFF_CPU;
+        let r = stub.call(slot, libc::SYS_getcpu, [at, at + 4, 0, 0, 0, 0])?;
+        if r != 0 {
+            return Ok(None);
+        }
+        let both = stub.context.get(slot, OFF_CPU);
+        Ok(Some((both as u32, (both >> 32) as u32)))
     }
 }

@@ -14,8 +14,8 @@
 //!   `tests/fake-sandbox` is a pass-through stand-in for developing the tests
 //!   (not a sandbox: the isolation tests fail with it, by design).
 //! - `SANDBOX_PLATFORMS`: comma-separated platforms to pass as `--platform`
-//!   to the conformance runs (e.g. `ptrace,systrap`). Default: one run with
-//!   the binary's default platform.
+//!   to the conformance runs (e.g. `ptrace,systrap`). Default: both
+//!   platforms, systrap (the default) first.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -92,7 +92,7 @@ pub fn sandbox_command<S: AsRef<OsStr>>(platform: Option<&str>, program_and_args
     cmd
 }
 
-/// The platforms the conformance harness runs under (`None`: the default).
+/// The platforms the conformance harness runs under.
 pub fn platforms() -> Vec<Option<String>> {
     match std::env::var("SANDBOX_PLATFORMS") {
         Ok(list) if !list.trim().is_empty() => list
@@ -100,7 +100,7 @@ pub fn platforms() -> Vec<Option<String>> {
             .map(|p| Some(p.trim().to_string()))
             .filter(|p| p.as_deref() != Some(""))
             .collect(),
-        _ => vec![None],
+        _ => vec![Some("systrap".into()), Some("ptrace".into())],
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Every `tests/conformance/*.c` is built twice (dynamic and, when libc.a is
 //! installed, `-static`), run natively, then under `sandbox run` (once per
-//! platform in `SANDBOX_PLATFORMS`, default one run), and the outputs are
+//! platform in `SANDBOX_PLATFORMS`, default systrap and ptrace), and the outputs are
 //! compared line by line:
 //!
 //! - natively every line must be `ok NAME` and the exit status 0, or the

@@ -94,6 +94,9 @@ pub struct ProcessState {
     pub subreaper: bool,
     /// What the process uses, for `/proc`; None once it is a zombie.
     pub resources: Option<Resources>,
+    /// The credentials of a process whose first thread has not yet published its resources
+    /// (it is still building its address space): its creator's.
+    pub starting_creds: Option<super::task::Creds>,
     /// The thread running `execve` while the others leave.
     pub exec_by: Option<i32>,
     /// Stopped by this signal (job control) until a SIGCONT.
@@ -215,6 +218,7 @@ impl Process {
                 vfork_done: false,
                 subreaper: false,
                 resources: None,
+                starting_creds: None,
                 exec_by: None,
                 stopped: None,
                 stop_report: None,

@@ -509,7 +509,10 @@ impl Task {
             creds: self.creds.clone(),
         };
         // What it replaces is dropped after the lock (it may hold the last reference to files).
-        let _old = self.process.state.lock().unwrap().resources.replace(r);
+        let mut st = self.process.state.lock().unwrap();
+        st.starting_creds = None;
+        let _old = st.resources.replace(r);
+        drop(st);
     }
 
     pub fn files(&self) -> MutexGuard<'_, FdTable> {

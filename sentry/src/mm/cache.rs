@@ -92,9 +92,9 @@ impl CachedFile {
             while stop < end && !bit(stop) && stop - page < 256 {
                 stop += 1;
             }
-            let len = usize::try_from((stop - page) * PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
-            // Straight into the memory file; past the file's end the fresh range reads as zero.
-            mf.with_bytes(self.offset_of(page * PAGE_SIZE), len, |dst| read_full(file, page * PAGE_SIZE, dst))?;
+            // Past the file's end the fresh range reads as zero.
+            let at = page * PAGE_SIZE;
+            mf.fill(self.offset_of(at), (stop - page) * PAGE_SIZE, |pos, dst| read_full(file, at + pos, dst))?;
             for p in page..stop {
                 filled[usize::try_from(p / 64).unwrap_or(0)] |= 1 << (p % 64);
             }

@@ -5,6 +5,13 @@
 //! range is handed out by [`MemoryFile::allocate`] and returned by [`MemoryFile::free`], which
 //! punches a hole so its pages go back to the host and read as zeros when reused.
 //!
+//! Fresh pages are best written through the file (`pwrite`) rather than through the mapping:
+//! the host then allocates each page without zeroing it first and without a page fault in the
+//! sentry's mapping (and so without page-table entries to tear down when it is freed). Filling
+//! the page cache and copying private pages at fork and on a write to cached pages go that way
+//! ([`MemoryFile::fill`], [`MemoryFile::copy`]); small copies to and from application memory go
+//! through the mapping.
+//!
 //! This module holds all of the sentry's raw memory access (`unsafe`).
 #![allow(unsafe_code)]
 // Only x86_64 is supported: `usize` is 64 bits, so offsets and lengths convert losslessly.
@@ -13,9 +20,39 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::errno::Errno;
+use crate::errno::{Errno, SysResult};
 
 pub const PAGE_SIZE: u64 = 4096;
+
+/// Size of a bounce buffer of [`MemoryFile::fill`]: large enough that the calls it takes cost
+/// little per byte, small enough to stay in the CPU's caches between the read and the write.
+const BOUNCE: usize = 256 << 10;
+
+/// A page of a bounce buffer. Page-aligned: the host copies into and out of an unaligned
+/// buffer several times slower.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+struct BouncePage([u8; PAGE_SIZE as usize]);
+
+/// A bounce buffer of `BOUNCE` bytes.
+struct Bounce(Box<[BouncePage]>);
+
+impl Bounce {
+    fn new() -> Bounce {
+        Bounce(vec![BouncePage([0; PAGE_SIZE as usize]); BOUNCE / PAGE_SIZE as usize].into_boxed_slice())
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        let len = self.0.len() * PAGE_SIZE as usize;
+        // SAFETY: `BouncePage` is `repr(C)` around a byte array of its whole size (no padding),
+        // so the pages are `len` contiguous initialised bytes, borrowed mutably with `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), len) }
+    }
+}
+
+/// How many idle bounce buffers are kept for reuse (more are made while more fills run at
+/// once, and dropped afterwards).
+const BOUNCE_KEPT: usize = 4;
 
 /// Address-space size of the memory file. The file is sparse: only touched pages use memory.
 const FILE_SIZE: u64 = 1 << 38;
@@ -25,6 +62,8 @@ pub struct MemoryFile {
     base: *mut u8,
     /// Free ranges: start offset → length. Adjacent ranges are merged.
     free: Mutex<BTreeMap<u64, u64>>,
+    /// Idle bounce buffers of `fill` (their pages already touched, so reusing them is cheap).
+    bounce: Mutex<Vec<Bounce>>,
 }
 
 // SAFETY: `base` points to a shared mapping that lives as long as the MemoryFile; all access
@@ -60,7 +99,7 @@ impl MemoryFile {
         }
         let mut free = BTreeMap::new();
         free.insert(0, FILE_SIZE);
-        Ok(MemoryFile { fd, base: base.cast(), free: Mutex::new(free) })
+        Ok(MemoryFile { fd, base: base.cast(), free: Mutex::new(free), bounce: Mutex::new(Vec::new()) })
     }
 
     /// The memfd, for platforms that map it.
@@ -172,12 +211,77 @@ impl MemoryFile {
         unsafe { std::slice::from_raw_parts(self.base.add(offset as usize).cast::<std::sync::atomic::AtomicU64>(), count) }
     }
 
-    /// Copies `len` bytes inside the file.
+    /// Copies `len` bytes inside the file. Disjoint ranges are copied by the host through the
+    /// file (see the module's comment): the destination's pages need not have been touched.
     pub fn copy(&self, from: u64, to: u64, len: u64) {
         self.check(from, len as usize);
         self.check(to, len as usize);
+        if from.max(to) - from.min(to) >= len {
+            // SAFETY: the source range is inside the mapping (checked), which outlives the call.
+            // The application may write it meanwhile; the copy then gets some interleaving.
+            let src = unsafe { std::slice::from_raw_parts(self.base.add(from as usize), len as usize) };
+            self.write_through(to, src);
+            return;
+        }
         // SAFETY: both ranges are inside the mapping; `copy` allows overlap.
         unsafe { std::ptr::copy(self.base.add(from as usize), self.base.add(to as usize), len as usize) }
+    }
+
+    /// Writes `src` at `offset` through the file (`pwrite`), or through the mapping if the host
+    /// refuses (out of memory: the mapping's page faults then fail as they always could).
+    fn write_through(&self, offset: u64, src: &[u8]) {
+        let mut done = 0;
+        while done < src.len() {
+            let rest = &src[done..];
+            // SAFETY: `rest` is a valid buffer of rest.len() bytes; the target is our own memfd
+            // inside its size (the callers checked the range).
+            let n = unsafe { libc::pwrite(self.fd, rest.as_ptr().cast(), rest.len(), (offset + done as u64) as libc::off_t) };
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => done += n,
+                _ if n < 0 && Errno::last() == Errno::EINTR => {}
+                _ => {
+                    self.write(offset + done as u64, rest);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Fills `[offset, offset + len)` with data from `read(position, buffer)`, which reads the
+    /// bytes of the range from `position` (relative to `offset`) into `buffer`, as many as fit
+    /// unless the data ends sooner (like `read_full`). The data goes through a bounce buffer
+    /// and is written through the file (see the module's comment): cheaper than reading
+    /// straight into the sentry's mapping when the pages are fresh. Stops at the first short
+    /// read; returns how many bytes were filled. An error of the first read is returned; one
+    /// after some bytes ends the fill with their count, as a short read.
+    pub fn fill(&self, offset: u64, len: u64, mut read: impl FnMut(u64, &mut [u8]) -> SysResult<usize>) -> SysResult<u64> {
+        self.check(offset, len as usize);
+        let mut bounce = self.bounce.lock().unwrap().pop().unwrap_or_else(Bounce::new);
+        let buf = bounce.bytes();
+        let mut done = 0u64;
+        let result = loop {
+            if done >= len {
+                break Ok(done);
+            }
+            let want = (len - done).min(BOUNCE as u64) as usize;
+            match read(done, &mut buf[..want]) {
+                Ok(got) => {
+                    let got = got.min(want);
+                    self.write_through(offset + done, &buf[..got]);
+                    done += got as u64;
+                    if got < want {
+                        break Ok(done);
+                    }
+                }
+                Err(e) if done == 0 => break Err(e),
+                Err(_) => break Ok(done),
+            }
+        };
+        let mut idle = self.bounce.lock().unwrap();
+        if idle.len() < BOUNCE_KEPT {
+            idle.push(bounce);
+        }
+        result
     }
 }
 

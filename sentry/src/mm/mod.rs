@@ -626,15 +626,29 @@ impl MemoryManager {
     /// of the file and returns how much it copied.
     pub fn fill_from(&self, addr: u64, file: &dyn crate::vfs::FileOps, offset: u64, len: u64) -> SysResult<u64> {
         if file.io_in_place() {
-            let mut at = offset;
+            // VMA by VMA, through the memory file's bounce buffer (cheaper than reading into
+            // the fresh pages through the sentry's mapping). As with `in_place`, the address
+            // space stays locked meanwhile, which such a file's read allows.
             let len = usize::try_from(len).map_err(|_| Errno::ENOMEM)?;
-            let (done, r) = self.in_place(addr, len, 0, |dst| {
-                let n = crate::vfs::read_full(file, at, dst)?;
-                at += n as u64;
-                Ok(n)
+            let mut done = 0u64;
+            let mut end: Option<SysResult<()>> = None;
+            let (_, fault) = self.walk(addr, len, 0, |off, r| {
+                if end.is_some() {
+                    return;
+                }
+                let (at, want) = (offset + done, r.len() as u64);
+                match self.mf.fill(off, want, |pos, dst| crate::vfs::read_full(file, at + pos, dst)) {
+                    Ok(n) => {
+                        done += n;
+                        if n < want {
+                            end = Some(Ok(()));
+                        }
+                    }
+                    Err(e) => end = Some(Err(e)),
+                }
             });
-            r?;
-            return Ok(done as u64);
+            end.unwrap_or(fault)?;
+            return Ok(done);
         }
         const CHUNK: u64 = 256 << 10;
         let mut buf = vec![0u8; usize::try_from(CHUNK.min(len)).unwrap_or(0)];

@@ -178,3 +178,52 @@ fn the_peak_resident_set_outlives_unmaps() {
     mm.map_anon(0, 16 * PAGE_SIZE, rw, false, false, VmaKind::Anon).unwrap();
     assert_eq!(mm.peak_rss(), 18 * PAGE_SIZE);
 }
+
+#[test]
+fn fills_go_through_the_file_in_chunks_and_stop_at_the_end_of_the_data() {
+    let mf = MemoryFile::new().unwrap();
+    let len = 3 * 256 * 1024 + 3 * P;
+    let at = mf.allocate(len).unwrap();
+    let data: Vec<u8> = (0..len - 5000).map(|i| (i % 251) as u8).collect();
+    let read = |pos: u64, dst: &mut [u8]| -> SysResult<usize> {
+        let rest = data.get(pos as usize..).unwrap_or(&[]);
+        let n = rest.len().min(dst.len());
+        dst[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    };
+    assert_eq!(mf.fill(at, len, read), Ok(data.len() as u64), "a short read ends the fill");
+    let mut back = vec![1u8; len as usize];
+    mf.read(at, &mut back);
+    assert_eq!(&back[..data.len()], &data[..]);
+    assert!(back[data.len()..].iter().all(|&b| b == 0), "past the data the fresh range stays zero");
+
+    // An error before any byte is the fill's; one after some bytes ends it short.
+    assert_eq!(mf.fill(at, P, |_, _| Err(Errno::EIO)), Err(Errno::EIO));
+    let mut calls = 0;
+    let partial = mf.fill(at, len, |_, dst| {
+        calls += 1;
+        if calls > 1 {
+            return Err(Errno::EIO);
+        }
+        dst.fill(7);
+        Ok(dst.len())
+    });
+    assert_eq!(partial, Ok(256 * 1024));
+    mf.free(at, len);
+}
+
+#[test]
+fn copies_inside_the_memory_file_disjoint_or_overlapping() {
+    let mf = MemoryFile::new().unwrap();
+    let a = mf.allocate(8 * P).unwrap();
+    let src: Vec<u8> = (0..3 * P).map(|i| (i % 253) as u8).collect();
+    mf.write(a, &src);
+    mf.copy(a, a + 4 * P, 3 * P);
+    let mut back = vec![0u8; 3 * P as usize];
+    mf.read(a + 4 * P, &mut back);
+    assert_eq!(back, src, "disjoint ranges (through the file)");
+    mf.copy(a, a + 100, 3 * P);
+    mf.read(a + 100, &mut back);
+    assert_eq!(back, src, "overlapping ranges (through the mapping)");
+    mf.free(a, 8 * P);
+}

@@ -276,6 +276,7 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         st.comm = comm;
         st.exit_signal = c.exit_signal;
         st.usage.borrowed_space = f & CLONE_VM != 0;
+        st.starting_creds = Some(t.creds.clone());
     }
     let cpu = child_registers(t, &c);
     if f & CLONE_PIDFD != 0 {

@@ -226,8 +226,8 @@ fn may_signal(t: &Task, p: &Process, sig: i32) -> SysResult<()> {
     let my_sid = t.process.state.lock().unwrap().sid;
     let st = p.state.lock().unwrap();
     // A zombie has let go of its credentials; a signal does nothing to it anyway.
-    let Some(r) = &st.resources else { return Ok(()) };
-    let (c, target) = (&t.creds, &r.creds);
+    let Some(target) = st.resources.as_ref().map(|r| &r.creds).or(st.starting_creds.as_ref()) else { return Ok(()) };
+    let c = &t.creds;
     if [c.uid, c.euid].iter().any(|&u| u == target.uid || u == target.suid) {
         return Ok(());
     }

@@ -450,10 +450,13 @@ fn sys_getrusage(t: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// getcpu(2): the host CPU and node the thread runs on (the platform runs each application
-/// thread on its sentry thread's CPU), which the vDSO reads from TSC_AUX too.
+/// getcpu(2): the host CPU and node the thread runs on (where the platform does not run it on
+/// its sentry thread's CPU, it tells), which the vDSO reads from TSC_AUX too.
 fn sys_getcpu(t: &mut Task, a: &Args) -> SysResult {
-    let (cpu, node) = crate::vdso::host_getcpu();
+    let (cpu, node) = match t.ctx.host_cpu(t.mm.space()) {
+        Ok(Some(both)) => both,
+        _ => crate::vdso::host_getcpu(),
+    };
     if a.u64(0) != 0 {
         t.mm.write_val(a.u64(0), &cpu)?;
     }

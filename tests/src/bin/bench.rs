@@ -11,7 +11,7 @@
 //! 1. **getpid round trip** (ns per call, best of 3 runs): `getpid_loop`
 //!    (tests/bench/getpid_loop.c) natively; under a bare `PTRACE_SYSEMU`
 //!    tracer built into this program (the floor of any ptrace platform);
-//!    under `sandbox run --platform ptrace`; under gVisor's
+//!    under `sandbox run` on the systrap and the ptrace platform; under gVisor's
 //!    `runsc --platform=ptrace do` (Debian package `runsc`) and
 //!    `strace -f` when installed.
 //! 2. **start-up** of `/bin/true`: wall time (mean and min over the runs) and
@@ -259,15 +259,17 @@ fn getpid_section(cfg: &Config, loop_bin: &Path, sandbox: Option<&Path>, runsc: 
     // started threads.
     let tracer = best_of(cfg.repeats, || bare_tracer(cfg.traced_iters));
     let native = best_of(cfg.repeats, || run_loop(&[bin.as_str(), &n_native]));
-    let sandboxed = match sandbox {
+    let under = |platform: &str| match sandbox {
         Some(s) => {
             let s = s.to_str().unwrap_or_default();
             best_of(cfg.repeats, || {
-                run_loop(&[s, "run", "--platform", "ptrace", "--", &bin, &n_traced])
+                run_loop(&[s, "run", "--platform", platform, "--", &bin, &n_traced])
             })
         }
         None => Err("not built".into()),
     };
+    let systrap = under("systrap");
+    let sandboxed = under("ptrace");
     let runsc_fig = match runsc {
         Some(prefix) => {
             let mut argv: Vec<&str> = prefix.iter().map(String::as_str).collect();
@@ -292,9 +294,10 @@ fn getpid_section(cfg: &Config, loop_bin: &Path, sandbox: Option<&Path>, runsc: 
         "  {:<40} {:>10} {:>10} {:>10} {:>10}",
         "", "ns/op", "× native", "× tracer", "× runsc"
     );
-    let rows: [(&str, &Figure); 5] = [
+    let rows: [(&str, &Figure); 6] = [
         ("native", &native),
         ("bare PTRACE_SYSEMU tracer (floor)", &tracer),
+        ("sandbox run (systrap, the default)", &systrap),
         ("sandbox run --platform ptrace", &sandboxed),
         ("runsc --platform=ptrace do", &runsc_fig),
         ("strace -f", &strace),
@@ -314,12 +317,12 @@ fn getpid_section(cfg: &Config, loop_bin: &Path, sandbox: Option<&Path>, runsc: 
     }
     target(
         "sandbox getpid ≤ 0.5 × runsc",
-        &sandboxed,
+        &systrap,
         &runsc_fig,
         TARGET_VS_RUNSC,
     );
     target(
-        "sandbox getpid ≤ 1.25 × bare tracer",
+        "sandbox getpid (ptrace) ≤ 1.25 × bare tracer",
         &sandboxed,
         &tracer,
         TARGET_VS_TRACER,
