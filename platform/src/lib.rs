@@ -105,6 +105,9 @@ pub trait Platform: Send + Sync {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>>;
     /// A context for the calling sentry thread.
     fn new_context(&self) -> Box<dyn Context>;
+    /// The sandbox is over: no address space will be asked for again, and whatever the
+    /// platform keeps ready (stub processes) can go.
+    fn shutdown(&self) {}
 }
 
 /// Application memory: ranges of the memory file mapped at application addresses.

@@ -74,7 +74,10 @@ const SLEEPER: u32 = 0x100;
 const STATE_MASK: u32 = 0xff;
 /// How long each side polls the slot before sleeping, in `pause` instructions (tens of
 /// nanoseconds each). A wake-up costs microseconds, more across CPUs under virtualisation.
-const SPIN: u32 = 400;
+/// The stub waits out the sentry's work on a call (up to ~50 µs: a 128 KiB read's copy fits);
+/// the sentry waits out the application's code between calls (up to ~25 µs).
+const STUB_SPIN: u32 = 2000;
+const SENTRY_SPIN: u32 = 1000;
 
 /// `si_code` of a `SIGSYS` raised by a seccomp filter.
 const SYS_SECCOMP: i32 = 1;
@@ -269,6 +272,50 @@ fn host(what: &'static str) -> Error {
 pub struct Systrap {
     memfd: i32,
     activity: Arc<Activity>,
+    pool: Arc<StubPool>,
+}
+
+/// Stubs made ahead of need by one long-lived thread, so that `fork` and `execve` usually find
+/// one ready instead of paying for a fork of the sentry and its set-up. Their parent-death
+/// signal binds them to that thread, which lives as long as the sentry.
+#[derive(Default)]
+struct StubPool {
+    state: Mutex<PoolState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    ready: std::collections::VecDeque<Result<TrapStub>>,
+    maker_started: bool,
+    /// Set by [`Platform::shutdown`]: nothing more is made.
+    closed: bool,
+    /// The maker thread is making a stub (and waiting for its stops as its tracer).
+    making: bool,
+}
+
+/// Stubs kept ready.
+const POOL_SIZE: usize = 2;
+
+impl StubPool {
+    /// The maker thread's loop: keeps [`POOL_SIZE`] stubs ready. After a failure it waits until
+    /// the failure has been handed out before trying again.
+    fn make(&self, memfd: i32, activity: &Arc<Activity>) -> ! {
+        loop {
+            let mut state = self.state.lock().unwrap();
+            while state.closed || state.ready.len() >= POOL_SIZE || state.ready.back().is_some_and(Result::is_err) {
+                state = self.changed.wait(state).unwrap();
+            }
+            state.making = true;
+            drop(state);
+            let stub = TrapStub::new(memfd, activity.clone());
+            let mut state = self.state.lock().unwrap();
+            state.making = false;
+            state.ready.push_back(stub);
+            drop(state);
+            self.changed.notify_all();
+        }
+    }
 }
 
 /// How busy the sandbox's threads keep the host's CPUs.
@@ -289,7 +336,30 @@ impl Systrap {
         }
         ptrace::Ptrace::prepare()?;
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        Ok(Systrap { memfd, activity: Arc::new(Activity { running: AtomicUsize::new(0), cpus }) })
+        Ok(Systrap { memfd, activity: Arc::new(Activity { running: AtomicUsize::new(0), cpus }), pool: Arc::default() })
+    }
+
+    /// A stub from the pool, starting its maker thread on first use.
+    fn take_stub(&self) -> Result<TrapStub> {
+        let mut state = self.pool.state.lock().unwrap();
+        if !state.maker_started {
+            let (pool, memfd, activity) = (self.pool.clone(), self.memfd, self.activity.clone());
+            std::thread::Builder::new()
+                .name("stub-maker".into())
+                .spawn(move || pool.make(memfd, &activity))
+                .map_err(|e| Error::Host { what: "starting the stub maker thread", errno: e.raw_os_error().unwrap_or(libc::EAGAIN) })?;
+            state.maker_started = true;
+        }
+        loop {
+            if state.closed {
+                return Err(Error::Host { what: "creating an address space after shutdown", errno: libc::ESHUTDOWN });
+            }
+            if let Some(stub) = state.ready.pop_front() {
+                self.pool.changed.notify_all();
+                return stub;
+            }
+            state = self.pool.changed.wait(state).unwrap();
+        }
     }
 }
 
@@ -303,7 +373,25 @@ impl Platform for Systrap {
     }
 
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        Ok(Arc::new(TrapStub::new(self.memfd, self.activity.clone())?))
+        let stub = self.take_stub()?;
+        stub.slots.lock().unwrap().by_sentry_thread.insert(sentry_tid(), 0);
+        Ok(Arc::new(stub))
+    }
+
+    /// Also waits for a stub being made: until its set-up ends, its stops are reported to
+    /// whichever sentry thread waits for any child, which would steal them from the maker.
+    fn shutdown(&self) {
+        let spare = {
+            let mut state = self.pool.state.lock().unwrap();
+            state.closed = true;
+            while state.making {
+                state = self.pool.changed.wait(state).unwrap();
+            }
+            std::mem::take(&mut state.ready)
+        };
+        // Dropping them kills and reaps them.
+        drop(spare);
+        self.pool.changed.notify_all();
     }
 
     fn new_context(&self) -> Box<dyn Context> {
@@ -430,8 +518,6 @@ pub struct TrapStub {
     context: ContextFile,
     dead: AtomicBool,
     slots: Mutex<Slots>,
-    /// Set when the address space is dropped, for the creating thread waiting to let go.
-    dropped: Arc<(Mutex<bool>, Condvar)>,
     cpu: Mutex<CpuTimes>,
     activity: Arc<Activity>,
 }
@@ -566,7 +652,6 @@ impl TrapStub {
         regs.orig_rax = u64::MAX;
         let (pid, pidfd) = traced.detach(&regs)?;
         let mut slots = Slots { next: 1, ..Slots::default() };
-        slots.by_sentry_thread.insert(sentry_tid(), 0);
         slots.tids.insert(0, pid);
         let stub = TrapStub {
             pid,
@@ -575,7 +660,6 @@ impl TrapStub {
             context,
             dead: AtomicBool::new(false),
             slots: Mutex::new(slots),
-            dropped: Arc::default(),
             cpu: Mutex::default(),
             activity,
         };
@@ -678,12 +762,12 @@ impl TrapStub {
     /// on each side as `spinning` advises.
     fn run_application(&self, slot: usize, spinning: &mut Spinning) -> Result<()> {
         let few = self.few_running();
-        let stub_spin = if few && spinning.stub.advises() { SPIN } else { 0 };
+        let stub_spin = if few && spinning.stub.advises() { STUB_SPIN } else { 0 };
         let stub_slept = self.release(slot, STATE_RUN, stub_spin);
         spinning.stub.learn(spinning.last_stub_spin > 0, !stub_slept);
         spinning.last_stub_spin = stub_spin;
         let polled = few && spinning.sentry.advises();
-        let caught = self.wait_parked(slot, if polled { SPIN } else { 0 })?;
+        let caught = self.wait_parked(slot, if polled { SENTRY_SPIN } else { 0 })?;
         spinning.sentry.learn(polled, caught);
         Ok(())
     }
@@ -695,7 +779,7 @@ impl TrapStub {
             self.context.set(slot, OFF_ARGS + 8 * i as u64, *arg);
         }
         self.release(slot, STATE_CALL, 0);
-        self.wait_parked(slot, if self.few_running() { SPIN } else { 0 })?;
+        self.wait_parked(slot, if self.few_running() { SENTRY_SPIN } else { 0 })?;
         Ok(self.context.get(slot, OFF_RESULT).cast_signed())
     }
 
@@ -810,9 +894,6 @@ impl Drop for TrapStub {
         }
         // SAFETY: reaps our own child (no longer traced); a null status pointer is allowed.
         unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
-        let (done, cv) = &*self.dropped;
-        *done.lock().unwrap() = true;
-        cv.notify_all();
     }
 }
 
@@ -907,20 +988,9 @@ impl AddressSpace for TrapStub {
         slots.free.push(slot);
     }
 
+    /// Stubs are bound to the pool's maker thread, not to a task's.
     fn leader_holder(&self) -> Option<Box<dyn FnOnce() + Send>> {
-        // The stub dies with the thread that made it (its parent-death signal): that thread
-        // must stay until the address space is dropped.
-        if self.current().ok() != Some(0) {
-            return None;
-        }
-        let dropped = self.dropped.clone();
-        Some(Box::new(move || {
-            let (done, cv) = &*dropped;
-            let mut d = done.lock().unwrap();
-            while !*d {
-                d = cv.wait(d).unwrap();
-            }
-        }))
+        None
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -399,6 +399,12 @@ impl Sandbox {
         }
     }
 
+    /// Ends what the platform keeps ready for processes to come (spare stub processes): call it
+    /// once no process runs or will start, before reaping the sentry's children.
+    pub fn shutdown(&self) {
+        self.kernel.platform.shutdown();
+    }
+
     /// Waits until the first process has exited and every task thread has finished (the
     /// others are killed when init goes); returns init's status.
     pub fn wait_init(&self) -> ExitStatus {
@@ -422,6 +428,7 @@ impl Sandbox {
 pub fn boot(cfg: SandboxConfig, init: ProcessSpec) -> Result<ExitStatus, BootError> {
     let sandbox = Sandbox::start(cfg)?;
     sandbox.forward_host_signals();
-    sandbox.launch(init)?;
-    Ok(sandbox.wait_init())
+    let status = sandbox.launch(init).map(|_| sandbox.wait_init());
+    sandbox.shutdown();
+    status
 }

@@ -65,6 +65,7 @@ pub fn main(args: ContainerBootArgs, logs: &Settings) -> i32 {
             e.exit_code()
         }
     };
+    sandbox.shutdown();
     crate::commands::boot::reap_helpers(gofer);
     code
 }
