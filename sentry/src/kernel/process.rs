@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use platform::{CpuTimes, Interrupt};
@@ -45,6 +45,77 @@ pub struct Process {
     pub actions: Mutex<[SigAction; 64]>,
     pub rlimits: Mutex<[Rlimit; RLIMIT_COUNT]>,
     pub timers: Mutex<ProcessTimers>,
+    /// Lets one thread hold the others out of application code (see [`AppGate`]).
+    pub app_gate: AppGate,
+}
+
+/// Counts a process's threads running application code, and can hold them out of it. `fork`
+/// copies memory while holding the gate shut: otherwise the other threads would go on writing
+/// memory during the copy, and the child would get a torn picture of it (say, a malloc free
+/// list half updated by another thread), where Linux's copy-on-write gives each page as it was
+/// at one instant.
+#[derive(Default)]
+pub struct AppGate {
+    state: Mutex<AppGateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct AppGateState {
+    shut: bool,
+    in_app: usize,
+}
+
+impl AppGate {
+    /// Called before running application code: waits while the gate is shut.
+    pub fn enter(&self) {
+        let mut st = self.state.lock().unwrap();
+        while st.shut {
+            st = self.changed.wait(st).unwrap();
+        }
+        st.in_app += 1;
+    }
+
+    /// Called once application code stopped running.
+    pub fn leave(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.in_app -= 1;
+        if st.in_app == 0 {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Shuts the gate (after any other holder opens it), makes `interrupt` stop the threads
+    /// running application code, and waits until none does. The gate opens when the guard
+    /// goes.
+    pub fn hold(&self, interrupt: impl Fn()) -> AppGateGuard<'_> {
+        let mut st = self.state.lock().unwrap();
+        while st.shut {
+            st = self.changed.wait(st).unwrap();
+        }
+        st.shut = true;
+        while st.in_app > 0 {
+            drop(st);
+            interrupt();
+            st = self.state.lock().unwrap();
+            if st.in_app > 0 {
+                st = self.changed.wait_timeout(st, std::time::Duration::from_millis(5)).unwrap().0;
+            }
+        }
+        AppGateGuard { gate: self }
+    }
+}
+
+/// Holds an [`AppGate`] shut.
+pub struct AppGateGuard<'a> {
+    gate: &'a AppGate,
+}
+
+impl Drop for AppGateGuard<'_> {
+    fn drop(&mut self) {
+        self.gate.state.lock().unwrap().shut = false;
+        self.gate.changed.notify_all();
+    }
 }
 
 /// The process's timers, as ids in the kernel's timer service.
@@ -229,6 +300,7 @@ impl Process {
             actions: Mutex::new(actions),
             rlimits: Mutex::new(rlimits),
             timers: Mutex::new(ProcessTimers::default()),
+            app_gate: AppGate::default(),
         })
     }
 

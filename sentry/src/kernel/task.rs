@@ -557,9 +557,11 @@ impl Task {
             if self.leaving() {
                 break;
             }
+            self.process.app_gate.enter();
             let started = std::time::Instant::now();
             let event = self.ctx.switch(self.mm.space(), &mut self.cpu);
             self.thread.add_app_time(started.elapsed());
+            self.process.app_gate.leave();
             match event {
                 Ok(Event::Syscall) => syscalls::dispatch(&mut self),
                 Ok(Event::Fault { signo, code, addr }) => self.fault(signo, code, addr),

@@ -8,9 +8,8 @@
 //! Fresh pages are best written through the file (`pwrite`) rather than through the mapping:
 //! the host then allocates each page without zeroing it first and without a page fault in the
 //! sentry's mapping (and so without page-table entries to tear down when it is freed). Filling
-//! the page cache and copying private pages at fork and on a write to cached pages go that way
-//! ([`MemoryFile::fill`], [`MemoryFile::copy`]); small copies to and from application memory go
-//! through the mapping.
+//! the page cache goes that way ([`MemoryFile::fill`]); copies to and from application memory
+//! and within the file go through the mapping.
 //!
 //! This module holds all of the sentry's raw memory access (`unsafe`).
 #![allow(unsafe_code)]
@@ -211,18 +210,12 @@ impl MemoryFile {
         unsafe { std::slice::from_raw_parts(self.base.add(offset as usize).cast::<std::sync::atomic::AtomicU64>(), count) }
     }
 
-    /// Copies `len` bytes inside the file. Disjoint ranges are copied by the host through the
-    /// file (see the module's comment): the destination's pages need not have been touched.
+    /// Copies `len` bytes inside the file, through the mapping. (Writing the copy through the
+    /// file with `pwrite` from the source's mapping was faster, but forked Python children
+    /// then found some of their heap pages wrong, under load.)
     pub fn copy(&self, from: u64, to: u64, len: u64) {
         self.check(from, len as usize);
         self.check(to, len as usize);
-        if from.max(to) - from.min(to) >= len {
-            // SAFETY: the source range is inside the mapping (checked), which outlives the call.
-            // The application may write it meanwhile; the copy then gets some interleaving.
-            let src = unsafe { std::slice::from_raw_parts(self.base.add(from as usize), len as usize) };
-            self.write_through(to, src);
-            return;
-        }
         // SAFETY: both ranges are inside the mapping; `copy` allows overlap.
         unsafe { std::ptr::copy(self.base.add(from as usize), self.base.add(to as usize), len as usize) }
     }

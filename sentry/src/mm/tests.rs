@@ -221,9 +221,9 @@ fn copies_inside_the_memory_file_disjoint_or_overlapping() {
     mf.copy(a, a + 4 * P, 3 * P);
     let mut back = vec![0u8; 3 * P as usize];
     mf.read(a + 4 * P, &mut back);
-    assert_eq!(back, src, "disjoint ranges (through the file)");
+    assert_eq!(back, src, "disjoint ranges");
     mf.copy(a, a + 100, 3 * P);
     mf.read(a + 100, &mut back);
-    assert_eq!(back, src, "overlapping ranges (through the mapping)");
+    assert_eq!(back, src, "overlapping ranges");
     mf.free(a, 8 * P);
 }

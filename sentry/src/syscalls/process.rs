@@ -254,6 +254,8 @@ fn do_clone(t: &mut Task, c: CloneArgs) -> SysResult {
         })?;
         (NewMemory::Shared(t.mm.clone()), Some(token))
     } else {
+        let others: Vec<_> = t.process.state.lock().unwrap().threads.iter().filter(|th| th.tid != t.tid).map(|th| th.interrupter.clone()).collect();
+        let _quiet = (!others.is_empty()).then(|| t.process.app_gate.hold(|| others.iter().for_each(|i| i.interrupt())));
         (NewMemory::Copy(t.mm.fork_copy()?), None)
     };
     let (files, fs) = files_and_fs(t, f);
