@@ -292,9 +292,21 @@ struct PoolState {
     closed: bool,
     /// The maker thread is making a stub (and waiting for its stops as its tracer).
     making: bool,
+    /// Stubs handed out so far, and callers waiting for one.
+    taken: usize,
+    waiting: usize,
 }
 
-/// Stubs kept ready.
+impl PoolState {
+    /// How many stubs to have ready: those waited for, plus [`POOL_SIZE`] spares once the
+    /// sandbox has shown it makes processes (the first stub is the first program's, and a
+    /// sandbox that runs one program needs no spares).
+    fn wanted(&self) -> usize {
+        self.waiting + if self.taken >= 2 { POOL_SIZE } else { 0 }
+    }
+}
+
+/// Spare stubs kept ready.
 const POOL_SIZE: usize = 2;
 
 impl StubPool {
@@ -303,7 +315,7 @@ impl StubPool {
     fn make(&self, memfd: i32, activity: &Arc<Activity>) -> ! {
         loop {
             let mut state = self.state.lock().unwrap();
-            while state.closed || state.ready.len() >= POOL_SIZE || state.ready.back().is_some_and(Result::is_err) {
+            while state.closed || state.ready.len() >= state.wanted() || state.ready.back().is_some_and(Result::is_err) {
                 state = self.changed.wait(state).unwrap();
             }
             state.making = true;
@@ -355,10 +367,14 @@ impl Systrap {
                 return Err(Error::Host { what: "creating an address space after shutdown", errno: libc::ESHUTDOWN });
             }
             if let Some(stub) = state.ready.pop_front() {
+                state.taken += 1;
                 self.pool.changed.notify_all();
                 return stub;
             }
+            state.waiting += 1;
+            self.pool.changed.notify_all();
             state = self.pool.changed.wait(state).unwrap();
+            state.waiting -= 1;
         }
     }
 }
