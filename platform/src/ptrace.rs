@@ -69,11 +69,11 @@ impl Platform for Ptrace {
     }
 }
 
-fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-fn host(what: &'static str) -> Error {
+pub(crate) fn host(what: &'static str) -> Error {
     Error::Host { what, errno: errno() }
 }
 
@@ -85,7 +85,7 @@ thread_local! {
     };
 }
 
-fn sentry_tid() -> i32 {
+pub(crate) fn sentry_tid() -> i32 {
     SENTRY_TID.with(|t| *t)
 }
 
@@ -379,7 +379,7 @@ impl Drop for Stub {
     }
 }
 
-fn prot_arg(prot: Prot) -> u64 {
+pub(crate) fn prot_arg(prot: Prot) -> u64 {
     u64::from(prot.unsigned_abs())
 }
 

@@ -26,7 +26,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::ptrace::{self, SignalInterrupt, INTERRUPT_SIGNAL};
+use crate::ptrace::{self, errno, host, prot_arg, sentry_tid, SignalInterrupt, INTERRUPT_SIGNAL};
 use crate::stub::{STUB_BASE, STUB_SIZE, SYSTRAP_CODE};
 use crate::{AddressSpace, Context, CpuState, CpuTimes, Error, Event, FpState, Interrupt, Platform, Prot, Regs, Result};
 
@@ -258,14 +258,6 @@ pub(crate) fn stub_code_bytes() -> &'static [u8] {
 
 fn entry(offset: u64) -> u64 {
     STUB_BASE + SYSTRAP_CODE + offset
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn host(what: &'static str) -> Error {
-    Error::Host { what, errno: errno() }
 }
 
 /// The systrap platform. `memfd` is the sentry's memory file, as for ptrace.
@@ -536,17 +528,6 @@ pub struct TrapStub {
     slots: Mutex<Slots>,
     cpu: Mutex<CpuTimes>,
     activity: Arc<Activity>,
-}
-
-thread_local! {
-    static SENTRY_TID: i32 = {
-        // SAFETY: gettid has no preconditions.
-        unsafe { libc::gettid() }
-    };
-}
-
-fn sentry_tid() -> i32 {
-    SENTRY_TID.with(|t| *t)
 }
 
 /// One classic BPF instruction.
@@ -911,10 +892,6 @@ impl Drop for TrapStub {
         // SAFETY: reaps our own child (no longer traced); a null status pointer is allowed.
         unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), libc::__WALL) };
     }
-}
-
-fn prot_arg(prot: Prot) -> u64 {
-    u64::from(prot.unsigned_abs())
 }
 
 impl AddressSpace for TrapStub {
