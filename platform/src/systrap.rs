@@ -273,7 +273,11 @@ pub struct Systrap {
 #[derive(Default)]
 struct StubPool {
     state: Mutex<PoolState>,
-    changed: Condvar,
+    /// Wakes the maker thread: a stub was taken or is waited for, or the pool closed.
+    to_maker: Condvar,
+    /// Wakes one taker per stub made (a fork bomb leaves a thousand waiting, and waking them
+    /// all for each stub costs more than making it), or all of them when the pool closes.
+    to_takers: Condvar,
 }
 
 #[derive(Default)]
@@ -308,7 +312,7 @@ impl StubPool {
         loop {
             let mut state = self.state.lock().unwrap();
             while state.closed || state.ready.len() >= state.wanted() || state.ready.back().is_some_and(Result::is_err) {
-                state = self.changed.wait(state).unwrap();
+                state = self.to_maker.wait(state).unwrap();
             }
             state.making = true;
             drop(state);
@@ -316,8 +320,12 @@ impl StubPool {
             let mut state = self.state.lock().unwrap();
             state.making = false;
             state.ready.push_back(stub);
-            drop(state);
-            self.changed.notify_all();
+            if state.closed {
+                // Shutdown waits for the end of this stub.
+                self.to_takers.notify_all();
+            } else {
+                self.to_takers.notify_one();
+            }
         }
     }
 }
@@ -360,12 +368,12 @@ impl Systrap {
             }
             if let Some(stub) = state.ready.pop_front() {
                 state.taken += 1;
-                self.pool.changed.notify_all();
+                self.pool.to_maker.notify_one();
                 return stub;
             }
             state.waiting += 1;
-            self.pool.changed.notify_all();
-            state = self.pool.changed.wait(state).unwrap();
+            self.pool.to_maker.notify_one();
+            state = self.pool.to_takers.wait(state).unwrap();
             state.waiting -= 1;
         }
     }
@@ -393,13 +401,13 @@ impl Platform for Systrap {
             let mut state = self.pool.state.lock().unwrap();
             state.closed = true;
             while state.making {
-                state = self.pool.changed.wait(state).unwrap();
+                state = self.pool.to_takers.wait(state).unwrap();
             }
             std::mem::take(&mut state.ready)
         };
         // Dropping them kills and reaps them.
         drop(spare);
-        self.pool.changed.notify_all();
+        self.pool.to_takers.notify_all();
     }
 
     fn new_context(&self) -> Box<dyn Context> {
