@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::proto::{self, Header, Reply, Request, MAX_MSG, MAX_WALK_NAMES, OP_CLUNK, REPLY, VERSION};
-use crate::{transport, Attr, Dirent, Errno, Fid, SetAttr, Statfs, WalkReply};
+use crate::{transport, Attr, Dirents, Errno, Fid, SetAttr, Statfs, WalkReply};
 
 const EIO: Errno = Errno(libc::EIO);
 
@@ -80,25 +80,33 @@ impl Client {
     }
 
     /// Walks names one by one from `dir`. Stops after a name that is a symlink (the client
-    /// resolves links itself), after a name that is not a directory when more names follow
-    /// (error `ENOTDIR`), or at the first failure (its errno in `error`). Err only if the request
-    /// itself is bad (e.g. `EBADF` unknown fid, `EINVAL` bad name).
+    /// resolves links itself; the reply has its target), after a name that is not a directory
+    /// when more names follow (error `ENOTDIR`), or at the first failure (its errno in `error`).
+    /// Err only if the request itself is bad (e.g. `EBADF` unknown fid, `EINVAL` bad name).
     ///
     /// More than [`MAX_WALK_NAMES`] names are walked in several requests, each continuing from
     /// the last fid of the one before.
     pub fn walk(&self, dir: Fid, names: &[&[u8]]) -> Result<WalkReply, Errno> {
+        self.walk_flags(dir, names, 0)
+    }
+
+    /// [`Client::walk`] with `WALK_*` flags: with [`proto::WALK_NO_FILE_FIDS`], a regular file
+    /// or symlink gets no fid (0 in its step), so there is nothing to clunk.
+    pub fn walk_flags(&self, dir: Fid, names: &[&[u8]], flags: u32) -> Result<WalkReply, Errno> {
         // Check every name first so that a bad name late in a long walk fails before any fid is
         // made.
         names.iter().try_for_each(|n| proto::check_name(n))?;
         let mut steps: Vec<(Fid, Attr)> = Vec::new();
+        let mut target = None;
         let mut from = dir;
-        for (i, chunk) in names.chunks(MAX_WALK_NAMES).enumerate() {
-            let (part, error) = match self.walk_once(from, chunk) {
+        let mut chunks = names.chunks(MAX_WALK_NAMES).enumerate().peekable();
+        while let Some((i, chunk)) = chunks.next() {
+            let (part, error, link) = match self.walk_once(from, chunk, flags) {
                 Ok(r) => r,
                 Err(e) => {
                     // Only a transport failure can make a later part fail: do not leak the fids
                     // already made.
-                    for (fid, _) in &steps {
+                    for (fid, _) in steps.iter().filter(|(fid, _)| *fid != 0) {
                         self.clunk(*fid);
                     }
                     return Err(if i == 0 { e } else { EIO });
@@ -106,28 +114,56 @@ impl Client {
             };
             let full = part.len() == chunk.len();
             steps.extend(part);
+            target = link;
             if error != 0 {
                 return Ok(WalkReply {
                     steps,
                     error: Some(error),
+                    target,
                 });
             }
             match steps.last() {
-                Some((fid, attr)) if full && !attr.is_symlink() => from = *fid,
+                Some((fid, attr)) if full && attr.is_dir() => from = *fid,
+                // A file with names after it, as the server would say.
+                Some((_, attr)) if full && !attr.is_symlink() && chunks.peek().is_some() => {
+                    return Ok(WalkReply {
+                        steps,
+                        error: Some(libc::ENOTDIR),
+                        target: None,
+                    });
+                }
                 _ => break,
             }
         }
         if names.is_empty() {
             // Still check `dir` exists, so that an unknown fid is EBADF as for any other walk.
-            self.walk_once(dir, &[])?;
+            self.walk_once(dir, &[], flags)?;
         }
-        Ok(WalkReply { steps, error: None })
+        Ok(WalkReply {
+            steps,
+            error: None,
+            target,
+        })
     }
 
-    fn walk_once(&self, dir: Fid, names: &[&[u8]]) -> Result<(Vec<(Fid, Attr)>, i32), Errno> {
+    /// One `Walk` request: its steps, error (0 = none) and symlink target (if any).
+    #[allow(clippy::type_complexity)]
+    fn walk_once(
+        &self,
+        dir: Fid,
+        names: &[&[u8]],
+        flags: u32,
+    ) -> Result<(Vec<(Fid, Attr)>, i32, Option<Vec<u8>>), Errno> {
         let names = names.iter().map(|n| n.to_vec()).collect();
-        match self.call(&Request::Walk { dir, names })? {
-            (Reply::Walk { steps, error }, _) => Ok((steps, error)),
+        match self.call(&Request::Walk { dir, flags, names })? {
+            (
+                Reply::Walk {
+                    steps,
+                    error,
+                    target,
+                },
+                _,
+            ) => Ok((steps, error, (!target.is_empty()).then_some(target))),
             _ => Err(EIO),
         }
     }
@@ -155,6 +191,31 @@ impl Client {
         }
     }
 
+    /// [`Client::open`] of the file `name` in the directory `dir`, without a fid for it: the
+    /// gofer walks to it again, and opens it only if it is still the inode `(dev, ino)` (else
+    /// `ESTALE`). For a file walked with [`proto::WALK_NO_FILE_FIDS`]: one round trip instead of
+    /// a walk, an open and a clunk.
+    pub fn open_at(
+        &self,
+        dir: Fid,
+        name: &[u8],
+        id: (u64, u64),
+        flags: i32,
+    ) -> Result<OwnedFd, Errno> {
+        proto::check_name(name)?;
+        let req = Request::OpenAt {
+            dir,
+            name: name.to_vec(),
+            dev: id.0,
+            ino: id.1,
+            flags,
+        };
+        match self.call(&req)? {
+            (Reply::OpenAt, mut fds) if fds.len() == 1 => fds.pop().ok_or(EIO),
+            _ => Err(EIO),
+        }
+    }
+
     /// Target of the symlink `fid` (`EINVAL` if it is not one).
     pub fn readlink(&self, fid: Fid) -> Result<Vec<u8>, Errno> {
         match self.call(&Request::Readlink { fid })? {
@@ -164,10 +225,11 @@ impl Client {
     }
 
     /// Entries of a directory from cookie `off` (0 = start), as many as fit one reply (~32 KiB
-    /// of names); empty = end. Includes "." and ".." as the host returns them.
-    pub fn getdents(&self, fid: Fid, off: u64) -> Result<Vec<Dirent>, Errno> {
+    /// of names); empty = end, and `end` says when the end came after these entries already.
+    /// Includes "." and ".." as the host returns them.
+    pub fn getdents(&self, fid: Fid, off: u64) -> Result<Dirents, Errno> {
         match self.call(&Request::Getdents { fid, off })? {
-            (Reply::Getdents { entries }, _) => Ok(entries),
+            (Reply::Getdents { entries, end }, _) => Ok(Dirents { entries, end }),
             _ => Err(EIO),
         }
     }

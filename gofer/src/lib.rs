@@ -18,8 +18,11 @@
 //!
 //! # Operations
 //!
-//! - Reading, on any mount: `Walk` gives new fids for names under a directory; `Stat`, `Open`
-//!   (donates a host fd), `Readlink`, `Getdents`, `Statfs` act on a fid; `Clunk` releases it.
+//! - Reading, on any mount: `Walk` gives new fids for names under a directory (or, if asked,
+//!   none for regular files and symlinks; the reply carries a final symlink's target); `Stat`,
+//!   `Open` (donates a host fd), `Readlink`, `Getdents`, `Statfs` act on a fid; `Clunk` releases
+//!   it. `OpenAt` opens one name under a directory fid, if it is still a given inode, without
+//!   making a fid: a client that gave a file's fid back opens it in one round trip.
 //! - Changing, on a writable mount only (a read-only one answers `EROFS` to every one, and to an
 //!   `Open` asking for anything but `O_RDONLY`): `Create` (a new regular file, opened and donated),
 //!   `Mkdir`, `Symlink`, `Link`, `Unlink`, `Rename`, `Setattr`, and `Open` for writing
@@ -30,7 +33,8 @@
 //!
 //! - It is fd-based, never path-based: each mount's root is opened once, every other file is
 //!   reached with `openat(parent_fd, name, O_PATH|O_NOFOLLOW)` one component at a time, and
-//!   `Open` re-opens the same (parent, name) and checks the result is the same inode. Nothing
+//!   `Open` (and `OpenAt`) re-opens the same (parent, name) and checks the result is the same
+//!   inode. Nothing
 //!   goes through `/proc/self/fd` or an absolute path (after [`confine`] there is none: the
 //!   process's root is an empty tmpfs).
 //! - A name is one component: empty, `.`, `..`, containing `/` or NUL, or longer than 255 bytes is
@@ -68,6 +72,7 @@ mod write;
 pub use client::{Attached, Client};
 pub use confine::{confine, confine_as, Confinement};
 pub use server::{serve, Mount};
+pub use transport::socket_pair;
 
 /// Identifies a file on the server. Chosen by the server, never reused during a session.
 pub type Fid = u64;
@@ -183,10 +188,21 @@ pub struct Dirent {
 /// Result of [`Client::walk`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalkReply {
-    /// A new fid and the attributes for each name walked, in order.
+    /// A new fid and the attributes for each name walked, in order. The fid is 0 (none) for a
+    /// regular file or symlink walked with [`proto::WALK_NO_FILE_FIDS`].
     pub steps: Vec<(Fid, Attr)>,
     /// Errno of the first name that failed (`steps.len()` is its index), if any.
     pub error: Option<i32>,
+    /// The target of the last step, if it is a symlink.
+    pub target: Option<Vec<u8>>,
+}
+
+/// Result of [`Client::getdents`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dirents {
+    pub entries: Vec<Dirent>,
+    /// The listing ends after `entries`: asking again from the last cookie would give nothing.
+    pub end: bool,
 }
 
 /// Error from the client: the errno the server (or the transport) reports; transport failures

@@ -11,8 +11,8 @@
 //! `op` is one of the `OP_*` codes; a reply carries the request's op with [`REPLY`] set. `status`
 //! is 0 in successful replies and the errno in an error reply (whose payload is empty); in a
 //! request it is the client thread's CPU plus one, or 0 (see [`request_cpu`]). `nfds` is the
-//! number of descriptors passed with the record as `SCM_RIGHTS`; only the replies to `Open` and
-//! `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
+//! number of descriptors passed with the record as `SCM_RIGHTS`; only the replies to `Open`,
+//! `OpenAt` and `Create` carry one. Integers are fixed-width; a byte string is `u32 length + bytes`;
 //! a list is `u32 count + items`. A decoder accepts a message only if it is consumed exactly.
 //!
 //! Nothing here does I/O: [`Request`] and [`Reply`] encode to and decode from byte slices, and
@@ -23,8 +23,10 @@ use crate::{Attr, Dirent, Errno, Fid, SetAttr, Statfs, Timespec};
 /// Protocol version sent in `Attach`. Bumped whenever the meaning of an existing message changes;
 /// new operations get new op codes instead. Version 2: `Attach` names a mount and its reply says
 /// whether the mount is read-only; `Open` may ask for write access on a writable mount.
-/// Version 3: a request's `status` names the client's CPU.
-pub const VERSION: u32 = 3;
+/// Version 3: a request's `status` names the client's CPU. Version 4: `Walk` takes flags and its
+/// reply carries the target of a final symlink; the `Getdents` reply says whether the listing
+/// ended.
+pub const VERSION: u32 = 4;
 /// Highest CPU number a request may name (the last of a `cpu_set_t`).
 pub const MAX_CPU: u32 = 1023;
 /// Largest message, header included.
@@ -68,8 +70,22 @@ pub const OP_RENAME: u32 = 13;
 pub const OP_SETATTR: u32 = 14;
 /// File-system statistics of a fid.
 pub const OP_STATFS: u32 = 15;
+/// Walk one name and open it for I/O, if it is still a given inode; the reply donates the host
+/// fd. Saves the walk (and clunk) of a file whose fid the client gave back.
+pub const OP_OPEN_AT: u32 = 16;
 /// The highest op code.
-pub const OP_MAX: u32 = OP_STATFS;
+pub const OP_MAX: u32 = OP_OPEN_AT;
+
+/// `Walk` flag: make no fid for a regular file or symlink (its step's fid is 0). A client that
+/// only needs their attributes (and a symlink's target, which the reply carries) then has no
+/// fid to clunk.
+pub const WALK_NO_FILE_FIDS: u32 = 1;
+/// Every defined `Walk` flag.
+pub const WALK_ALL: u32 = WALK_NO_FILE_FIDS;
+
+/// `Getdents` reply flag: the listing ended after these entries (the server found the end in
+/// the same request, so the client need not ask again from the last cookie).
+pub const GETDENTS_END: u32 = 1;
 
 /// `Setattr` mask bits: which fields of the request apply.
 pub const SETATTR_MODE: u32 = 1 << 0;
@@ -127,8 +143,12 @@ pub enum Request {
     /// `version u32, aname bytes`. `aname` picks the mount: empty is the root, otherwise the
     /// guest path of a bind mount (e.g. `/data`).
     Attach { version: u32, aname: Vec<u8> },
-    /// `dir u64, names list<bytes>`.
-    Walk { dir: Fid, names: Vec<Vec<u8>> },
+    /// `dir u64, flags u32 (WALK_*), names list<bytes>`.
+    Walk {
+        dir: Fid,
+        flags: u32,
+        names: Vec<Vec<u8>>,
+    },
     /// `fid u64`.
     Stat { fid: Fid },
     /// `fid u64, flags i32`.
@@ -176,6 +196,15 @@ pub enum Request {
     Setattr { fid: Fid, attr: SetAttr },
     /// `fid u64`.
     Statfs { fid: Fid },
+    /// `dir u64, name bytes, dev u64, ino u64, flags i32`: opens `name` in `dir` as `Open` would
+    /// its fid, if it is still the inode (`dev`, `ino`) (`ESTALE` otherwise); makes no fid.
+    OpenAt {
+        dir: Fid,
+        name: Vec<u8>,
+        dev: u64,
+        ino: u64,
+        flags: i32,
+    },
 }
 
 /// A successful reply from the server (error replies decode to `Err(Errno)`).
@@ -188,16 +217,22 @@ pub enum Reply {
         attr: Attr,
         read_only: bool,
     },
-    /// `error i32 (0 = none), steps list<(fid u64, attr)>`.
-    Walk { steps: Vec<(Fid, Attr)>, error: i32 },
+    /// `error i32 (0 = none), steps list<(fid u64, attr)>, target bytes`. A step's fid is 0 when
+    /// `WALK_NO_FILE_FIDS` kept none. `target` is the target of the last step if it is a symlink
+    /// (never empty then), else empty.
+    Walk {
+        steps: Vec<(Fid, Attr)>,
+        error: i32,
+        target: Vec<u8>,
+    },
     /// `attr`.
     Stat { attr: Attr },
     /// Empty payload, one fd.
     Open,
     /// `target bytes`.
     Readlink { target: Vec<u8> },
-    /// `entries list<(ino u64, off u64, kind u8, name bytes)>`.
-    Getdents { entries: Vec<Dirent> },
+    /// `flags u32 (GETDENTS_END), entries list<(ino u64, off u64, kind u8, name bytes)>`.
+    Getdents { entries: Vec<Dirent>, end: bool },
     /// Empty payload.
     Clunk,
     /// `fid u64, attr`, one fd (the file opened with the request's flags).
@@ -216,6 +251,8 @@ pub enum Reply {
     Setattr { attr: Attr },
     /// `fs_type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags`, all u64.
     Statfs { statfs: Statfs },
+    /// Empty payload, one fd.
+    OpenAt,
 }
 
 impl Request {
@@ -237,6 +274,7 @@ impl Request {
             Request::Rename { .. } => OP_RENAME,
             Request::Setattr { .. } => OP_SETATTR,
             Request::Statfs { .. } => OP_STATFS,
+            Request::OpenAt { .. } => OP_OPEN_AT,
         }
     }
 
@@ -248,8 +286,9 @@ impl Request {
                 w.u32(*version);
                 w.bytes(aname);
             }
-            Request::Walk { dir, names } => {
+            Request::Walk { dir, flags, names } => {
                 w.u64(*dir);
+                w.u32(*flags);
                 w.count(names.len());
                 for n in names {
                     w.bytes(n);
@@ -315,6 +354,19 @@ impl Request {
                 w.u64(*fid);
                 w.setattr(attr);
             }
+            Request::OpenAt {
+                dir,
+                name,
+                dev,
+                ino,
+                flags,
+            } => {
+                w.u64(*dir);
+                w.bytes(name);
+                w.u64(*dev);
+                w.u64(*ino);
+                w.i32(*flags);
+            }
         }
         w.finish(self.op(), 0, 0)
     }
@@ -335,12 +387,13 @@ impl Request {
             })(),
             OP_WALK => (|| {
                 let dir = r.u64()?;
+                let flags = r.u32().filter(|f| f & !WALK_ALL == 0)?;
                 let n = r.u32()?;
                 let mut names = Vec::new();
                 for _ in 0..n {
                     names.push(r.bytes()?.to_vec());
                 }
-                Some(Request::Walk { dir, names })
+                Some(Request::Walk { dir, flags, names })
             })(),
             OP_STAT => r.u64().map(|fid| Request::Stat { fid }),
             OP_OPEN => (|| {
@@ -409,6 +462,15 @@ impl Request {
                 })
             })(),
             OP_STATFS => r.u64().map(|fid| Request::Statfs { fid }),
+            OP_OPEN_AT => (|| {
+                Some(Request::OpenAt {
+                    dir: r.u64()?,
+                    name: r.bytes()?.to_vec(),
+                    dev: r.u64()?,
+                    ino: r.u64()?,
+                    flags: r.i32()?,
+                })
+            })(),
             _ => None,
         };
         match req {
@@ -437,12 +499,16 @@ impl Reply {
             Reply::Rename => OP_RENAME,
             Reply::Setattr { .. } => OP_SETATTR,
             Reply::Statfs { .. } => OP_STATFS,
+            Reply::OpenAt => OP_OPEN_AT,
         }
     }
 
     /// Number of fds that travel with this reply.
     pub fn nfds(&self) -> u32 {
-        u32::from(matches!(self, Reply::Open | Reply::Create { .. }))
+        u32::from(matches!(
+            self,
+            Reply::Open | Reply::OpenAt | Reply::Create { .. }
+        ))
     }
 
     /// Encodes the whole message; `EINVAL` if it would exceed [`MAX_MSG`].
@@ -460,16 +526,21 @@ impl Reply {
                 w.attr(attr);
                 w.u32(if *read_only { ATTACH_READ_ONLY } else { 0 });
             }
-            Reply::Walk { steps, error } => {
+            Reply::Walk {
+                steps,
+                error,
+                target,
+            } => {
                 w.i32(*error);
                 w.count(steps.len());
                 for (fid, attr) in steps {
                     w.u64(*fid);
                     w.attr(attr);
                 }
+                w.bytes(target);
             }
             Reply::Stat { attr } => w.attr(attr),
-            Reply::Open | Reply::Clunk | Reply::Unlink | Reply::Rename => {}
+            Reply::Open | Reply::OpenAt | Reply::Clunk | Reply::Unlink | Reply::Rename => {}
             Reply::Create { fid, attr }
             | Reply::Mkdir { fid, attr }
             | Reply::Symlink { fid, attr }
@@ -487,7 +558,8 @@ impl Reply {
                 }
             }
             Reply::Readlink { target } => w.bytes(target),
-            Reply::Getdents { entries } => {
+            Reply::Getdents { entries, end } => {
+                w.u32(if *end { GETDENTS_END } else { 0 });
                 w.count(entries.len());
                 for d in entries {
                     w.u64(d.ino);
@@ -548,12 +620,25 @@ impl Reply {
                 for _ in 0..n {
                     steps.push((r.u64()?, r.attr()?));
                 }
-                Some(Reply::Walk { steps, error })
+                let target = r.bytes()?.to_vec();
+                // A target belongs to a final symlink, and a final symlink has one.
+                let last_is_link = steps.last().is_some_and(|(_, a)| a.is_symlink());
+                (last_is_link != target.is_empty()).then_some(Reply::Walk {
+                    steps,
+                    error,
+                    target,
+                })
             })(),
             OP_STAT => r.attr().map(|attr| Reply::Stat { attr }),
             OP_OPEN => Some(Reply::Open),
+            OP_OPEN_AT => Some(Reply::OpenAt),
             OP_READLINK => r.bytes().map(|t| Reply::Readlink { target: t.to_vec() }),
             OP_GETDENTS => (|| {
+                let end = match r.u32()? {
+                    0 => false,
+                    GETDENTS_END => true,
+                    _ => return None,
+                };
                 let n = r.u32()?;
                 let mut entries = Vec::new();
                 for _ in 0..n {
@@ -564,7 +649,7 @@ impl Reply {
                         name: r.bytes()?.to_vec(),
                     });
                 }
-                Some(Reply::Getdents { entries })
+                Some(Reply::Getdents { entries, end })
             })(),
             OP_CLUNK => Some(Reply::Clunk),
             OP_CREATE => (|| {

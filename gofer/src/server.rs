@@ -4,10 +4,11 @@
 //! index of the mount it belongs to, plus (except for a directory mount's root) its parent's fd
 //! and its own name, so that `Open`, `Getdents` and `Setattr` of the size re-open it with
 //! `openat(parent, name, ...|O_NOFOLLOW)` and check the result is the same inode (`ESTALE` if
-//! the host renamed something in between). Parent fds are shared (`Rc`), so clunking a directory
-//! never invalidates its children; a `Rename` through the server moves the (parent, name) of the
-//! fids it renamed. Every request is validated completely before it changes the fid table or
-//! the host, so a failed request changes nothing.
+//! the host renamed something in between); `OpenAt` builds such a node for the one request,
+//! without a fid. Parent fds are shared (`Rc`), so clunking a directory never invalidates its
+//! children; a `Rename` through the server moves the (parent, name) of the fids it renamed.
+//! Every request is validated completely before it changes the fid table or the host, so a
+//! failed request changes nothing.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -17,7 +18,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
 
-use crate::proto::{self, Header, Reply, Request, MAX_MSG, MAX_WALK_NAMES, REPLY, VERSION};
+use crate::proto::{
+    self, Header, Reply, Request, MAX_MSG, MAX_WALK_NAMES, REPLY, VERSION, WALK_NO_FILE_FIDS,
+};
 use crate::sys::{self, fstat, last_errno, open_at};
 use crate::{transport, Attr, Dirent, Errno, Fid};
 
@@ -320,14 +323,25 @@ impl Server {
     fn dispatch(&mut self, req: Request) -> Handled {
         match req {
             Request::Attach { version, aname } => self.attach(version, &aname),
-            Request::Walk { dir, names } => self.walk(dir, &names),
+            Request::Walk { dir, flags, names } => self.walk(dir, flags, &names),
             Request::Stat { fid } => Ok((
                 Reply::Stat {
                     attr: fstat(self.node(fid)?.fd.as_fd())?,
                 },
                 None,
             )),
-            Request::Open { fid, flags } => self.open(fid, flags),
+            Request::Open { fid, flags } => {
+                let node = self.fids.get(&fid).ok_or(Errno(libc::EBADF))?;
+                open_node(node, self.mounts[node.mount].writable, flags)
+                    .map(|fd| (Reply::Open, Some(fd)))
+            }
+            Request::OpenAt {
+                dir,
+                name,
+                dev,
+                ino,
+                flags,
+            } => self.open_at(dir, &name, (dev, ino), flags),
             Request::Readlink { fid } => self.readlink(fid),
             Request::Getdents { fid, off } => self.getdents(fid, off),
             Request::Clunk { fid } => {
@@ -381,7 +395,7 @@ impl Server {
         ))
     }
 
-    fn walk(&mut self, dir: Fid, names: &[Vec<u8>]) -> Handled {
+    fn walk(&mut self, dir: Fid, flags: u32, names: &[Vec<u8>]) -> Handled {
         if names.len() > MAX_WALK_NAMES {
             return Err(Errno(libc::EINVAL));
         }
@@ -394,6 +408,7 @@ impl Server {
         let (mut cur, mut kind, mut id) = (start.fd.clone(), start.kind, (start.dev, start.ino));
         let mut nodes = Vec::new();
         let mut error = 0;
+        let mut target = Vec::new();
         for name in names {
             if kind != libc::S_IFDIR {
                 error = libc::ENOTDIR;
@@ -412,6 +427,16 @@ impl Server {
                     break;
                 }
             };
+            if attr.is_symlink() {
+                // The walk stops here and the client resolves the link: send its target along.
+                match read_link(fd.as_fd()) {
+                    Ok(t) => target = t,
+                    Err(e) => {
+                        error = e.0;
+                        break;
+                    }
+                }
+            }
             let fd = Rc::new(fd);
             let parent = Parent {
                 fd: cur,
@@ -425,45 +450,52 @@ impl Server {
                 break;
             }
         }
+        let no_file_fids = flags & WALK_NO_FILE_FIDS != 0;
         let steps = nodes
             .into_iter()
-            .map(|(node, attr)| (self.insert(node), attr))
+            .map(|(node, attr)| match node.kind {
+                libc::S_IFREG | libc::S_IFLNK if no_file_fids => (0, attr),
+                _ => (self.insert(node), attr),
+            })
             .collect();
-        Ok((Reply::Walk { steps, error }, None))
+        Ok((
+            Reply::Walk {
+                steps,
+                error,
+                target,
+            },
+            None,
+        ))
     }
 
-    fn open(&mut self, fid: Fid, flags: i32) -> Handled {
-        let node = self.fids.get(&fid).ok_or(Errno(libc::EBADF))?;
-        let access = flags & libc::O_ACCMODE;
-        let writable = self.mounts[node.mount].writable;
-        if !writable && (access != libc::O_RDONLY || flags & OPEN_WRITE != 0) {
-            return Err(Errno(libc::EROFS));
+    /// `Open` of the file `name` in `dir`, reached as a walk would and checked to be the inode
+    /// `id`; no fid is made.
+    fn open_at(&self, dir: Fid, name: &[u8], id: (u64, u64), flags: i32) -> Handled {
+        let name = c_name(name)?;
+        let start = self.fids.get(&dir).ok_or(Errno(libc::EBADF))?;
+        if start.kind != libc::S_IFDIR {
+            return Err(Errno(libc::ENOTDIR));
         }
-        if access == libc::O_ACCMODE || flags & !(OPEN_ALLOWED | libc::O_ACCMODE) != 0 {
-            return Err(Errno(libc::EINVAL));
+        let writable = self.mounts[start.mount].writable;
+        // Refused flags fail before the host is touched, as for `Open`.
+        check_open_flags(writable, flags)?;
+        let fd = open_at(
+            start.fd.as_raw_fd(),
+            &name,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )?;
+        let attr = fstat(fd.as_fd())?;
+        if (attr.dev, attr.ino) != id {
+            return Err(Errno(libc::ESTALE));
         }
-        // Directories are listed through Getdents, never donated: a host directory fd would let
-        // its holder open `..` on the host.
-        match node.kind {
-            libc::S_IFREG => {}
-            libc::S_IFDIR => return Err(Errno(libc::EISDIR)),
-            libc::S_IFLNK => return Err(Errno(libc::ELOOP)),
-            _ => return Err(Errno(libc::EACCES)),
-        }
-        let keep = libc::O_ACCMODE | libc::O_DIRECTORY | libc::O_APPEND | libc::O_SYNC;
-        let fd = node.reopen(flags & keep)?;
-        // Truncate only once the inode is known to be the right one.
-        if flags & libc::O_TRUNC != 0 {
-            if access == libc::O_RDONLY {
-                sys::ftruncate(node.reopen(libc::O_WRONLY)?.as_fd(), 0)?;
-            } else {
-                sys::ftruncate(fd.as_fd(), 0)?;
-            }
-        }
-        if flags & libc::O_NONBLOCK == 0 {
-            sys::clear_nonblock(fd.as_fd())?;
-        }
-        Ok((Reply::Open, Some(fd)))
+        let parent = Parent {
+            fd: start.fd.clone(),
+            dev: start.dev,
+            ino: start.ino,
+            name,
+        };
+        let node = Node::new(Rc::new(fd), Some(parent), start.mount, &attr);
+        open_node(&node, writable, flags).map(|fd| (Reply::OpenAt, Some(fd)))
     }
 
     fn readlink(&mut self, fid: Fid) -> Handled {
@@ -471,23 +503,8 @@ impl Server {
         if node.kind != libc::S_IFLNK {
             return Err(Errno(libc::EINVAL));
         }
-        let mut buf = vec![0u8; LINK_MAX];
-        // SAFETY: readlinkat writes at most buf.len() bytes into buf; the path is a valid empty C
-        // string, which with an O_PATH fd names the link itself.
-        let n = unsafe {
-            libc::readlinkat(
-                node.fd.as_raw_fd(),
-                c"".as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        let n = usize::try_from(n).map_err(|_| last_errno())?;
-        if n >= buf.len() {
-            return Err(Errno(libc::ENAMETOOLONG));
-        }
-        buf.truncate(n);
-        Ok((Reply::Readlink { target: buf }, None))
+        let target = read_link(node.fd.as_fd())?;
+        Ok((Reply::Readlink { target }, None))
     }
 
     fn getdents(&mut self, fid: Fid, off: u64) -> Handled {
@@ -508,25 +525,93 @@ impl Server {
         if unsafe { libc::lseek(dir, off, libc::SEEK_SET) } < 0 {
             return Err(last_errno());
         }
-        // SAFETY: getdents64 writes at most dirent_buf.len() bytes into dirent_buf.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                dir,
-                dirent_buf.as_mut_ptr(),
-                dirent_buf.len(),
-            )
+        // Fill the buffer, reading on past the first batch, so that a small directory's listing
+        // and its end come in one reply.
+        let mut n = 0;
+        let end = loop {
+            let room = dirent_buf.get_mut(n..).unwrap_or_default();
+            // SAFETY: getdents64 writes at most room.len() bytes into room.
+            let got =
+                unsafe { libc::syscall(libc::SYS_getdents64, dir, room.as_mut_ptr(), room.len()) };
+            match usize::try_from(got) {
+                Ok(0) => break true,
+                Ok(more) => n += more,
+                // No room for the next entry (`EINVAL`), or a failure the next request will
+                // meet: send what there is.
+                Err(_) if n > 0 => break false,
+                Err(_) => return Err(last_errno()),
+            }
         };
-        let n = usize::try_from(n).map_err(|_| last_errno())?;
         let entries =
             parse_dirents(dirent_buf.get(..n).unwrap_or_default()).ok_or(Errno(libc::EIO))?;
-        if entries.is_empty() {
-            // The end of the listing: give the descriptor back (a walk over a large tree
-            // would otherwise hold one per directory it listed); it reopens if asked again.
+        if end {
+            // Give the descriptor back (a walk over a large tree would otherwise hold one per
+            // directory it listed); it reopens if asked again.
             node.dir = None;
         }
-        Ok((Reply::Getdents { entries }, None))
+        Ok((Reply::Getdents { entries, end }, None))
     }
+}
+
+/// Refuses open flags the mount or the protocol does not allow: `EROFS` for any change on a
+/// read-only mount, `EINVAL` for flags `Open` never takes.
+fn check_open_flags(writable: bool, flags: i32) -> Result<(), Errno> {
+    let access = flags & libc::O_ACCMODE;
+    if !writable && (access != libc::O_RDONLY || flags & OPEN_WRITE != 0) {
+        return Err(Errno(libc::EROFS));
+    }
+    if access == libc::O_ACCMODE || flags & !(OPEN_ALLOWED | libc::O_ACCMODE) != 0 {
+        return Err(Errno(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// Opens `node` for I/O as `Open` asks (on a mount that is `writable` or not).
+fn open_node(node: &Node, writable: bool, flags: i32) -> Result<OwnedFd, Errno> {
+    check_open_flags(writable, flags)?;
+    // Directories are listed through Getdents, never donated: a host directory fd would let
+    // its holder open `..` on the host.
+    match node.kind {
+        libc::S_IFREG => {}
+        libc::S_IFDIR => return Err(Errno(libc::EISDIR)),
+        libc::S_IFLNK => return Err(Errno(libc::ELOOP)),
+        _ => return Err(Errno(libc::EACCES)),
+    }
+    let keep = libc::O_ACCMODE | libc::O_DIRECTORY | libc::O_APPEND | libc::O_SYNC;
+    let fd = node.reopen(flags & keep)?;
+    // Truncate only once the inode is known to be the right one.
+    if flags & libc::O_TRUNC != 0 {
+        if flags & libc::O_ACCMODE == libc::O_RDONLY {
+            sys::ftruncate(node.reopen(libc::O_WRONLY)?.as_fd(), 0)?;
+        } else {
+            sys::ftruncate(fd.as_fd(), 0)?;
+        }
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        sys::clear_nonblock(fd.as_fd())?;
+    }
+    Ok(fd)
+}
+
+/// The target of the symlink `fd` (an `O_PATH` fd of the link itself).
+fn read_link(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; LINK_MAX];
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf; the path is a valid empty C
+    // string, which with an O_PATH fd names the link itself.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).map_err(|_| last_errno())?;
+    if n >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// Parses `linux_dirent64` records: `d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[]`

@@ -1,12 +1,14 @@
 //! Protocol round trips, and a client/server pair over a socketpair serving a temp tree; the
-//! write operations and several mounts are in [`write`], confinement in [`confine`].
+//! write operations and several mounts are in [`write`], confinement in [`confine`], the
+//! messages that save round trips in [`lookup`].
 
 mod confine;
+mod lookup;
 mod write;
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,10 +110,12 @@ fn proto_requests_roundtrip() {
     });
     request_roundtrip(Request::Walk {
         dir: 3,
+        flags: 0,
         names: Vec::new(),
     });
     request_roundtrip(Request::Walk {
         dir: u64::MAX,
+        flags: 0,
         names: vec![b"a".to_vec(), vec![0xff; 255], b"c d".to_vec()],
     });
     request_roundtrip(Request::Stat { fid: 42 });
@@ -249,10 +253,21 @@ fn proto_replies_roundtrip() {
     reply_roundtrip(Reply::Walk {
         steps: Vec::new(),
         error: libc::ENOENT,
+        target: Vec::new(),
     });
     reply_roundtrip(Reply::Walk {
         steps: vec![(2, sample_attr(2)), (3, sample_attr(3))],
         error: 0,
+        target: Vec::new(),
+    });
+    let link = Attr {
+        mode: libc::S_IFLNK | 0o777,
+        ..sample_attr(5)
+    };
+    reply_roundtrip(Reply::Walk {
+        steps: vec![(2, sample_attr(2)), (0, link)],
+        error: 0,
+        target: b"../x".to_vec(),
     });
     reply_roundtrip(Reply::Stat {
         attr: sample_attr(4),
@@ -263,6 +278,7 @@ fn proto_replies_roundtrip() {
     });
     reply_roundtrip(Reply::Getdents {
         entries: Vec::new(),
+        end: false,
     });
     reply_roundtrip(Reply::Getdents {
         entries: vec![
@@ -279,6 +295,7 @@ fn proto_replies_roundtrip() {
                 name: vec![b'x'; 255],
             },
         ],
+        end: true,
     });
     reply_roundtrip(Reply::Clunk);
     reply_roundtrip(Reply::Create {
@@ -351,6 +368,7 @@ fn proto_limits() {
     }
     let huge = Request::Walk {
         dir: 1,
+        flags: 0,
         names: vec![vec![b'a'; 255]; 300],
     };
     assert_eq!(huge.encode(), Err(Errno(libc::EINVAL)));
@@ -367,6 +385,7 @@ fn proto_limits() {
     // A count larger than the payload can hold fails without a huge allocation.
     let mut msg = Request::Walk {
         dir: 1,
+        flags: 0,
         names: Vec::new(),
     }
     .encode()
@@ -441,19 +460,7 @@ fn add_deep_dir(root: &Path) -> PathBuf {
 }
 
 fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two fds socketpair writes.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    assert_eq!(r, 0);
-    // SAFETY: socketpair just created both fds and nothing else owns them.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    crate::socket_pair().unwrap()
 }
 
 /// Builds the trees of the bind mounts beside the root's: `rw/` (writable, with `inner/`, which
@@ -620,7 +627,8 @@ fn walk_multi_and_stops() {
         c.walk(root, &[]).unwrap(),
         crate::WalkReply {
             steps: Vec::new(),
-            error: None
+            error: None,
+            target: None,
         }
     );
     assert_eq!(c.walk(9999, &[]), Err(Errno(libc::EBADF)));
@@ -676,12 +684,14 @@ fn bad_names_are_einval_and_change_nothing() {
     for bad in ["..", ".", "a/b", "", "a\0b", long.as_str()] {
         let req = Request::Walk {
             dir: root,
+            flags: 0,
             names: vec![b"sub".to_vec(), bad.as_bytes().to_vec()],
         };
         assert_eq!(raw_call(&sock, &req), Err(Errno(libc::EINVAL)), "{bad:?}");
     }
     let too_many = Request::Walk {
         dir: root,
+        flags: 0,
         names: vec![b"d".to_vec(); proto::MAX_WALK_NAMES + 1],
     };
     assert_eq!(raw_call(&sock, &too_many), Err(Errno(libc::EINVAL)));
@@ -689,10 +699,14 @@ fn bad_names_are_einval_and_change_nothing() {
         &sock,
         &Request::Walk {
             dir: root,
+            flags: 0,
             names: vec![b"sub".to_vec()],
         },
     );
-    let Ok(Reply::Walk { steps, error: 0 }) = ok else {
+    let Ok(Reply::Walk {
+        steps, error: 0, ..
+    }) = ok
+    else {
         panic!("{ok:?}")
     };
     assert_eq!(steps[0].0, root + 1, "a failed request used up a fid");
@@ -846,15 +860,21 @@ fn getdents_pages_through_big_dir() {
     let mut pages = 0;
     loop {
         let page = c.getdents(big, off).unwrap();
-        if page.is_empty() {
+        if page.entries.is_empty() {
+            assert!(page.end);
             break;
         }
         pages += 1;
-        for d in &page {
+        for d in &page.entries {
             seen.push(d.name.clone());
             cookies.push(d.off);
         }
-        off = page.last().unwrap().off;
+        off = page.entries.last().unwrap().off;
+        if page.end {
+            // The end came with the last page: nothing after it.
+            assert_eq!(c.getdents(big, off).unwrap().entries, Vec::new());
+            break;
+        }
     }
     assert!(
         pages > 1,
@@ -872,14 +892,17 @@ fn getdents_pages_through_big_dir() {
     // A cookie from the middle resumes right after its entry.
     let mid = BIG / 2;
     let page = c.getdents(big, cookies[mid]).unwrap();
-    assert_eq!(page[0].name, seen[mid + 1]);
-    // Starting over gives the same first entries.
+    assert_eq!(page.entries[0].name, seen[mid + 1]);
+    // Starting over gives the same first entries, and a page of a big directory is no end.
     let again = c.getdents(big, 0).unwrap();
-    assert_eq!(again[0].name, seen[0]);
+    assert_eq!(again.entries[0].name, seen[0]);
+    assert!(!again.end);
 
-    // Kinds and inodes are the host's.
+    // Kinds and inodes are the host's; a small directory comes whole, with its end.
     let sub = c.walk(root, &names(&["sub"])).unwrap().steps[0].0;
-    let ents = c.getdents(sub, 0).unwrap();
+    let page = c.getdents(sub, 0).unwrap();
+    assert!(page.end);
+    let ents = page.entries;
     let inner = ents.iter().find(|d| d.name == b"inner.txt").unwrap();
     assert_eq!(inner.kind, libc::DT_REG);
     assert_eq!(inner.ino, ino_of(&f.root.join("sub/inner.txt")));
@@ -888,6 +911,16 @@ fn getdents_pages_through_big_dir() {
         libc::DT_DIR
     );
     assert_eq!(ents.len(), 4);
+    // Asked again from its end, or from the start, it reads again.
+    let last = ents.last().unwrap().off;
+    assert_eq!(
+        c.getdents(sub, last).unwrap(),
+        crate::Dirents {
+            entries: Vec::new(),
+            end: true
+        }
+    );
+    assert_eq!(c.getdents(sub, 0).unwrap().entries, ents);
 
     let file = c.walk(root, &names(&["hello.txt"])).unwrap().steps[0].0;
     assert_eq!(c.getdents(file, 0), Err(Errno(libc::ENOTDIR)));
@@ -1096,11 +1129,12 @@ fn garbage_gets_errors_and_server_keeps_serving() {
     // A byte string whose length runs past the end.
     let mut walk = Request::Walk {
         dir: 1,
+        flags: 0,
         names: vec![b"sub".to_vec()],
     }
     .encode()
     .unwrap();
-    let at = HEADER_LEN + 12;
+    let at = HEADER_LEN + 16;
     walk[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     expect_error(&sock, &walk, None, inval);
     // Larger than any message.

@@ -23,6 +23,26 @@ pub(crate) struct Received {
     pub truncated: bool,
 }
 
+/// A connected pair of `SOCK_SEQPACKET` unix sockets, close-on-exec: one end for a [`crate::Client`],
+/// the other for [`crate::serve`].
+pub fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two fds socketpair writes.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socketpair just created both fds and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// Size in bytes of the control message carrying `n` fds (`CMSG_SPACE`).
 fn cmsg_space(n: usize) -> usize {
     let bytes = u32::try_from(n * std::mem::size_of::<RawFd>()).unwrap_or(u32::MAX);

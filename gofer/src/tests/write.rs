@@ -265,7 +265,7 @@ fn mkdir_and_symlink() {
     // A usable directory fid.
     c.create(dir, b"in", libc::O_WRONLY, 0o644).unwrap();
     assert!(f.host("rw/newdir/in").is_file());
-    assert!(c.getdents(dir, 0).unwrap().iter().any(|d| d.name == b"in"));
+    assert!(c.getdents(dir, 0).unwrap().entries.iter().any(|d| d.name == b"in"));
     let before = outside(&f);
     for name in ["newdir", "data.txt", "dangling", "link_up"] {
         assert_eq!(

@@ -9,14 +9,21 @@
 //! made on the host by others are not noticed. The dentry cache above keeps lookups to one
 //! round trip per name.
 //!
+//! Round trips are what a gofer file costs, so each lookup asks once and brings what comes
+//! next: a symlink's target comes with its walk (a target never changes: a new one is a new
+//! inode), a regular file or symlink of a read-only mount gets no fid (nothing to clunk) and is
+//! opened by name in one request, checked to be the inode looked up (later opens share the
+//! host fd of the first while the inode stays cached), and a directory listing that ends in
+//! one reply says so.
+//!
 //! Namespace changes and `setattr` are forwarded to the gofer, which checks that the mount is
 //! writable (`EROFS` otherwise); the sentry has already checked the caller's permissions. New
 //! files are made by the gofer's user; their owner is then set to the caller's, when the gofer
 //! may (best effort, as a rootless gofer cannot).
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use gofer::{Attr, Client, Fid};
 
@@ -31,6 +38,11 @@ use crate::vfs::{
 /// Open flags the gofer's `Open` takes (the sentry keeps `O_APPEND` and `O_NONBLOCK` itself).
 const OPEN_FLAGS: i32 = libc::O_ACCMODE | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC;
 
+/// Host fds kept by inodes for their later opens (`shared_fd`), and how many at most: well
+/// below the sentry's own limit, which the application's open files also use.
+static SHARED_FDS: AtomicUsize = AtomicUsize::new(0);
+const MAX_SHARED_FDS: usize = 4096;
+
 pub struct GoferInode {
     client: Arc<Client>,
     me: Weak<GoferInode>,
@@ -43,12 +55,17 @@ pub struct GoferInode {
     read_only: bool,
     /// The host fd `create` got with the new file, for the open that follows.
     created: Mutex<Option<OwnedFd>>,
-    /// For a regular file or symlink of a read-only mount: its fid was given back right after the lookup
-    /// (the gofer holds a host descriptor per fid, and a walk over a large tree would use them
-    /// all up); it is walked to again from its directory when needed.
+    /// For a regular file or symlink of a read-only mount: it has no fid (the gofer holds a host
+    /// descriptor per fid, and a walk over a large tree would use them all up); it is opened by
+    /// name from its directory, or walked to again when a fid is needed.
     released: Option<(Arc<GoferInode>, Vec<u8>)>,
-    /// The target of a symlink on a read-only mount, once read.
-    link_target: std::sync::OnceLock<Vec<u8>>,
+    /// For a regular file of a read-only mount: the host fd of its first open, shared by every
+    /// later open (reads go by offset, so one description serves them all) while the inode
+    /// stays cached. Saves a round trip and a host `close` per open.
+    shared_fd: OnceLock<Arc<OwnedFd>>,
+    /// The target of a symlink, once known (the walk that found it carries it). It never
+    /// changes: a new target is a new inode.
+    link_target: OnceLock<Vec<u8>>,
 }
 
 impl GoferInode {
@@ -83,7 +100,8 @@ impl GoferInode {
             read_only,
             created: Mutex::new(created),
             released,
-            link_target: std::sync::OnceLock::new(),
+            shared_fd: OnceLock::new(),
+            link_target: OnceLock::new(),
         })
     }
 
@@ -92,11 +110,7 @@ impl GoferInode {
     fn with_fid<T>(&self, f: impl FnOnce(Fid) -> SysResult<T>) -> SysResult<T> {
         let Some((dir, name)) = &self.released else { return f(self.fid) };
         let reply = self.client.walk(dir.fid, &[name.as_slice()])?;
-        let (fid, attr) = match (reply.steps.into_iter().next(), reply.error) {
-            (Some(step), _) => step,
-            (None, Some(e)) => return Err(Errno(e)),
-            (None, None) => return Err(Errno::EIO),
-        };
+        let (fid, attr) = first_step(reply)?;
         let known = self.lock_attr().0;
         let r = if (attr.dev, attr.ino) == (known.dev, known.ino) { f(fid) } else { Err(Errno(libc::ESTALE)) };
         self.client.clunk(fid);
@@ -139,6 +153,26 @@ impl GoferInode {
     /// Records a change on this mount: every inode's attributes may be stale.
     fn changed(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A host fd of this regular file, opened by the gofer with `flags`.
+    fn open_host(&self, flags: i32) -> SysResult<OwnedFd> {
+        let fd = match &self.released {
+            Some((dir, name)) => {
+                let attr = self.lock_attr().0;
+                self.client.open_at(dir.fid, name, (attr.dev, attr.ino), flags)?
+            }
+            None => self.client.open(self.fid, flags)?,
+        };
+        Ok(fd)
+    }
+
+    /// Keeps `fd` for later opens, unless the sentry already holds [`MAX_SHARED_FDS`].
+    fn share_fd(&self, fd: Arc<OwnedFd>) -> Arc<OwnedFd> {
+        if SHARED_FDS.fetch_add(1, Ordering::Relaxed) >= MAX_SHARED_FDS || self.shared_fd.set(fd.clone()).is_err() {
+            SHARED_FDS.fetch_sub(1, Ordering::Relaxed);
+        }
+        fd
     }
 
     fn this(&self) -> Arc<GoferInode> {
@@ -188,6 +222,15 @@ impl GoferInode {
     }
 }
 
+/// The first step of a one-name walk, or its error.
+fn first_step(reply: gofer::WalkReply) -> SysResult<(Fid, Attr)> {
+    match (reply.steps.into_iter().next(), reply.error) {
+        (Some(step), _) => Ok(step),
+        (None, Some(e)) => Err(Errno(e)),
+        (None, None) => Err(Errno::EIO),
+    }
+}
+
 fn to_stat(a: &Attr) -> Stat {
     Stat {
         dev: a.dev,
@@ -220,6 +263,9 @@ fn to_gofer_time(t: SetTime) -> Option<gofer::Timespec> {
 
 impl Drop for GoferInode {
     fn drop(&mut self) {
+        if self.shared_fd.get().is_some() {
+            SHARED_FDS.fetch_sub(1, Ordering::Relaxed);
+        }
         if self.released.is_none() {
             self.client.clunk(self.fid);
         }
@@ -239,17 +285,21 @@ impl Inode for GoferInode {
         if !self.lock_attr().0.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let reply = self.client.walk(self.fid, &[name])?;
-        match (reply.steps.into_iter().next(), reply.error) {
-            (Some((fid, attr)), _) if self.read_only && (attr.is_file() || attr.is_symlink()) => {
-                self.client.clunk(fid);
-                let origin = Some((self.this(), name.to_vec()));
-                Ok(GoferInode::with_origin(self.client.clone(), 0, attr, self.generation.clone(), true, None, origin))
-            }
-            (Some((fid, attr)), _) => Ok(self.child(fid, attr, None)),
-            (None, Some(e)) => Err(Errno(e)),
-            (None, None) => Err(Errno::EIO),
+        // On a read-only mount regular files and symlinks get no fid (see `released`).
+        let flags = if self.read_only { gofer::proto::WALK_NO_FILE_FIDS } else { 0 };
+        let mut reply = self.client.walk_flags(self.fid, &[name], flags)?;
+        let target = reply.target.take();
+        let (fid, attr) = first_step(reply)?;
+        let inode = if fid == 0 {
+            let origin = Some((self.this(), name.to_vec()));
+            GoferInode::with_origin(self.client.clone(), 0, attr, self.generation.clone(), true, None, origin)
+        } else {
+            self.child(fid, attr, None)
+        };
+        if let Some(t) = target.filter(|_| attr.is_symlink()) {
+            let _ = inode.link_target.set(t);
         }
+        Ok(inode)
     }
 
     fn readlink(&self) -> SysResult<Vec<u8>> {
@@ -260,10 +310,7 @@ impl Inode for GoferInode {
             return Ok(target.clone());
         }
         let target = self.with_fid(|fid| Ok(self.client.readlink(fid)?))?;
-        // A link on a read-only mount never changes: keep its target.
-        if self.read_only {
-            let _ = self.link_target.set(target.clone());
-        }
+        let _ = self.link_target.set(target.clone());
         Ok(target)
     }
 
@@ -275,24 +322,30 @@ impl Inode for GoferInode {
                 if write {
                     return Err(Errno::EISDIR);
                 }
-                Ok(Arc::new(GoferDir { node: self.this() }))
+                Ok(Arc::new(GoferDir { node: self.this(), end_at: Mutex::new(None) }))
             }
             S_IFREG => {
                 if write {
                     self.writable()?;
                 }
+                if self.read_only {
+                    // Only O_RDONLY opens get here: every one can share one host fd.
+                    let fd = match self.shared_fd.get() {
+                        Some(fd) => fd.clone(),
+                        None => self.share_fd(Arc::new(self.open_host(0)?)),
+                    };
+                    return Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), None)));
+                }
                 let created = self.created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
                 let fd = match created {
                     // The file was just made (empty, opened read-write): no O_TRUNC to apply.
                     Some(fd) => fd,
-                    None => self.with_fid(|fid| Ok(self.client.open(fid, flags & OPEN_FLAGS)?))?,
+                    None => self.open_host(flags & OPEN_FLAGS)?,
                 };
                 if flags & libc::O_TRUNC != 0 {
                     self.changed();
                 }
-                if self.read_only {
-                    return Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), None)));
-                }
+                let fd = Arc::new(fd);
                 Ok(Arc::new(HostRegular::new(fd, to_stat(&attr), Some(self.generation.clone()))))
             }
             // Host devices, fifos and sockets are never opened for the workload.
@@ -340,7 +393,9 @@ impl Inode for GoferInode {
         let (fid, mut attr) = self.client.symlink(self.fid, name, target)?;
         self.changed();
         self.set_owner(fid, &mut attr, owner);
-        Ok(self.child(fid, attr, None))
+        let link = self.child(fid, attr, None);
+        let _ = link.link_target.set(target.to_vec());
+        Ok(link)
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> SysResult<Arc<dyn Inode>> {
@@ -421,6 +476,9 @@ impl Inode for GoferInode {
 /// An open directory of the gofer tree.
 struct GoferDir {
     node: Arc<GoferInode>,
+    /// The cookie after which the gofer said the listing ended: the next `readdir` from it is
+    /// answered here, empty, without asking.
+    end_at: Mutex<Option<u64>>,
 }
 
 impl FileOps for GoferDir {
@@ -433,7 +491,19 @@ impl FileOps for GoferDir {
     }
 
     fn readdir(&self, cookie: u64) -> SysResult<Vec<DirEntry>> {
-        let entries = self.node.client.getdents(self.node.fid, cookie)?;
-        Ok(entries.into_iter().map(|d| DirEntry { ino: d.ino, next: d.off, kind: d.kind, name: d.name }).collect())
+        let mut end_at = self.end_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Once only: reading on from the end later asks the gofer again, as a host `getdents`
+        // would look again.
+        if end_at.take() == Some(cookie) {
+            return Ok(Vec::new());
+        }
+        let page = self.node.client.getdents(self.node.fid, cookie)?;
+        if page.end {
+            *end_at = page.entries.last().map(|d| d.off);
+        }
+        Ok(page.entries.into_iter().map(|d| DirEntry { ino: d.ino, next: d.off, kind: d.kind, name: d.name }).collect())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -75,13 +75,14 @@ pub fn pwrite(fd: &OwnedFd, offset: u64, buf: &[u8]) -> SysResult<usize> {
 /// gofer's walk gave; on a writable one they are the host descriptor's, and every write moves
 /// the mount's generation (`changed`) so that cached attributes are read again.
 pub struct HostRegular {
-    fd: OwnedFd,
+    /// Shared by the opens of a read-only gofer file.
+    fd: Arc<OwnedFd>,
     stat: Stat,
     changed: Option<Arc<AtomicU64>>,
 }
 
 impl HostRegular {
-    pub fn new(fd: OwnedFd, stat: Stat, changed: Option<Arc<AtomicU64>>) -> HostRegular {
+    pub fn new(fd: Arc<OwnedFd>, stat: Stat, changed: Option<Arc<AtomicU64>>) -> HostRegular {
         HostRegular { fd, stat, changed }
     }
 
