@@ -118,6 +118,20 @@ impl Stub {
     /// A new stub, stopped and stripped, keeping descriptors `keep` (in increasing order) of
     /// which `memfd` is the memory file; with `pin`, on the calling thread's CPU.
     pub(crate) fn new(memfd: i32, keep: &[i32], pin: bool) -> Result<Stub> {
+        let stub = Stub::fork(memfd, keep, pin)?;
+        let pid = stub.pid;
+        if let Some(args) = stub.rseq_unregistration(pid) {
+            stub.inject_checked(pid, "unregistering rseq in a new stub", libc::SYS_rseq, args)?;
+        }
+        for (addr, len) in strip_ranges(&[]) {
+            stub.inject(pid, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
+        }
+        Ok(stub)
+    }
+
+    /// [`Stub::new`] without the stripping: the stub still holds its copy of the sentry's
+    /// memory and rseq registration (see [`Stub::rseq_unregistration`], [`strip_ranges`]).
+    pub(crate) fn fork(memfd: i32, keep: &[i32], pin: bool) -> Result<Stub> {
         let pid = stub::fork_stub(keep)?;
         let mut threads = HashMap::new();
         threads.insert(sentry_tid(), pid);
@@ -147,11 +161,6 @@ impl Stub {
         if pin {
             share_cpu_with_tracer(pid);
         }
-        stub.unregister_rseq(pid)?;
-        // Strip the inherited copy of the sentry: everything below and above the stub page.
-        stub.inject(pid, libc::SYS_munmap, [0, STUB_BASE, 0, 0, 0, 0])?;
-        let above = STUB_BASE + STUB_SIZE;
-        stub.inject(pid, libc::SYS_munmap, [above, USER_TOP - above, 0, 0, 0, 0])?;
         Ok(stub)
     }
 
@@ -165,9 +174,10 @@ impl Stub {
             .ok_or_else(|| Error::StubLost { pid: self.pid, detail: "no stub thread for this sentry thread".into() })
     }
 
-    /// Undoes the rseq registration inherited from the sentry's libc: its area is about to be
-    /// unmapped, and the kernel would then fault the stub on every return to user space.
-    fn unregister_rseq(&self, tid: i32) -> Result<()> {
+    /// The `rseq` arguments that undo the registration inherited from the sentry's libc, if
+    /// any: its area is about to be unmapped, and the kernel would then fault the stub on every
+    /// return to user space.
+    pub(crate) fn rseq_unregistration(&self, tid: i32) -> Option<[u64; 6]> {
         const PTRACE_GET_RSEQ_CONFIGURATION: libc::c_uint = 0x420f;
         const RSEQ_FLAG_UNREGISTER: u64 = 1;
         #[repr(C)]
@@ -184,10 +194,9 @@ impl Stub {
         // SAFETY: cfg is a writable buffer of `size` bytes, as the request expects.
         let r = unsafe { libc::ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, size, &mut cfg as *mut RseqConfig) };
         if r <= 0 || cfg.pointer == 0 {
-            return Ok(());
+            return None;
         }
-        let args = [cfg.pointer, u64::from(cfg.size), RSEQ_FLAG_UNREGISTER, u64::from(cfg.signature), 0, 0];
-        self.inject_checked(tid, "unregistering rseq in a new stub", libc::SYS_rseq, args)
+        Some([cfg.pointer, u64::from(cfg.size), RSEQ_FLAG_UNREGISTER, u64::from(cfg.signature), 0, 0])
     }
 
     fn lost(&self, detail: String) -> Error {
@@ -266,7 +275,7 @@ impl Stub {
 
     /// Runs a routine of the stub page in thread `tid` with `rax = nr` and `args`, until it
     /// traps at `returns`; gives back `rax`.
-    fn call(&self, tid: i32, entry: u64, returns: u64, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+    pub(crate) fn call(&self, tid: i32, entry: u64, returns: u64, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
         // SAFETY: user_regs_struct is plain integers; all-zero is valid.
         let mut regs: Regs = unsafe { std::mem::zeroed() };
         self.get_regs(tid, &mut regs)?;
@@ -330,6 +339,19 @@ impl Stub {
             unsafe { libc::waitpid(tid, std::ptr::null_mut(), libc::__WALL) };
         }
     }
+}
+
+/// The ranges to unmap to strip a new stub of its copy of the sentry: everything but the stub
+/// page and the ranges `keep` (sorted, above the stub page).
+pub(crate) fn strip_ranges(keep: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut ranges = vec![(0, STUB_BASE)];
+    let mut from = STUB_BASE + STUB_SIZE;
+    for &(addr, len) in keep {
+        ranges.push((from, addr - from));
+        from = addr + len;
+    }
+    ranges.push((from, USER_TOP - from));
+    ranges
 }
 
 /// Pins the calling sentry thread and stub thread `tid` to the CPU the sentry thread runs on.

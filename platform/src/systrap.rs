@@ -198,6 +198,34 @@ std::arch::global_asm!(
     "mov eax, 234", // tgkill
     "syscall",
     "jmp 6b",
+    // Set-up, run by ptrace in a new stub: makes the calls of the list at rdi (rsi entries of
+    // nr, six arguments and a result each) in order, storing each result, and stops at the
+    // first failure or at the end with an int3.
+    ".globl sandbox_systrap_batch",
+    "sandbox_systrap_batch:",
+    "mov r12, rdi",
+    "mov r13, rsi",
+    "10:",
+    "test r13, r13",
+    "jz 11f",
+    "mov rax, qword ptr [r12]",
+    "mov rdi, qword ptr [r12 + 8]",
+    "mov rsi, qword ptr [r12 + 16]",
+    "mov rdx, qword ptr [r12 + 24]",
+    "mov r10, qword ptr [r12 + 32]",
+    "mov r8, qword ptr [r12 + 40]",
+    "mov r9, qword ptr [r12 + 48]",
+    "syscall",
+    "mov qword ptr [r12 + 56], rax",
+    "cmp rax, -4095",
+    "jae 11f",
+    "add r12, 64",
+    "dec r13",
+    "jmp 10b",
+    "11:",
+    "int3",
+    ".globl sandbox_systrap_batch_return",
+    "sandbox_systrap_batch_return:",
     ".globl sandbox_systrap_end",
     "sandbox_systrap_end:",
     ".popsection",
@@ -226,6 +254,8 @@ unsafe extern "C" {
     static sandbox_systrap_handler: u8;
     static sandbox_systrap_restorer: u8;
     static sandbox_systrap_thread_entry: u8;
+    static sandbox_systrap_batch: u8;
+    static sandbox_systrap_batch_return: u8;
     static sandbox_systrap_end: u8;
 }
 
@@ -235,6 +265,8 @@ struct StubCode {
     handler: u64,
     restorer: u64,
     thread_entry: u64,
+    batch: u64,
+    batch_return: u64,
 }
 
 fn stub_code() -> StubCode {
@@ -248,6 +280,8 @@ fn stub_code() -> StubCode {
         handler: offset(&raw const sandbox_systrap_handler),
         restorer: offset(&raw const sandbox_systrap_restorer),
         thread_entry: offset(&raw const sandbox_systrap_thread_entry),
+        batch: offset(&raw const sandbox_systrap_batch),
+        batch_return: offset(&raw const sandbox_systrap_batch_return),
     }
 }
 
@@ -608,6 +642,34 @@ fn stub_filter() -> Vec<SockFilter> {
     p
 }
 
+/// A host call for [`run_batch`]: number, arguments, and what it does (for errors).
+type SetupCall = (libc::c_long, [u64; 6], &'static str);
+
+/// Where [`run_batch`] lays out its list, in slot 0 after the set-up structures.
+const OFF_BATCH: u64 = 0x800;
+
+/// Makes `calls` in the stopped, traced new stub, in order, in one ptrace round; stops at the
+/// first that fails and tells its index and errno.
+fn run_batch(traced: &ptrace::Stub, context: &ContextFile, calls: &[SetupCall]) -> Result<Option<(usize, i32)>> {
+    const ENTRY: u64 = 64;
+    for (i, (nr, args, _)) in calls.iter().enumerate() {
+        let mut entry = [0u64; 8];
+        entry[0] = nr.cast_unsigned();
+        entry[1..7].copy_from_slice(args);
+        context.write_bytes(0, OFF_BATCH + i as u64 * ENTRY, as_bytes(&entry));
+    }
+    let code = stub_code();
+    let list = slot_address(0) + OFF_BATCH;
+    traced.call(traced.pid(), entry(code.batch), entry(code.batch_return), 0, [list, calls.len() as u64, 0, 0, 0, 0])?;
+    for i in 0..calls.len() {
+        let r = context.get(0, OFF_BATCH + i as u64 * ENTRY + 56).cast_signed();
+        if (-4095..0).contains(&r) {
+            return Ok(Some((i, i32::try_from(-r).unwrap_or(libc::EIO))));
+        }
+    }
+    Ok(None)
+}
+
 fn as_bytes<T: Copy>(items: &[T]) -> &[u8] {
     // SAFETY: plain-data values viewed as their bytes, for copying into the context file.
     unsafe { std::slice::from_raw_parts(items.as_ptr().cast(), std::mem::size_of_val(items)) }
@@ -621,14 +683,15 @@ impl TrapStub {
         keep.sort_unstable();
         // Not pinned to the sentry thread's CPU, unlike ptrace stubs: each side polls while the
         // other works, which only pays when they run on different CPUs.
-        let traced = ptrace::Stub::new(memfd, &keep, false)?;
+        let traced = ptrace::Stub::fork(memfd, &keep, false)?;
         let pid = traced.pid();
         let fd = u64::from(context_fd.as_raw_fd().unsigned_abs());
         let shared = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
         traced.inject_checked(pid, "mapping the context file in a stub", libc::SYS_mmap, [CONTEXT_BASE, CONTEXT_LEN, rw, shared, fd, 0])?;
-        traced.inject_checked(pid, "closing the context file in a stub", libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
 
+        // The rest of the set-up runs as one batch of calls: each injected call costs a round
+        // of ptrace stops.
         let code = stub_code();
         let setup = slot_address(0) + OFF_SETUP;
         // struct kernel_sigaction: handler, flags, restorer, mask (the interrupt signal waits).
@@ -636,19 +699,37 @@ impl TrapStub {
         let flags = (libc::SA_SIGINFO | libc::SA_ONSTACK) as u64 | SA_RESTORER;
         let mask = 1u64 << (INTERRUPT_SIGNAL - 1);
         context.write_bytes(0, OFF_SETUP, as_bytes(&[entry(code.handler), flags, entry(code.restorer), mask]));
-        for signo in [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL] {
-            traced.inject_checked(pid, "installing a stub signal handler", libc::SYS_rt_sigaction, [signo as u64, setup, 0, 8, 0, 0])?;
-        }
-        traced.inject_checked(pid, "setting no_new_privs in a stub", libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
         let filter = stub_filter();
+        debug_assert!(OFF_SETUP + 0x50 + 8 * filter.len() as u64 <= OFF_BATCH, "the filter runs into the batch list");
         let program_at = setup + 0x40;
         context.write_bytes(0, OFF_SETUP + 0x40, as_bytes(&[filter.len() as u64, program_at + 16]));
         context.write_bytes(0, OFF_SETUP + 0x50, as_bytes(&filter));
         // Without SPEC_ALLOW the kernel would force speculative-store-bypass mitigation on the
         // application's code, which native programs do not pay for.
         const SECCOMP_FILTER_FLAG_SPEC_ALLOW: u64 = 1 << 2;
-        let set_filter = |flags| traced.inject_checked(pid, "installing the stub's seccomp filter", libc::SYS_seccomp, [1, flags, program_at, 0, 0, 0]);
-        set_filter(SECCOMP_FILTER_FLAG_SPEC_ALLOW).or_else(|_| set_filter(0))?;
+        let seccomp = |flags| (libc::SYS_seccomp, [1, flags, program_at, 0, 0, 0], "installing the stub's seccomp filter");
+        // First strip the stub of its copy of the sentry (the context file stays).
+        let mut calls = Vec::new();
+        if let Some(args) = traced.rseq_unregistration(pid) {
+            calls.push((libc::SYS_rseq, args, "unregistering rseq in a new stub"));
+        }
+        for (addr, len) in ptrace::strip_ranges(&[(CONTEXT_BASE, CONTEXT_LEN)]) {
+            calls.push((libc::SYS_munmap, [addr, len, 0, 0, 0, 0], "stripping a new stub"));
+        }
+        calls.push((libc::SYS_close, [fd, 0, 0, 0, 0, 0], "closing the context file in a stub"));
+        for signo in [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, INTERRUPT_SIGNAL] {
+            calls.push((libc::SYS_rt_sigaction, [signo as u64, setup, 0, 8, 0, 0], "installing a stub signal handler"));
+        }
+        calls.push((libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0], "setting no_new_privs in a stub"));
+        calls.push(seccomp(SECCOMP_FILTER_FLAG_SPEC_ALLOW));
+        let failed = match run_batch(&traced, &context, &calls)? {
+            // Older kernels refuse SPEC_ALLOW: the filter without it.
+            Some((i, _)) if i == calls.len() - 1 => run_batch(&traced, &context, &[seccomp(0)])?.map(|(_, e)| (i, e)),
+            failed => failed,
+        };
+        if let Some((i, errno)) = failed {
+            return Err(Error::Host { what: calls[i].2, errno });
+        }
 
         let mut regs = unsafe_zeroed_regs();
         traced.get_regs(pid, &mut regs)?;
