@@ -841,6 +841,8 @@ fn readlink_returns_target_verbatim() {
     ] {
         let w = c.walk(root, &names(&[name])).unwrap();
         assert_eq!(c.readlink(w.steps[0].0).unwrap(), target.as_bytes());
+        // The walk brought the same target along.
+        assert_eq!(w.target.as_deref(), Some(target.as_bytes()), "{name}");
     }
     let file = c.walk(root, &names(&["hello.txt"])).unwrap().steps[0].0;
     assert_eq!(c.readlink(file), Err(Errno(libc::EINVAL)));

@@ -148,16 +148,10 @@ fn walk_reply_carries_symlink_target() {
     let f = Fixture::new();
     let c = f.c();
     let (root, _) = c.attach().unwrap();
-    for (name, target) in [
-        ("link_rel", "../../etc/passwd"),
-        ("link_abs", "/etc/passwd"),
-        ("link_up", "../secret"),
-    ] {
-        let w = c.walk(root, &names(&[name])).unwrap();
-        assert_eq!(w.target.as_deref(), Some(target.as_bytes()), "{name}");
-        // The same as a readlink of the fid.
-        assert_eq!(c.readlink(w.steps[0].0).unwrap(), target.as_bytes());
-    }
+    // (The walks of `readlink_returns_target_verbatim` check the target of other links.)
+    let w = c.walk(root, &names(&["link_up"])).unwrap();
+    assert_eq!(w.target.as_deref(), Some(&b"../secret"[..]));
+    assert_eq!(c.readlink(w.steps[0].0).unwrap(), b"../secret");
     // Through a directory, stopping at the link.
     let w = c.walk(root, &names(&["link_dir", "inner.txt"])).unwrap();
     assert_eq!((w.steps.len(), w.target.as_deref()), (1, Some(&b"sub"[..])));

@@ -86,6 +86,11 @@ impl HostRegular {
         HostRegular { fd, stat, changed }
     }
 
+    /// The host descriptor, for the host to move the file's data itself.
+    pub fn host_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&*self.fd)
+    }
+
     fn changed(&self) {
         if let Some(c) = &self.changed {
             c.fetch_add(1, Ordering::AcqRel);

@@ -94,7 +94,11 @@ impl CachedFile {
             }
             // Past the file's end the fresh range reads as zero.
             let at = page * PAGE_SIZE;
-            mf.fill(self.offset_of(at), (stop - page) * PAGE_SIZE, |pos, dst| read_full(file, at + pos, dst))?;
+            let (to, len) = (self.offset_of(at), (stop - page) * PAGE_SIZE);
+            let host = file.as_any().and_then(|a| a.downcast_ref::<HostRegular>());
+            if host.is_none_or(|h| mf.fill_from_host(to, len, h.host_fd(), at).is_err()) {
+                mf.fill(to, len, |pos, dst| read_full(file, at + pos, dst))?;
+            }
             for p in page..stop {
                 filled[usize::try_from(p / 64).unwrap_or(0)] |= 1 << (p % 64);
             }

@@ -17,6 +17,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::Mutex;
 
 use crate::errno::{Errno, SysResult};
@@ -63,7 +64,39 @@ pub struct MemoryFile {
     free: Mutex<BTreeMap<u64, u64>>,
     /// Idle bounce buffers of `fill` (their pages already touched, so reusing them is cheap).
     bounce: Mutex<Vec<Bounce>>,
+    /// Idle pipes of `fill_from_host`.
+    pipes: Mutex<Vec<SplicePipe>>,
 }
+
+/// A pipe through which the host moves file pages into the memory file (`splice`).
+struct SplicePipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    capacity: usize,
+}
+
+impl SplicePipe {
+    fn new() -> SysResult<SplicePipe> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: both descriptors were just created and are owned by nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Larger moves cost fewer calls; the host may cap the size (pipe-max-size).
+        // SAFETY: fcntl on our own pipe with integer arguments.
+        let capacity = unsafe {
+            libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, SPLICE_PIPE);
+            libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ)
+        };
+        let capacity = usize::try_from(capacity).map_err(|_| Errno::last())?;
+        Ok(SplicePipe { read, write, capacity })
+    }
+}
+
+/// The pipe size `fill_from_host` asks for.
+const SPLICE_PIPE: i32 = 1 << 20;
 
 // SAFETY: `base` points to a shared mapping that lives as long as the MemoryFile; all access
 // through it goes through the copy functions below, which tolerate concurrent use.
@@ -98,7 +131,7 @@ impl MemoryFile {
         }
         let mut free = BTreeMap::new();
         free.insert(0, FILE_SIZE);
-        Ok(MemoryFile { fd, base: base.cast(), free: Mutex::new(free), bounce: Mutex::new(Vec::new()) })
+        Ok(MemoryFile { fd, base: base.cast(), free: Mutex::new(free), bounce: Mutex::new(Vec::new()), pipes: Mutex::new(Vec::new()) })
     }
 
     /// The memfd, for platforms that map it.
@@ -275,6 +308,59 @@ impl MemoryFile {
             idle.push(bounce);
         }
         result
+    }
+}
+
+impl MemoryFile {
+    /// Fills `[offset, offset + len)` with the bytes of the host file `src` from `src_offset`,
+    /// moved by the host (`splice` through a pipe): one copy in the host instead of a read and
+    /// a write through a bounce buffer, about twice as fast. Stops at the end of `src`; returns
+    /// how many bytes were filled. On an error the range may hold part of the data: a caller
+    /// can fill it again another way.
+    pub fn fill_from_host(&self, offset: u64, len: u64, src: BorrowedFd<'_>, src_offset: u64) -> SysResult<u64> {
+        self.check(offset, len as usize);
+        let pipe = self.pipes.lock().unwrap().pop();
+        let pipe = match pipe {
+            Some(p) => p,
+            None => SplicePipe::new()?,
+        };
+        let splice = |from: i32, from_off: Option<u64>, to: i32, to_off: Option<u64>, n: usize| loop {
+            let mut a = from_off.map(|o| o as libc::loff_t);
+            let mut b = to_off.map(|o| o as libc::loff_t);
+            let pa = a.as_mut().map_or(std::ptr::null_mut(), |a| a as *mut libc::loff_t);
+            let pb = b.as_mut().map_or(std::ptr::null_mut(), |b| b as *mut libc::loff_t);
+            // SAFETY: splice between descriptors we hold; the offset pointers are null or point
+            // at locals that outlive the call.
+            let r = unsafe { libc::splice(from, pa, to, pb, n, libc::SPLICE_F_MOVE) };
+            match usize::try_from(r) {
+                Ok(r) => break Ok(r),
+                Err(_) if Errno::last() == Errno::EINTR => {}
+                Err(_) => break Err(Errno::last()),
+            }
+        };
+        let mut done = 0u64;
+        while done < len {
+            let want = (len - done).min(pipe.capacity as u64) as usize;
+            // On an error the pipe may hold data: it is dropped, not kept.
+            let n = splice(src.as_raw_fd(), Some(src_offset + done), pipe.write.as_raw_fd(), None, want)?;
+            if n == 0 {
+                break;
+            }
+            let mut moved = 0;
+            while moved < n {
+                let to = offset + done + moved as u64;
+                match splice(pipe.read.as_raw_fd(), None, self.fd, Some(to), n - moved)? {
+                    0 => return Err(Errno::EIO),
+                    m => moved += m,
+                }
+            }
+            done += n as u64;
+        }
+        let mut idle = self.pipes.lock().unwrap();
+        if idle.len() < BOUNCE_KEPT {
+            idle.push(pipe);
+        }
+        Ok(done)
     }
 }
 

@@ -213,6 +213,32 @@ fn fills_go_through_the_file_in_chunks_and_stop_at_the_end_of_the_data() {
 }
 
 #[test]
+fn host_fills_move_a_file_through_a_pipe_up_to_its_end() {
+    let mf = MemoryFile::new().unwrap();
+    // Longer than a pipe's worth (1 MiB), and not a whole number of pages.
+    let data: Vec<u8> = (0..(1 << 20) + 3 * P as usize + 123).map(|i| (i % 253) as u8).collect();
+    let path = std::env::temp_dir().join(format!("sentry-host-fill-{}", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let len = (data.len() as u64).next_multiple_of(P) + P;
+    let at = mf.allocate(len).unwrap();
+    // From an offset in the file, as a mapping of a later segment asks.
+    let from = P;
+    let filled = mf.fill_from_host(at, len, std::os::fd::AsFd::as_fd(&file), from);
+    assert_eq!(filled, Ok(data.len() as u64 - from), "the fill stops at the end of the file");
+    let mut back = vec![1u8; len as usize];
+    mf.read(at, &mut back);
+    let n = data.len() - from as usize;
+    assert_eq!(&back[..n], &data[from as usize..]);
+    assert!(back[n..].iter().all(|&b| b == 0), "past the data the fresh range stays zero");
+    // A descriptor the host cannot splice from is an error, for the caller to fill otherwise.
+    let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+    assert!(mf.fill_from_host(at, P, std::os::fd::AsFd::as_fd(&dir), 0).is_err());
+    mf.free(at, len);
+}
+
+#[test]
 fn copies_inside_the_memory_file_disjoint_or_overlapping() {
     let mf = MemoryFile::new().unwrap();
     let a = mf.allocate(8 * P).unwrap();
