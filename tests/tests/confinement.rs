@@ -20,8 +20,10 @@ fn assert_confined(pid: i32, what: &str) {
     assert_eq!(status_field(pid, "CapEff"), "0000000000000000", "{what} {pid} holds capabilities");
     assert_eq!(status_field(pid, "CapBnd"), "0000000000000000", "{what} {pid} can regain capabilities");
     assert_eq!(status_field(pid, "NoNewPrivs"), "1", "{what} {pid} lacks no_new_privs");
-    let ours = fs::read_link("/proc/self/ns/mnt").unwrap();
-    assert_ne!(fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(), ours, "{what} {pid} shares our mount namespace");
+    for ns in ["mnt", "net"] {
+        let ours = fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(), ours, "{what} {pid} shares our {ns} namespace");
+    }
     let root: Vec<_> = fs::read_dir(format!("/proc/{pid}/root")).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert!(root.is_empty(), "{what} {pid} sees files at its root: {root:?}");
 }
@@ -54,7 +56,13 @@ fn sandbox_run_confines_the_sentry_and_its_stubs() {
     while children_of(sentry).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let result = std::panic::catch_unwind(|| assert_sentry_and_stubs_confined(sentry));
+    let result = std::panic::catch_unwind(|| {
+        assert_sentry_and_stubs_confined(sentry);
+        // The gofer shares the sentry's empty network namespace (`run` makes one for both).
+        let gofer = children_of(sentry).into_iter().find(|&c| sandbox_tests::cmdline(c).unwrap_or_default().contains("gofer"));
+        let net = |pid: i32| fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+        assert_eq!(net(gofer.expect("the sentry's gofer")), net(sentry), "the gofer's network namespace");
+    });
     let _ = child.kill();
     let _ = child.wait();
     if let Err(e) = result {

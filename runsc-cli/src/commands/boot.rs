@@ -16,6 +16,10 @@ pub struct BootArgs {
     /// Print every system call of the workload to stderr.
     #[arg(long)]
     strace: bool,
+    /// Already in an empty network namespace of its own (made by `run` for the gofer and the
+    /// sentry together): keep it rather than make another.
+    #[arg(long)]
+    net_isolated: bool,
     /// Platform that runs the workload's threads.
     #[arg(long, default_value = "systrap")]
     platform: sentry::PlatformKind,
@@ -65,7 +69,7 @@ pub fn main(args: BootArgs) -> i32 {
     let cfg = sentry::SandboxConfig { gofer, hostname: args.hostname, strace: args.strace, tree, policy: None, platform: args.platform };
     let init = sentry::ProcessSpec::new(args.command, args.env, [dup_stdio(0), dup_stdio(1), dup_stdio(2)]);
     let gofer_control = cfg.gofer.try_clone().ok();
-    if let Err(e) = super::confine::confine_sentry(true) {
+    if let Err(e) = super::confine::confine_sentry(!args.net_isolated) {
         eprintln!("sandbox: {e}");
         return 125;
     }

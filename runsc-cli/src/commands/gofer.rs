@@ -19,6 +19,10 @@ pub struct GoferArgs {
     /// (repeatable). HOST is absolute; a trailing `:ro` or `:rw` is always taken as the option.
     #[arg(long = "mount", value_name = "GUEST=HOST[:ro]", value_parser = MountArg::parse)]
     mounts: Vec<MountArg>,
+    /// Already in an empty network namespace of its own (made by `run` for the gofer and the
+    /// sentry together): keep it rather than make another.
+    #[arg(long)]
+    net_isolated: bool,
 }
 
 /// One `--mount GUEST=HOST[:ro|:rw]`.
@@ -75,7 +79,7 @@ pub fn main(args: GoferArgs) -> i32 {
     // From here on the only way to host files is through these fds.
     let keep: Vec<BorrowedFd<'_>> =
         mounts.iter().flat_map(gofer::Mount::fds).chain(std::iter::once(sock.as_fd())).collect();
-    match gofer::confine(&keep) {
+    match gofer::confine_as("gofer", !args.net_isolated, &keep) {
         Ok(c) if c.is_complete() => tracing::debug!("gofer: confined"),
         Ok(c) => tracing::warn!(?c, "gofer: only partly confined"),
         Err(e) => {

@@ -110,7 +110,7 @@ fn prepare(args: &ContainerBootArgs, logs: &Settings) -> Result<(sentry::Sandbox
     let layout = Layout::from_spec(&spec)?;
     let (sentry_end, gofer_end) = socket_pair().map_err(|e| format!("creating the gofer socket: {e}"))?;
     let gofer = sentry_end.try_clone().ok();
-    spawn_gofer(&rootfs, &layout.volumes, gofer_end, logs).map_err(|e| format!("starting the gofer: {e}"))?;
+    spawn_gofer(&rootfs, &layout.volumes, gofer_end, false, logs).map_err(|e| format!("starting the gofer: {e}"))?;
     crate::commands::confine::confine_sentry(network_namespace_path(&spec).is_none())?;
     let cfg = sentry::SandboxConfig {
         gofer: sentry_end,
