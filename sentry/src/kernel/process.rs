@@ -1,8 +1,8 @@
 //! Processes (thread groups) and the part of each thread that other threads may touch.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use platform::{CpuTimes, Interrupt};
@@ -54,33 +54,39 @@ pub struct Process {
 /// memory during the copy, and the child would get a torn picture of it (say, a malloc free
 /// list half updated by another thread), where Linux's copy-on-write gives each page as it was
 /// at one instant.
+///
+/// Every system call passes the gate twice, so an open gate costs two atomic operations and
+/// no lock: `enter` counts itself in, then looks at `shut`; `hold` sets `shut`, then looks at
+/// the count. Sequentially consistent, one of the two always sees the other.
 #[derive(Default)]
 pub struct AppGate {
-    state: Mutex<AppGateState>,
+    in_app: AtomicUsize,
+    shut: AtomicBool,
+    /// Serialises holders, and is what shut-out threads and a waiting holder sleep on.
+    holder: Mutex<()>,
     changed: Condvar,
-}
-
-#[derive(Default)]
-struct AppGateState {
-    shut: bool,
-    in_app: usize,
 }
 
 impl AppGate {
     /// Called before running application code: waits while the gate is shut.
     pub fn enter(&self) {
-        let mut st = self.state.lock().unwrap();
-        while st.shut {
-            st = self.changed.wait(st).unwrap();
+        loop {
+            self.in_app.fetch_add(1, Ordering::SeqCst);
+            if !self.shut.load(Ordering::SeqCst) {
+                return;
+            }
+            self.leave();
+            let mut lock = self.holder_lock();
+            while self.shut.load(Ordering::SeqCst) {
+                lock = self.changed.wait(lock).unwrap_or_else(PoisonError::into_inner);
+            }
         }
-        st.in_app += 1;
     }
 
     /// Called once application code stopped running.
     pub fn leave(&self) {
-        let mut st = self.state.lock().unwrap();
-        st.in_app -= 1;
-        if st.in_app == 0 {
+        if self.in_app.fetch_sub(1, Ordering::SeqCst) == 1 && self.shut.load(Ordering::SeqCst) {
+            let _lock = self.holder_lock();
             self.changed.notify_all();
         }
     }
@@ -89,20 +95,24 @@ impl AppGate {
     /// running application code, and waits until none does. The gate opens when the guard
     /// goes.
     pub fn hold(&self, interrupt: impl Fn()) -> AppGateGuard<'_> {
-        let mut st = self.state.lock().unwrap();
-        while st.shut {
-            st = self.changed.wait(st).unwrap();
+        let mut lock = self.holder_lock();
+        while self.shut.load(Ordering::SeqCst) {
+            lock = self.changed.wait(lock).unwrap_or_else(PoisonError::into_inner);
         }
-        st.shut = true;
-        while st.in_app > 0 {
-            drop(st);
+        self.shut.store(true, Ordering::SeqCst);
+        while self.in_app.load(Ordering::SeqCst) > 0 {
+            drop(lock);
             interrupt();
-            st = self.state.lock().unwrap();
-            if st.in_app > 0 {
-                st = self.changed.wait_timeout(st, std::time::Duration::from_millis(5)).unwrap().0;
+            lock = self.holder_lock();
+            if self.in_app.load(Ordering::SeqCst) > 0 {
+                lock = self.changed.wait_timeout(lock, Duration::from_millis(5)).unwrap_or_else(PoisonError::into_inner).0;
             }
         }
         AppGateGuard { gate: self }
+    }
+
+    fn holder_lock(&self) -> MutexGuard<'_, ()> {
+        self.holder.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -113,7 +123,8 @@ pub struct AppGateGuard<'a> {
 
 impl Drop for AppGateGuard<'_> {
     fn drop(&mut self) {
-        self.gate.state.lock().unwrap().shut = false;
+        let _lock = self.gate.holder_lock();
+        self.gate.shut.store(false, Ordering::SeqCst);
         self.gate.changed.notify_all();
     }
 }
@@ -622,6 +633,41 @@ pub fn cpu_ticks(p: &Process, thread: Option<&Arc<Thread>>) -> [i64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_app_gate_holds_threads_out_while_shut() {
+        let gate = Arc::new(AppGate::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let entries = Arc::new(AtomicUsize::new(0));
+        // Two threads going in and out of "application code" until told to stop.
+        let runners: Vec<_> = (0..2)
+            .map(|_| {
+                let (gate, stop, entries) = (gate.clone(), stop.clone(), entries.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        gate.enter();
+                        entries.fetch_add(1, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        gate.leave();
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..50 {
+            // The runners leave by themselves; nothing to interrupt.
+            let guard = gate.hold(|| {});
+            assert_eq!(gate.in_app.load(Ordering::SeqCst), 0, "nobody runs while the gate is held");
+            let seen = entries.load(Ordering::SeqCst);
+            std::thread::sleep(Duration::from_micros(200));
+            assert_eq!(entries.load(Ordering::SeqCst), seen, "nobody enters while the gate is held");
+            drop(guard);
+        }
+        stop.store(true, Ordering::SeqCst);
+        for r in runners {
+            r.join().unwrap();
+        }
+        assert_eq!(gate.in_app.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn rusage_layout_and_gathering() {
