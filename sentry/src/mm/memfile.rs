@@ -5,10 +5,11 @@
 //! range is handed out by [`MemoryFile::allocate`] and returned by [`MemoryFile::free`], which
 //! punches a hole so its pages go back to the host and read as zeros when reused.
 //!
-//! Fresh pages are best written through the file (`pwrite`) rather than through the mapping:
-//! the host then allocates each page without zeroing it first and without a page fault in the
-//! sentry's mapping (and so without page-table entries to tear down when it is freed). Filling
-//! the page cache goes that way ([`MemoryFile::fill`]); copies to and from application memory
+//! Fresh pages are best written through the file rather than through the mapping: the host
+//! then allocates each page without zeroing it first and without a page fault in the sentry's
+//! mapping (and so without page-table entries to tear down when it is freed). Filling the page
+//! cache goes that way: by `splice` from a host file ([`MemoryFile::fill_from_host`]), else by
+//! `pwrite` from a bounce buffer ([`MemoryFile::fill`]). Copies to and from application memory
 //! and within the file go through the mapping.
 //!
 //! This module holds all of the sentry's raw memory access (`unsafe`).
@@ -50,9 +51,9 @@ impl Bounce {
     }
 }
 
-/// How many idle bounce buffers are kept for reuse (more are made while more fills run at
-/// once, and dropped afterwards).
-const BOUNCE_KEPT: usize = 4;
+/// How many idle bounce buffers (and splice pipes) are kept for reuse (more are made while
+/// more fills run at once, and dropped afterwards).
+const IDLE_KEPT: usize = 4;
 
 /// Address-space size of the memory file. The file is sparse: only touched pages use memory.
 const FILE_SIZE: u64 = 1 << 38;
@@ -304,14 +305,12 @@ impl MemoryFile {
             }
         };
         let mut idle = self.bounce.lock().unwrap();
-        if idle.len() < BOUNCE_KEPT {
+        if idle.len() < IDLE_KEPT {
             idle.push(bounce);
         }
         result
     }
-}
 
-impl MemoryFile {
     /// Fills `[offset, offset + len)` with the bytes of the host file `src` from `src_offset`,
     /// moved by the host (`splice` through a pipe): one copy in the host instead of a read and
     /// a write through a bounce buffer, about twice as fast. Stops at the end of `src`; returns
@@ -357,7 +356,7 @@ impl MemoryFile {
             done += n as u64;
         }
         let mut idle = self.pipes.lock().unwrap();
-        if idle.len() < BOUNCE_KEPT {
+        if idle.len() < IDLE_KEPT {
             idle.push(pipe);
         }
         Ok(done)
